@@ -1,0 +1,70 @@
+"""Training records: a model's kernels (features) with its measured latency.
+
+A record is either a whole model (its latency is the sum of its kernels) or a single kernel
+(`bench run` measurements). The shared NAS-Bench-201 set gives whole-model records: each network
+is written with the project's own model writer and read back through the estimator's pipeline,
+exactly as a user's model would be.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench import nasbench201
+from estimator.features import featurize
+from estimator.graph import load_graph
+from estimator.kernels import group_kernels
+
+SHARED = Path(os.environ.get("TFLITE_LATENCY_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+NB201_CSV = SHARED / "data" / "nnmeter-nasbench201" / "measurements.csv"
+NB201_DEVICES = {"adreno640": ("adreno640_ms", "gpu"), "adreno630": ("adreno630_ms", "gpu"),
+                 "cortexa76": ("cortexa76_ms", "cpu")}
+
+
+@dataclass
+class Record:
+    """Kernels of one measured model (or one kernel) and its latency in ms."""
+
+    name: str
+    X: np.ndarray  # kernels × features
+    y_ms: float
+    learned: np.ndarray  # bool per kernel: predicted by the learned part (not CPU fallback/copy)
+    fixed_ms: float = 0.0  # part of y_ms predicted by priors (CPU fallback, copies)
+
+
+def model_features(data: bytes | str | Path, backend: str) -> tuple[np.ndarray, np.ndarray]:
+    """(features, learned-mask) of a model, through the estimator's own graph → kernels → features."""
+    kg = group_kernels(load_graph(data), backend)
+    X = featurize(kg.kernels, backend)
+    learned = np.array([k.runs_on == ("GPU" if backend == "gpu" else "CPU") for k in kg.kernels])
+    return X, learned
+
+
+def nb201_rows(path: Path = NB201_CSV) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def nb201_records(devices: list[str], path: Path = NB201_CSV, progress=None) -> dict[str, list[Record]]:
+    """Whole-model records of every NAS-Bench-201 network, per device."""
+    rows = nb201_rows(path)
+    out: dict[str, list[Record]] = {d: [] for d in devices}
+    backends = {NB201_DEVICES[d][1] for d in devices}
+    for row in progress(rows) if progress else rows:
+        graph_bytes = nasbench201.build(row["arch_str"], fill="zeros")
+        feats = {b: model_features(graph_bytes, b) for b in backends}
+        for d in devices:
+            column, backend = NB201_DEVICES[d]
+            X, learned = feats[backend]
+            out[d].append(Record(f"nb201-{row['nb201_id']}", X, float(row[column]), learned))
+    return out

@@ -1,0 +1,56 @@
+"""How fast the estimator is: warm per-model time and the cold `tflite-latency estimate` process.
+
+    python -m bench.speed [--repeats 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import zoo
+from estimator.estimate import estimate
+from estimator.graph import load_graph
+
+
+def warm_ms(data: bytes, repeats: int) -> float:
+    estimate(data)  # load the profile once
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        estimate(data)
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def cold_s(path: Path, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        subprocess.run(["tflite-latency", "estimate", str(path)], check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__)
+    p.add_argument("--repeats", type=int, default=50)
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("nasbench201", "mobilenet_v2", "resnet18"):
+            data = zoo.build(name, fill="zeros")
+            path = Path(tmp) / f"{name}.tflite"
+            path.write_bytes(data)
+            ops = len(load_graph(data).main.ops)
+            print(f"{name:12s} {ops:4d} ops  warm estimate: median {warm_ms(data, args.repeats):6.2f} ms"
+                  f"   cold `tflite-latency estimate`: median {cold_s(path, 5):.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Expected faults: each becomes one line on stderr and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+
+class EstimatorError(Exception):
+    """Base class of every fault the user can cause (bad file, unknown device ...)."""
+
+    exit_code = 2
+
+
+class ModelError(EstimatorError):
+    """The input is not a readable TFLite model."""
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(f"{source}: {problem}")
+        self.source, self.problem = source, problem
+
+
+class UnknownDeviceError(EstimatorError):
+    """No device profile has that name."""
+
+    def __init__(self, name: str, known: list[str]):
+        super().__init__(f"unknown device {name!r}; known devices: {', '.join(known)}")
+        self.name, self.known = name, known

@@ -1,0 +1,74 @@
+"""The estimator's one entry point: file → graph → kernels → features → prediction → result."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from estimator.features import featurize, params
+from estimator.graph import load_graph
+from estimator.kernels import group_kernels
+from estimator.predict import predict
+from estimator.profile import DEFAULT_DEVICE, DeviceProfile, load_profile
+
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    """One kernel of the model as the device runs it, with its estimated latency."""
+
+    index: int
+    ops: tuple[str, ...]
+    kind: str
+    runs_on: str
+    input_shapes: tuple[tuple[int, ...], ...]
+    output_shape: tuple[int, ...] | None
+    kernel: tuple[int, int] | None
+    stride: int | None
+    filters: int | None
+    groups: int | None
+    ms: float
+    op_indices: tuple[int, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Estimated latency of a whole model on one device."""
+
+    model: str
+    device: str
+    device_title: str
+    total_ms: float
+    interval_ms: tuple[float, float]
+    layers: tuple[LayerEstimate, ...]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+    gpu_partitions: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["interval_ms"] = list(self.interval_ms)
+        return d
+
+    def top_layers(self, n: int = 3) -> list[LayerEstimate]:
+        return sorted(self.layers, key=lambda layer: layer.ms, reverse=True)[:n]
+
+
+def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfile = DEFAULT_DEVICE,
+             name: str | None = None) -> Estimate:
+    """Estimate ``model`` (a `.tflite` path or its bytes) on ``device`` (a bundled profile name,
+    a profile JSON path, or a loaded `DeviceProfile`)."""
+    profile = load_profile(device)
+    graph = load_graph(model, name)
+    kg = group_kernels(graph, profile.backend, profile.max_partitions)
+    X = featurize(kg.kernels, profile.backend)
+    times = predict(kg.kernels, X, profile)
+    layers = []
+    for k, ms in zip(kg.kernels, times.ms, strict=True):
+        p = params(k)
+        layers.append(LayerEstimate(
+            k.index, k.op_names, k.kind, k.runs_on, tuple(t.shape for t in k.inputs),
+            k.output.shape if k.output is not None else None, p.kernel, p.stride, p.filters,
+            p.groups, float(ms), tuple(o.index for o in k.ops), k.note))
+    return Estimate(graph.source, profile.name, profile.title, times.total_ms, times.interval_ms,
+                    tuple(layers), (*kg.warnings, *times.warnings), kg.partitions)

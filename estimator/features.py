@@ -1,0 +1,128 @@
+"""kernels → features: one numeric row per kernel, meaningful across network families.
+
+Work (FLOPs), memory traffic (activation bytes read and written, weight bytes), normalised
+shapes (N·H·W·C), window parameters and the kernel kind. On the GPU backend activations and
+weights count 2 bytes per element (the delegate computes in fp16 by default); on the CPU, the
+tensor's own element size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from estimator.graph import Tensor
+from estimator.kernels import KINDS, Kernel
+
+FEATURES = (
+    "flops", "bytes_in", "bytes_out", "bytes_weights", "in_h", "in_w", "in_c", "out_h", "out_w",
+    "out_c", "kernel_h", "kernel_w", "stride", "dilation", "groups", "n_ops", "n_inputs",
+    *(f"kind_{k}" for k in KINDS),
+)
+_COL = {name: i for i, name in enumerate(FEATURES)}
+_ACT_OPS = ("RELU", "RELU6", "LOGISTIC", "TANH", "HARD_SWISH", "ELU", "GELU", "LEAKY_RELU")
+
+
+@dataclass(frozen=True)
+class KernelParams:
+    """Human-facing parameters of a kernel for the layer table."""
+
+    kernel: tuple[int, int] | None
+    stride: int | None
+    filters: int | None
+    groups: int | None
+
+
+def bhwc(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Any shape as (N, H, W, C): 4-D as is, lower ranks padded, higher ranks folded into H."""
+    if not shape:
+        return (1, 1, 1, 1)
+    if len(shape) == 1:
+        return (1, 1, 1, shape[0])
+    if len(shape) == 2:
+        return (shape[0], 1, 1, shape[1])
+    if len(shape) == 3:
+        return (shape[0], 1, shape[1], shape[2])
+    mid = int(np.prod(shape[1:-2])) if len(shape) > 4 else shape[1]
+    return (shape[0], mid, shape[-2], shape[-1])
+
+
+def params(k: Kernel) -> KernelParams:
+    main = k.ops[-1] if k.ops and k.ops[0].opcode.startswith("PAD") else (k.ops[0] if k.ops else None)
+    o = main.options if main else {}
+    kernel = None
+    if main and main.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV") and k.weights:
+        w = k.weights[0].shape
+        kernel = (w[1], w[2]) if len(w) == 4 else None
+    elif "FilterHeight" in o:
+        kernel = (o["FilterHeight"], o["FilterWidth"])
+    stride = o.get("StrideH")
+    filters = bhwc(k.output.shape)[3] if k.output is not None and k.kind in (
+        "conv", "dwconv", "convtrans", "fc") else None
+    groups = None
+    if k.kind == "dwconv" and k.inputs:
+        groups = bhwc(k.inputs[0].shape)[3]
+    elif k.kind == "conv" and k.inputs and k.weights and len(k.weights[0].shape) == 4:
+        groups = max(1, bhwc(k.inputs[0].shape)[3] // max(1, k.weights[0].shape[3]))
+    return KernelParams(kernel, stride, filters, groups)
+
+
+def _nbytes(t: Tensor, backend: str) -> float:
+    if backend == "gpu" and t.dtype in ("float32", "float16", "int8", "uint8"):
+        return 2.0 * t.size
+    return float(t.nbytes)
+
+
+def _flops(k: Kernel, p: KernelParams) -> float:
+    out = float(bhwc(k.output.shape)[0] * np.prod(bhwc(k.output.shape)[1:])) if k.output else 0.0
+    inp = float(np.prod(bhwc(k.inputs[0].shape))) if k.inputs else out
+    kh, kw = p.kernel or (1, 1)
+    if k.kind == "conv":
+        cin = bhwc(k.inputs[0].shape)[3] if k.inputs else 1
+        base = 2.0 * out * kh * kw * cin / (p.groups or 1)
+    elif k.kind == "dwconv":
+        base = 2.0 * out * kh * kw
+    elif k.kind == "convtrans":
+        base = 2.0 * inp * kh * kw * bhwc(k.output.shape)[3]
+    elif k.kind == "fc":
+        base = 2.0 * out * (k.inputs[0].shape[-1] if k.inputs and k.inputs[0].shape else 1)
+    elif k.kind == "pool":
+        base = out * kh * kw
+    elif k.kind in ("reduce", "softmax", "resize"):
+        base = {"reduce": 1.0, "softmax": 5.0, "resize": 4.0}[k.kind] * max(inp, out)
+    elif k.kind in ("concat", "layout", "transfer"):
+        base = 0.0
+    else:
+        base = out
+    linked = len(k.ops) - 1 if k.kind != "elementwise" else len(k.ops)
+    return base + max(0, linked) * out
+
+
+def featurize(kernels: list[Kernel], backend: str) -> np.ndarray:
+    """Feature matrix (len(kernels) × len(FEATURES)), float64."""
+    X = np.zeros((len(kernels), len(FEATURES)))
+    for r, k in enumerate(kernels):
+        p = params(k)
+        row = X[r]
+        row[_COL["flops"]] = _flops(k, p)
+        row[_COL["bytes_in"]] = sum(_nbytes(t, backend) for t in k.inputs)
+        row[_COL["bytes_out"]] = _nbytes(k.output, backend) if k.output is not None else 0.0
+        row[_COL["bytes_weights"]] = sum(_nbytes(t, backend) for t in k.weights)
+        _, row[_COL["in_h"]], row[_COL["in_w"]], row[_COL["in_c"]] = \
+            bhwc(k.inputs[0].shape) if k.inputs else (1, 1, 1, 1)
+        _, row[_COL["out_h"]], row[_COL["out_w"]], row[_COL["out_c"]] = \
+            bhwc(k.output.shape) if k.output is not None else (1, 1, 1, 1)
+        row[_COL["kernel_h"]], row[_COL["kernel_w"]] = p.kernel or (0, 0)
+        row[_COL["stride"]] = p.stride or 0
+        main = k.ops[0].options if k.ops else {}
+        row[_COL["dilation"]] = main.get("DilationHFactor", 1) or 1
+        row[_COL["groups"]] = p.groups or 0
+        row[_COL["n_ops"]] = len(k.ops)
+        row[_COL["n_inputs"]] = len(k.inputs)
+        row[_COL[f"kind_{k.kind}"]] = 1.0
+    return X
+
+
+def column(name: str) -> int:
+    return _COL[name]

@@ -1,0 +1,248 @@
+"""file → graph: read any `.tflite` file into plain, typed Python objects.
+
+Uses the FlatBuffers accessors of the `tflite` package. Every read is bounds-checked and the work
+is capped in proportion to the file size, so a truncated, corrupted or hostile file raises
+`ModelError` instead of crashing or hanging.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import struct
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import tflite
+
+from estimator.errors import ModelError
+
+_OPCODE_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+_TYPE_NAMES = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
+_OPTION_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
+_ITEMSIZE = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "string": 1,
+             "bool": 1, "int16": 2, "complex64": 8, "int8": 1, "float64": 8, "complex128": 16,
+             "uint64": 8, "resource": 1, "variant": 1, "uint32": 4, "uint16": 2, "int4": 1,
+             "bfloat16": 2}
+_SKIP_GETTERS = ("Init", "GetRootAs")
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor: runtime activations or constant data (weights, shapes, axes)."""
+
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    is_const: bool
+    quantized: bool = False
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * _ITEMSIZE.get(self.dtype, 4)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operator: builtin name (``CONV_2D``) or ``CUSTOM:Name``, its tensors and options."""
+
+    index: int
+    opcode: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    options: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class Subgraph:
+    index: int
+    name: str
+    tensors: list[Tensor]
+    ops: list[Op]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+@dataclass
+class Graph:
+    """A parsed model: its subgraphs (0 is the one the interpreter runs) and parse warnings."""
+
+    source: str
+    subgraphs: list[Subgraph]
+    description: str = ""
+    metadata: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def main(self) -> Subgraph:
+        return self.subgraphs[0]
+
+
+class _Budget:
+    """Caps the total number of elements read so corrupted length fields cannot cause a hang."""
+
+    def __init__(self, source: str, size: int):
+        self.source, self.left = source, 64 * size + 10_000
+
+    def take(self, n: int, what: str) -> int:
+        if n < 0 or n > self.left:
+            raise ModelError(self.source, f"corrupted model: implausible {what} count {n}")
+        self.left -= n
+        return n
+
+
+def load_graph(model: str | os.PathLike | bytes, name: str | None = None) -> Graph:
+    """Parse a `.tflite` path or its bytes; raise `ModelError` with one clear line on bad input."""
+    source, data = _read(model, name)
+    if len(data) < 8:
+        raise ModelError(source, f"not a TFLite model: file is only {len(data)} bytes")
+    if data[4:8] != b"TFL3":
+        raise ModelError(source, f"not a TFLite model: file identifier is {data[4:8]!r}, expected b'TFL3'")
+    try:
+        return _parse(source, data)
+    except ModelError:
+        raise
+    except (struct.error, IndexError, ValueError, TypeError, OverflowError, UnicodeDecodeError,
+            AttributeError, KeyError, MemoryError, RecursionError) as exc:
+        raise ModelError(source, f"truncated or corrupted TFLite model ({type(exc).__name__})") from None
+
+
+def _read(model, name) -> tuple[str, bytes]:
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return name or "<bytes>", bytes(model)
+    path = Path(model)
+    source = name or str(path)
+    if not path.exists():
+        raise ModelError(source, "no such file")
+    if path.is_dir():
+        raise ModelError(source, "is a directory, not a .tflite file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(source, f"cannot read file: {exc.strerror}") from None
+    if not data:
+        raise ModelError(source, "file is empty")
+    return source, data
+
+
+def _parse(source: str, data: bytes) -> Graph:
+    budget = _Budget(source, len(data))
+    model = tflite.Model.GetRootAs(data, 0)
+    opcodes = [_opcode_name(model.OperatorCodes(i))
+               for i in range(budget.take(model.OperatorCodesLength(), "operator code"))]
+    n_buffers = budget.take(model.BuffersLength(), "buffer")
+    const_buffers = {i for i in range(n_buffers) if _has_data(model.Buffers(i))}
+    n_sub = budget.take(model.SubgraphsLength(), "subgraph")
+    if n_sub == 0:
+        raise ModelError(source, "model has no subgraphs")
+    graph = Graph(source, [], _text(model.Description()),
+                  tuple(_text(model.Metadata(i).Name())
+                        for i in range(budget.take(model.MetadataLength(), "metadata"))))
+    for s in range(n_sub):
+        graph.subgraphs.append(_subgraph(model.Subgraphs(s), s, opcodes, const_buffers, budget, graph))
+    return graph
+
+
+def _has_data(buf) -> bool:
+    return buf is not None and (buf.DataLength() > 0 or buf.Offset() > 1)
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if value else ""
+
+
+def _opcode_name(code) -> str:
+    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    name = _OPCODE_NAMES.get(builtin, f"BUILTIN_{builtin}")
+    if name == "CUSTOM":
+        return f"CUSTOM:{_text(code.CustomCode()) or '?'}"
+    return name
+
+
+def _ints(obj, getter: str, budget: _Budget, what: str) -> tuple[int, ...]:
+    n = budget.take(getattr(obj, f"{getter}Length")(), what)
+    if n == 0:
+        return ()
+    return tuple(int(v) for v in getattr(obj, f"{getter}AsNumpy")())
+
+
+def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph) -> Subgraph:
+    tensors = [_tensor(sg.Tensors(i), i, const_buffers, budget, graph, s)
+               for i in range(budget.take(sg.TensorsLength(), "tensor"))]
+    ops = []
+    for i in range(budget.take(sg.OperatorsLength(), "operator")):
+        o = sg.Operators(i)
+        idx = o.OpcodeIndex()
+        if idx >= len(opcodes):
+            raise ModelError(graph.source,
+                             f"corrupted model: operator {i} uses opcode {idx} of {len(opcodes)}")
+        inputs = _ints(o, "Inputs", budget, "operator input")
+        outputs = _ints(o, "Outputs", budget, "operator output")
+        for t in (*inputs, *outputs):
+            if t >= len(tensors) or t < -1:
+                raise ModelError(graph.source, f"corrupted model: operator {i} refers to tensor {t}")
+        ops.append(Op(i, opcodes[idx], inputs, outputs, _options(o)))
+    return Subgraph(s, _text(sg.Name()), tensors, ops, _ints(sg, "Inputs", budget, "input"),
+                    _ints(sg, "Outputs", budget, "output"))
+
+
+def _tensor(t, i: int, const_buffers, budget: _Budget, graph: Graph, s: int) -> Tensor:
+    name = _text(t.Name()) or f"tensor{i}"
+    shape = list(_ints(t, "Shape", budget, "shape"))
+    signature = _ints(t, "ShapeSignature", budget, "shape signature")
+    dynamic = [d for d, v in enumerate(signature) if v < 0] + [d for d, v in enumerate(shape) if v < 0]
+    for d in sorted(set(dynamic)):
+        if d < len(shape):
+            if shape[d] < 0:
+                shape[d] = 1
+            what = "batch dimension" if d == 0 else f"dimension {d}"
+            graph.warnings.append(f"subgraph {s} tensor '{name}': dynamic {what}, assumed {shape[d]}")
+    q = t.Quantization()
+    quantized = q is not None and q.ScaleLength() > 0
+    dtype = _TYPE_NAMES.get(t.Type(), f"type{t.Type()}")
+    return Tensor(i, name, tuple(shape), dtype, t.Buffer() in const_buffers, quantized)
+
+
+@cache
+def _getters(cls) -> tuple[tuple[str, str], ...]:
+    """(field name, accessor) for each scalar or vector field of a generated options table."""
+    out = []
+    for attr, fn in vars(cls).items():
+        if attr.startswith(("_", *_SKIP_GETTERS)) or not callable(fn):
+            continue
+        if attr.endswith(("IsNone", "Length", "BufferHasIdentifier")):
+            continue
+        params = len(inspect.signature(fn).parameters)
+        if attr.endswith("AsNumpy"):
+            out.append((attr[:-7], attr))
+        elif params == 1 and f"{attr}AsNumpy" not in vars(cls):
+            out.append((attr, attr))
+    return tuple(out)
+
+
+def _options(o) -> dict:
+    """Every field of the op's builtin options table, e.g. ``{"StrideW": 2, "Padding": 0}``."""
+    kind = _OPTION_NAMES.get(o.BuiltinOptionsType())
+    table = o.BuiltinOptions()
+    cls = getattr(tflite, kind, None) if kind and kind != "NONE" else None
+    if cls is None or table is None:
+        return {}
+    opts = cls()
+    opts.Init(table.Bytes, table.Pos)
+    values = {}
+    for name, getter in _getters(cls):
+        v = getattr(opts, getter)()
+        if hasattr(v, "tolist"):
+            v = tuple(v.tolist()) if not isinstance(v, int) else v
+        if isinstance(v, (int, float, bool, tuple)):
+            values[name] = v
+    return values

@@ -1,0 +1,333 @@
+"""graph → kernels: group ops into the kernels a runtime really launches.
+
+GPU backend (TFLite GPU delegate), following `delegates/gpu/common/transformations` and
+`tools/versioning/gpu_compatibility.cc`:
+- ops the delegate cannot run stay on the CPU; only the largest delegate partition runs on the GPU
+  (the delegate's default ``max_delegated_partitions = 1``); every tensor crossing a GPU/CPU
+  boundary is a copy, modelled as a ``transfer`` kernel;
+- constant sub-graphs (fp16 weights → DEQUANTIZE) are folded, no-op reshapes removed, PAD merged
+  into the convolution or pooling it feeds;
+- element-wise ops (activations, ADD, MUL ...) are linked into the kernel producing their input
+  when that kernel's output has no other consumer.
+CPU backend: every op is its own kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from estimator.graph import Graph, Op, Subgraph, Tensor
+
+ELEMENTWISE = frozenset({
+    "ABS", "ADD", "ATAN2", "CAST", "CEIL", "COS", "DEQUANTIZE", "DIV", "ELU", "EQUAL", "EXP",
+    "FLOOR", "FLOOR_DIV", "FLOOR_MOD", "GELU", "GREATER", "GREATER_EQUAL", "HARD_SWISH",
+    "LEAKY_RELU", "LESS", "LESS_EQUAL", "LOG", "LOGICAL_AND", "LOGISTIC", "MAXIMUM", "MINIMUM", "MUL",
+    "NEG", "NOT_EQUAL", "POW", "PRELU", "QUANTIZE", "RELU", "RELU6", "RELU_N1_TO_1", "RSQRT",
+    "SELECT", "SELECT_V2", "SIGN", "SIN", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "SUB", "TANH",
+    "STABLEHLO_CLAMP",
+})
+_KIND = {
+    "CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dwconv", "TRANSPOSE_CONV": "convtrans",
+    "FULLY_CONNECTED": "fc", "BATCH_MATMUL": "fc", "AVERAGE_POOL_2D": "pool", "MAX_POOL_2D": "pool",
+    "MEAN": "reduce", "SUM": "reduce", "REDUCE_MAX": "reduce", "REDUCE_MIN": "reduce",
+    "REDUCE_PROD": "reduce", "CONCATENATION": "concat", "PACK": "concat", "ADD_N": "elementwise",
+    "RESIZE_BILINEAR": "resize", "RESIZE_NEAREST_NEIGHBOR": "resize", "SOFTMAX": "softmax",
+    **{op: "layout" for op in ("RESHAPE", "TRANSPOSE", "SPLIT", "SPLIT_V", "SLICE", "STRIDED_SLICE",
+                               "PAD", "PADV2", "MIRROR_PAD", "TILE", "DEPTH_TO_SPACE",
+                               "SPACE_TO_DEPTH", "GATHER", "SQUEEZE", "EXPAND_DIMS")},
+    **{op: "elementwise" for op in ELEMENTWISE},
+}
+KINDS = ("conv", "dwconv", "convtrans", "fc", "pool", "reduce", "elementwise", "concat", "layout",
+         "resize", "softmax", "other", "transfer")
+_GPU_OPS = frozenset(ELEMENTWISE | {
+    "ADD_N", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CONCATENATION", "CONV_2D", "CUMSUM", "DENSIFY",
+    "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE", "DYNAMIC_UPDATE_SLICE", "EMBEDDING_LOOKUP",
+    "FULLY_CONNECTED", "GATHER", "LSTM", "MAX_POOL_2D", "MEAN", "MIRROR_PAD", "ONE_HOT", "PACK", "PAD",
+    "PADV2", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "RESHAPE", "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR", "SLICE", "SOFTMAX", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V",
+    "STRIDED_SLICE", "SUM", "TILE", "TRANSPOSE", "TRANSPOSE_CONV",
+    "CUSTOM:Convolution2DTransposeBias", "CUSTOM:MaxPoolingWithArgmax2D", "CUSTOM:MaxUnpooling2D",
+    "CUSTOM:Resampler",
+})
+_GPU_DTYPES = frozenset({"float32", "float16", "int8", "uint8", "bool"})
+_CONTROL_FLOW = {"WHILE": ("CondSubgraphIndex", "BodySubgraphIndex"),
+                 "IF": ("ThenSubgraphIndex", "ElseSubgraphIndex"),
+                 "CALL_ONCE": ("InitSubgraphIndex",), "CALL": ("Subgraph",)}
+_SIGN_BIT = 5  # ActivationFunctionType.SIGN_BIT: the only fused activation the delegate refuses
+
+
+@dataclass
+class Kernel:
+    """One launched kernel: a main op plus the ops linked into it, and where it runs."""
+
+    index: int
+    kind: str
+    ops: list[Op]
+    runs_on: str  # "GPU" | "CPU" | "copy"
+    inputs: list[Tensor]  # runtime tensors it reads
+    weights: list[Tensor]  # constant tensors it reads
+    output: Tensor | None
+    note: str = ""
+
+    @property
+    def op_names(self) -> tuple[str, ...]:
+        return tuple(o.opcode for o in self.ops) or ("TRANSFER",)
+
+
+@dataclass
+class KernelGraph:
+    kernels: list[Kernel]
+    warnings: list[str] = field(default_factory=list)
+    partitions: int = 0
+
+
+def kind_of(opcode: str) -> str:
+    return _KIND.get(opcode, "other")
+
+
+def group_kernels(graph: Graph, backend: str = "gpu", max_partitions: int = 1) -> KernelGraph:
+    """Kernels of the main subgraph (plus control-flow bodies on the CPU) for ``backend``."""
+    sg, folded = _fold_constants(graph.main)
+    result = KernelGraph([], list(graph.warnings))
+    live = [op for op in sg.ops if op.index not in folded]
+    if backend == "gpu":
+        on_gpu = _placement(sg, live, result, max_partitions)
+    else:
+        on_gpu = dict.fromkeys((op.index for op in live), False)
+    _build(sg, live, on_gpu, backend, result)
+    _control_flow_bodies(graph, live, result)
+    for i, k in enumerate(result.kernels):
+        k.index = i
+    return result
+
+
+def _fold_constants(sg: Subgraph) -> tuple[Subgraph, set[int]]:
+    """Ops whose inputs are all constant (e.g. fp16 weights → DEQUANTIZE) are folded away;
+    their outputs become constant tensors. Returns the subgraph so marked and the folded ops."""
+    const = {t.index for t in sg.tensors if t.is_const}
+    folded = set()
+    for op in sg.ops:
+        ins = [i for i in op.inputs if i >= 0]
+        if ins and all(i in const for i in ins) and not op.opcode.startswith("CUSTOM:"):
+            folded.add(op.index)
+            const.update(op.outputs)
+    tensors = [t if t.is_const or t.index not in const else replace(t, is_const=True)
+               for t in sg.tensors]
+    return replace(sg, tensors=tensors), folded
+
+
+def gpu_support(sg: Subgraph, op: Op) -> str:
+    """Why the GPU delegate refuses ``op`` ("" when it accepts it)."""
+    if op.opcode not in _GPU_OPS:
+        return f"{op.opcode} is not supported by the GPU delegate"
+    runtime = [sg.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0 and not sg.tensors[i].is_const]
+    for t in runtime:
+        if t.dtype not in _GPU_DTYPES and op.opcode not in ("CAST", "GATHER", "EMBEDDING_LOOKUP"):
+            return f"{op.opcode} on a {t.dtype} tensor stays on the CPU"
+        if len(t.shape) > 4 and op.opcode not in ("RESHAPE",):
+            return f"{op.opcode} on a {len(t.shape)}-D tensor stays on the CPU"
+    check = _CHECKS.get(op.opcode)
+    return check(sg, op) if check else ""
+
+
+def _check_binary(sg: Subgraph, op: Op) -> str:
+    ins = [i for i in op.inputs if i >= 0]
+    if len(ins) != 2:
+        return f"{op.opcode} needs two inputs"
+    a, b = (sg.tensors[i].shape for i in ins)
+    try:
+        np.broadcast_shapes(a, b)
+    except ValueError:
+        return f"{op.opcode} cannot broadcast {list(a)} with {list(b)}"
+    if op.opcode == "MUL" and len(a) == len(b) and any(x < y for x, y in zip(a, b, strict=True)) \
+            and any(y < x for x, y in zip(a, b, strict=True)):
+        return "MUL where neither input covers the other is not supported by the GPU delegate"
+    return _check_activation(sg, op)
+
+
+def _check_activation(sg: Subgraph, op: Op) -> str:
+    if op.options.get("FusedActivationFunction") == _SIGN_BIT:
+        return f"{op.opcode} with a SIGN_BIT activation is not supported by the GPU delegate"
+    return ""
+
+
+def _check_fc(sg: Subgraph, op: Op) -> str:
+    if op.options.get("WeightsFormat", 0) != 0:
+        return "FULLY_CONNECTED with shuffled weights is not supported by the GPU delegate"
+    if sg.tensors[op.inputs[0]].is_const:
+        return "FULLY_CONNECTED with a constant input is not supported by the GPU delegate"
+    return _check_activation(sg, op)
+
+
+def _check_axes_const(sg: Subgraph, op: Op) -> str:
+    if len(op.inputs) < 2 or op.inputs[1] < 0 or not sg.tensors[op.inputs[1]].is_const:
+        return f"{op.opcode} with runtime axes is not supported by the GPU delegate"
+    return ""
+
+
+def _check_softmax(sg: Subgraph, op: Op) -> str:
+    return "" if op.options.get("Beta", 1.0) == 1.0 else "SOFTMAX with beta != 1 stays on the CPU"
+
+
+def _check_slice(sg: Subgraph, op: Op) -> str:
+    if op.opcode == "STRIDED_SLICE" and any(op.options.get(m, 0) for m in
+                                            ("EllipsisMask", "NewAxisMask", "ShrinkAxisMask")):
+        return "STRIDED_SLICE with ellipsis/new-axis/shrink masks stays on the CPU"
+    if len(sg.tensors[op.inputs[0]].shape) not in (3, 4):
+        return f"{op.opcode} supports only 3-D or 4-D tensors on the GPU"
+    return ""
+
+
+_CHECKS = {
+    "ADD": _check_binary, "MUL": _check_binary, "SUB": _check_activation, "DIV": _check_activation,
+    "CONV_2D": _check_activation, "DEPTHWISE_CONV_2D": _check_activation,
+    "FULLY_CONNECTED": _check_fc, "MEAN": _check_axes_const, "SUM": _check_axes_const,
+    "REDUCE_MAX": _check_axes_const, "REDUCE_MIN": _check_axes_const,
+    "REDUCE_PROD": _check_axes_const, "SOFTMAX": _check_softmax, "SLICE": _check_slice,
+    "STRIDED_SLICE": _check_slice,
+}
+
+
+def _placement(sg: Subgraph, live: list[Op], result: KernelGraph, max_partitions: int) -> dict:
+    """op index → runs on GPU, keeping only the largest ``max_partitions`` delegate partitions."""
+    reasons = {op.index: gpu_support(sg, op) for op in live}
+    for op in live:
+        if reasons[op.index]:
+            result.warnings.append(f"op {op.index} ({reasons[op.index]}): runs on the CPU")
+    runs: list[list[int]] = []
+    for op in live:
+        supported = not reasons[op.index]
+        if supported and runs and runs[-1] and not reasons[runs[-1][-1]]:
+            runs[-1].append(op.index)
+        else:
+            runs.append([op.index])
+    partitions = sorted((r for r in runs if not reasons[r[0]]), key=len, reverse=True)
+    kept = {i for r in partitions[:max_partitions] for i in r}
+    for r in partitions[max_partitions:]:
+        result.warnings.append(
+            f"ops {r[0]}-{r[-1]}: GPU-capable but outside the largest delegate partition "
+            f"(max_delegated_partitions={max_partitions}): run on the CPU")
+    result.partitions = min(len(partitions), max_partitions)
+    return {op.index: op.index in kept for op in live}
+
+
+def _consumers(sg: Subgraph, live: list[Op]) -> dict[int, int]:
+    count: dict[int, int] = {}
+    for op in live:
+        for i in set(op.inputs):
+            if i >= 0:
+                count[i] = count.get(i, 0) + 1
+    for i in sg.outputs:
+        count[i] = count.get(i, 0) + 1
+    return count
+
+
+def _is_noop(sg: Subgraph, op: Op) -> bool:
+    if op.opcode not in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "QUANTIZE", "DEQUANTIZE"):
+        return False
+    src, dst = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
+    if op.opcode in ("QUANTIZE", "DEQUANTIZE"):
+        return True  # the delegate computes in float: runtime (de)quantisation disappears
+    return [d for d in src.shape if d != 1] == [d for d in dst.shape if d != 1]
+
+
+def _build(sg: Subgraph, live: list[Op], on_gpu: dict, backend: str, result: KernelGraph) -> None:
+    consumers = _consumers(sg, live)
+    producer: dict[int, Kernel] = {}  # tensor index -> kernel whose output it is (GPU only)
+    alias: dict[int, int] = {}  # removed no-op output -> its input
+    pending_pad: dict[int, Op] = {}  # PAD output -> PAD op, merged into the conv/pool it feeds
+
+    def real(i: int) -> int:
+        while i in alias:
+            i = alias[i]
+        return i
+
+    for op in live:
+        gpu = on_gpu[op.index]
+        if gpu and _is_noop(sg, op):
+            alias[op.outputs[0]] = op.inputs[0]
+            continue
+        if gpu and op.opcode in ("PAD", "PADV2") and _feeds_window_op(sg, live, op, consumers):
+            pending_pad[op.outputs[0]] = op
+            continue
+        ins = [real(i) for i in op.inputs if i >= 0]
+        runtime = [i for i in ins if not sg.tensors[i].is_const and i not in pending_pad]
+        if gpu and backend == "gpu" and kind_of(op.opcode) == "elementwise":
+            target = _link_target(runtime, producer, consumers)
+            if target is not None:
+                target.ops.append(op)
+                target.inputs += [sg.tensors[i] for i in runtime if producer.get(i) is not target]
+                target.weights += [sg.tensors[i] for i in ins if sg.tensors[i].is_const]
+                target.output = sg.tensors[op.outputs[0]]
+                for o in op.outputs:
+                    producer[o] = target
+                continue
+        pads = [pending_pad.pop(i) for i in ins if i in pending_pad]
+        runtime += [real(p.inputs[0]) for p in pads]
+        _add_transfers(sg, runtime, gpu, producer, result, backend)
+        kernel = Kernel(0, kind_of(op.opcode), [*pads, op], "GPU" if gpu else "CPU",
+                        [sg.tensors[i] for i in runtime],
+                        [sg.tensors[i] for i in ins if sg.tensors[i].is_const],
+                        sg.tensors[op.outputs[0]] if op.outputs else None)
+        if not gpu and backend == "gpu":
+            kernel.note = gpu_support(sg, op) or "outside the delegate partition"
+        result.kernels.append(kernel)
+        for o in op.outputs:
+            producer[o] = kernel
+
+
+def _feeds_window_op(sg, live, pad: Op, consumers) -> bool:
+    out = pad.outputs[0]
+    if consumers.get(out, 0) != 1:
+        return False
+    nxt = next((o for o in live if out in o.inputs), None)
+    return nxt is not None and nxt.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D",
+                                              "MAX_POOL_2D") and nxt.inputs[0] == out
+
+
+def _link_target(runtime: list[int], producer: dict, consumers: dict) -> Kernel | None:
+    for i in runtime:
+        k = producer.get(i)
+        if k is not None and k.runs_on == "GPU" and consumers.get(i, 0) == 1 \
+                and k.output is not None and k.output.index == i:
+            return k
+    return None
+
+
+def _add_transfers(sg, runtime, gpu, producer, result: KernelGraph, backend: str) -> None:
+    """A copy for each runtime input produced on the other side of a GPU/CPU boundary."""
+    if backend != "gpu":
+        return
+    for i in runtime:
+        k = producer.get(i)
+        if k is not None and (k.runs_on == "GPU") != gpu:
+            t = sg.tensors[i]
+            result.kernels.append(Kernel(0, "transfer", [], "copy", [t], [], t,
+                                         f"{'GPU→CPU' if not gpu else 'CPU→GPU'} copy of '{t.name}'"))
+
+
+def _control_flow_bodies(graph: Graph, live: list[Op], result: KernelGraph) -> None:
+    """Ops of subgraphs run by WHILE / IF / CALL_ONCE run on the CPU, counted once."""
+    seen: set[int] = {0}
+    stack = [op for op in live if op.opcode in _CONTROL_FLOW]
+    while stack:
+        op = stack.pop()
+        for key in _CONTROL_FLOW[op.opcode]:
+            s = op.options.get(key)
+            if not isinstance(s, int) or s in seen or not 0 <= s < len(graph.subgraphs):
+                continue
+            seen.add(s)
+            sub = graph.subgraphs[s]
+            result.warnings.append(f"subgraph {s} ('{sub.name}') run by {op.opcode}: "
+                                   f"{len(sub.ops)} ops estimated on the CPU, counted once")
+            for body_op in sub.ops:
+                out = sub.tensors[body_op.outputs[0]] if body_op.outputs else None
+                result.kernels.append(Kernel(
+                    0, kind_of(body_op.opcode), [body_op], "CPU",
+                    [sub.tensors[i] for i in body_op.inputs if i >= 0 and not sub.tensors[i].is_const],
+                    [sub.tensors[i] for i in body_op.inputs if i >= 0 and sub.tensors[i].is_const],
+                    out, f"in subgraph {s}"))
+                if body_op.opcode in _CONTROL_FLOW:
+                    stack.append(body_op)

@@ -1,0 +1,185 @@
+"""Device profiles: the bundled, trained latency model of one device.
+
+A profile is a JSON file: an analytic base cost per kernel (launch overhead + FLOPs + bytes, fitted
+by the trainer) times a learned correction ``exp(g(features))`` where ``g`` is a tree ensemble
+(XGBoost, random forest or decision tree) stored as plain arrays. The trees are evaluated here with
+NumPy, reproducing the libraries' own arithmetic, so estimating never imports xgboost or
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from estimator.errors import UnknownDeviceError
+from estimator.features import FEATURES
+from estimator.kernels import KINDS
+
+DEFAULT_DEVICE = "adreno640"
+MAX_LOG_FACTOR = 1.5  # corrections are clipped to ×/÷ e^1.5 ≈ 4.5
+RANGE_SLACK = 2.0  # a kernel up to 2× the work of the largest trained one still counts as seen
+
+
+@dataclass(frozen=True)
+class TreeEnsemble:
+    """Regression trees as flat arrays; ``compare`` is ``lt`` (XGBoost) or ``le`` (scikit-learn)."""
+
+    algorithm: str
+    compare: str
+    combine: str  # "sum" (boosting, float32 accumulation) or "mean" (forest, float64)
+    base_score: float
+    roots: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    depth: int
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TreeEnsemble:
+        dtype = np.float32 if d["compare"] == "lt" else np.float64
+        return cls(d["algorithm"], d["compare"], d["combine"], float(d["base_score"]),
+                   np.asarray(d["roots"], np.int64), np.asarray(d["feature"], np.int64),
+                   np.asarray(d["threshold"], dtype), np.asarray(d["left"], np.int64),
+                   np.asarray(d["right"], np.int64), np.asarray(d["value"], dtype), int(d["depth"]))
+
+    def to_dict(self) -> dict:
+        return {"algorithm": self.algorithm, "compare": self.compare, "combine": self.combine,
+                "base_score": self.base_score, "depth": self.depth,
+                **{k: getattr(self, k).tolist() for k in
+                   ("roots", "feature", "threshold", "left", "right", "value")}}
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """One value per row of X, as the training library would predict it."""
+        n = X.shape[0]
+        if n == 0:
+            return np.zeros(0)
+        Xc = X.astype(np.float32)
+        if self.compare == "le":
+            Xc = Xc.astype(np.float64)
+        rows = np.arange(n)[None, :]
+        node = np.repeat(self.roots[:, None], n, axis=1)
+        for _ in range(self.depth):
+            f = self.feature[node]
+            leaf = f < 0
+            x = Xc[rows, np.where(leaf, 0, f)]
+            t = self.threshold[node]
+            go_left = x < t if self.compare == "lt" else x <= t
+            node = np.where(leaf, node, np.where(go_left, self.left[node], self.right[node]))
+        leaves = self.value[node]
+        if self.combine == "sum":  # XGBoost adds trees one by one in float32 onto base_score
+            acc = np.full(n, self.base_score, np.float32)
+            for row in leaves:
+                acc += row
+            return acc.astype(np.float64)
+        acc = np.zeros(n)
+        for row in leaves:
+            acc += row
+        return acc / len(leaves)
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A device's latency model plus what it was trained on and how well it does."""
+
+    name: str
+    title: str
+    backend: str  # "gpu" (TFLite GPU delegate) | "cpu"
+    runtime: str
+    features: tuple[str, ...]
+    base: dict
+    correction: TreeEnsemble | None
+    trained_range: dict  # kind → [max FLOPs, max bytes moved] among its training configurations
+    interval: dict
+    cpu_fallback: dict
+    transfer: dict
+    provenance: dict
+    max_partitions: int = 1
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DeviceProfile:
+        corr = d.get("correction")
+        return cls(d["name"], d["title"], d["backend"], d["runtime"], tuple(d["features"]),
+                   d["base"], TreeEnsemble.from_dict(corr) if corr else None,
+                   d["trained_range"], d["interval"], d["cpu_fallback"], d["transfer"],
+                   d["provenance"], int(d.get("max_partitions", 1)))
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "title": self.title, "backend": self.backend,
+                "runtime": self.runtime, "max_partitions": self.max_partitions,
+                "provenance": self.provenance, "features": list(self.features), "base": self.base,
+                "trained_range": self.trained_range, "interval": self.interval,
+                "cpu_fallback": self.cpu_fallback, "transfer": self.transfer,
+                "correction": self.correction.to_dict() if self.correction else None}
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=None, separators=(",", ":")) + "\n")
+
+    def base_ms(self, X: np.ndarray) -> np.ndarray:
+        """Analytic cost per kernel: launch + weighted FLOPs + bytes moved."""
+        return roofline(X, self.features, self.base)
+
+    def in_range(self, X: np.ndarray, kinds: list[str]) -> np.ndarray:
+        """Kernels whose kind was trained on and whose FLOPs and bytes stay within
+        ``RANGE_SLACK`` × the largest trained configuration of that kind."""
+        flops, moved = work(X, self.features)
+        limit = np.array([self.trained_range.get(k, [-1.0, -1.0]) for k in kinds]).reshape(-1, 2)
+        return (limit[:, 0] >= 0) & (flops <= RANGE_SLACK * limit[:, 0]) \
+            & (moved <= RANGE_SLACK * limit[:, 1])
+
+    def correction_factor(self, X: np.ndarray) -> np.ndarray:
+        if self.correction is None:
+            return np.ones(X.shape[0])
+        return np.exp(np.clip(self.correction.predict(X), -MAX_LOG_FACTOR, MAX_LOG_FACTOR))
+
+
+def work(X: np.ndarray, features: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(FLOPs, bytes moved) per row."""
+    col = {f: i for i, f in enumerate(features or FEATURES)}
+    moved = X[:, col["bytes_in"]] + X[:, col["bytes_out"]] + X[:, col["bytes_weights"]]
+    return X[:, col["flops"]], moved
+
+
+def roofline(X: np.ndarray, features: tuple[str, ...], p: dict) -> np.ndarray:
+    """``launch_ms + ms_per_flop·flops·relative_cost[kind] + ms_per_byte·bytes`` per row."""
+    col = {f: i for i, f in enumerate(features)}
+    rel = np.zeros(X.shape[0])
+    for kind in KINDS:
+        rel += X[:, col[f"kind_{kind}"]] * p["relative_flop_cost"].get(kind, 1.0)
+    _, moved = work(X, features)
+    return p["launch_ms"] + p["ms_per_flop"] * X[:, col["flops"]] * rel + p["ms_per_byte"] * moved
+
+
+def _bundled_dir():
+    return resources.files("estimator") / "profiles"
+
+
+@cache
+def device_names() -> tuple[str, ...]:
+    """Names of the bundled device profiles, default first."""
+    names = sorted(p.name[:-5] for p in _bundled_dir().iterdir() if p.name.endswith(".json"))
+    return tuple(sorted(names, key=lambda n: n != DEFAULT_DEVICE))
+
+
+@cache
+def _load_bundled(name: str) -> DeviceProfile:
+    return DeviceProfile.from_dict(json.loads((_bundled_dir() / f"{name}.json").read_text()))
+
+
+def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE) -> DeviceProfile:
+    """A bundled profile by name, or a profile JSON file by path."""
+    if isinstance(device, DeviceProfile):
+        return device
+    text = str(device)
+    if text.endswith(".json") and Path(text).is_file():
+        return DeviceProfile.from_dict(json.loads(Path(text).read_text()))
+    if text not in device_names():
+        raise UnknownDeviceError(text, list(device_names()))
+    return _load_bundled(text)

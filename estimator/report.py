@@ -1,0 +1,97 @@
+"""prediction → report: the layer table for a terminal, CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from estimator.estimate import Estimate, LayerEstimate
+from estimator.profile import DeviceProfile
+
+FORMATS = ("table", "csv", "json")
+CSV_COLUMNS = ("index", "ops", "kind", "runs_on", "input_shapes", "output_shape", "kernel", "stride",
+               "filters", "groups", "ms")
+
+
+def _shape(shape) -> str:
+    return "x".join(str(d) for d in shape) if shape is not None else ""
+
+
+def _cells(layer: LayerEstimate) -> dict[str, str]:
+    return {
+        "index": str(layer.index), "ops": "+".join(layer.ops), "kind": layer.kind,
+        "runs_on": layer.runs_on, "input_shapes": " ".join(_shape(s) for s in layer.input_shapes),
+        "output_shape": _shape(layer.output_shape),
+        "kernel": "x".join(map(str, layer.kernel)) if layer.kernel else "",
+        "stride": str(layer.stride or ""), "filters": str(layer.filters or ""),
+        "groups": str(layer.groups or ""), "ms": f"{layer.ms:.4f}",
+    }
+
+
+def render(est: Estimate, fmt: str = "table") -> str:
+    """The estimate as ``table`` (default), ``csv`` or ``json`` text."""
+    if fmt == "json":
+        return json.dumps(est.to_dict(), indent=2) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(_cells(layer) for layer in est.layers)
+        return out.getvalue()
+    return _table(est)
+
+
+def _table(est: Estimate) -> str:
+    heads = ("#", "ops", "on", "input", "output", "kernel", "stride", "filters", "groups", "ms", "%")
+    total = max(est.total_ms, 1e-12)
+    rows = []
+    for layer in est.layers:
+        c = _cells(layer)
+        ops = c["ops"] if len(c["ops"]) <= 30 else c["ops"][:29] + "…"
+        rows.append((c["index"], ops, layer.runs_on, c["input_shapes"].split(" ")[0],
+                     c["output_shape"], c["kernel"], c["stride"], c["filters"], c["groups"],
+                     f"{layer.ms:.3f}", f"{100 * layer.ms / total:.1f}"))
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(heads)]
+    numeric = {0, 6, 7, 8, 9, 10}
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    lo, hi = est.interval_ms
+    out = [f"{est.model} on {est.device} ({est.device_title})",
+           f"estimated latency: {est.total_ms:.2f} ms  (90% interval {lo:.2f}–{hi:.2f} ms), "
+           f"{len(est.layers)} kernels", "", line(heads), line(["-" * w for w in widths])]
+    out += [line(r) for r in rows]
+    out += [""] + [f"warning: {w}" for w in est.warnings]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_devices(profiles: list[DeviceProfile], fmt: str = "table") -> str:
+    """The bundled device profiles and their provenance."""
+    items = []
+    for p in profiles:
+        h = p.provenance.get("heldout", {})
+        items.append({"name": p.name, "title": p.title, "backend": p.backend, "runtime": p.runtime,
+                      "trained_on": p.provenance.get("trained_on", ""),
+                      "measurements": p.provenance.get("measurements"),
+                      "regressor": p.provenance.get("regressor"),
+                      "heldout_mape_pct": h.get("mape_pct"), "heldout_within_10pct": h.get("within_10pct"),
+                      "heldout_method": h.get("method")})
+    if fmt == "json":
+        return json.dumps(items, indent=2) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, list(items[0]) if items else [], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(items)
+        return out.getvalue()
+    lines = []
+    for i in items:
+        lines += [f"{i['name']}: {i['title']}",
+                  f"    runtime:  {i['runtime']}",
+                  f"    trained:  {i['measurements']} measurements ({i['trained_on']}), {i['regressor']}",
+                  f"    held-out: MAPE {i['heldout_mape_pct']}%, {i['heldout_within_10pct']}% within ±10% "
+                  f"({i['heldout_method']})"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,80 @@
+"""`tflite-latency` as a user runs it: output formats, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "estimator.cli", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+
+
+def test_estimate_table_by_default(nb201_path):
+    r = cli("estimate", str(nb201_path))
+    assert r.returncode == 0, r.stderr
+    assert "on adreno640" in r.stdout and "estimated latency:" in r.stdout
+    assert "AVERAGE_POOL_2D" in r.stdout
+
+
+def test_estimate_json_for_machines(nb201_path):
+    r = cli("estimate", str(nb201_path), "--device", "cortexa76", "--format", "json")
+    d = json.loads(r.stdout)
+    assert d["device"] == "cortexa76" and d["total_ms"] > 0
+    assert {layer["runs_on"] for layer in d["layers"]} == {"CPU"}
+
+
+def test_estimate_csv(nb201_path):
+    r = cli("estimate", str(nb201_path), "--format", "csv")
+    assert r.stdout.splitlines()[0].startswith("index,ops,kind,runs_on")
+
+
+def test_devices_lists_provenance():
+    r = cli("devices")
+    assert r.returncode == 0
+    for name in ("adreno640", "adreno630", "cortexa76"):
+        assert f"{name}:" in r.stdout
+    assert "held-out: MAPE" in r.stdout
+
+
+def test_example_writes_a_model_that_estimates(tmp_path):
+    out = tmp_path / "m.tflite"
+    assert cli("example", "mobilenet_v1", str(out)).returncode == 0
+    r = cli("estimate", str(out), "--format", "json")
+    assert json.loads(r.stdout)["layers"]
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda p: None, "no such file"),
+    (lambda p: p.write_bytes(b""), "file is empty"),
+    (lambda p: p.write_text("not a model at all, just some text"), "not a TFLite model"),
+])
+def test_bad_input_exit_2_one_line_no_traceback(tmp_path, make, needle):
+    path = tmp_path / "bad.tflite"
+    make(path)
+    r = cli("estimate", str(path))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and needle in r.stderr and str(path) in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_truncated_model_exit_2(tmp_path, nb201_bytes):
+    path = tmp_path / "cut.tflite"
+    path.write_bytes(nb201_bytes[:5000])
+    r = cli("estimate", str(path))
+    assert r.returncode == 2 and "truncated or corrupted" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unknown_device_exit_2(nb201_path):
+    r = cli("estimate", str(nb201_path), "--device", "pixel99")
+    assert r.returncode == 2 and "unknown device 'pixel99'" in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+def test_usage_error_exit_2():
+    assert cli("estimate").returncode == 2
+    assert cli("--help").returncode == 0

@@ -1,0 +1,132 @@
+"""The whole pipeline: file → ... → Estimate, on the bundled profiles."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bench import nasbench201, zoo
+from estimator.errors import UnknownDeviceError
+from estimator.estimate import estimate
+from estimator.profile import device_names, load_profile
+from estimator.report import CSV_COLUMNS, render
+
+
+def test_bundled_devices_and_their_provenance():
+    assert device_names()[0] == "adreno640"
+    assert {"adreno640", "adreno630", "cortexa76"} <= set(device_names())
+    for name in device_names():
+        p = load_profile(name)
+        assert p.provenance["measurements"] > 0 and p.provenance["trained_on"]
+        held = p.provenance["heldout"]
+        assert 0 <= held["mape_pct"] < 100 and 0 <= held["within_10pct"] <= 100
+        assert p.interval["low"] < 0 < p.interval["high"]
+
+
+def test_layers_add_up_and_interval_brackets_the_estimate(nb201_path):
+    est = estimate(nb201_path)
+    assert est.device == "adreno640"
+    assert est.total_ms == pytest.approx(sum(layer.ms for layer in est.layers))
+    assert est.interval_ms[0] < est.total_ms < est.interval_ms[1]
+    assert all(layer.ms > 0 for layer in est.layers)
+    assert not est.warnings
+
+
+def test_more_convolutions_cost_more_on_every_device():
+    light = nasbench201.build("|skip_connect~0|+|skip_connect~0|avg_pool_3x3~1|+|skip_connect~0|"
+                              "skip_connect~1|nor_conv_1x1~2|", fill="zeros")
+    heavy = nasbench201.build("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|"
+                              "nor_conv_3x3~1|nor_conv_3x3~2|", fill="zeros")
+    for device in device_names():
+        assert estimate(heavy, device).total_ms > 1.5 * estimate(light, device).total_ms
+
+
+def test_faster_gpu_is_faster_and_gpu_beats_one_cpu_core(nb201_bytes):
+    a640, a630, a76 = (estimate(nb201_bytes, d).total_ms for d in ("adreno640", "adreno630", "cortexa76"))
+    assert a640 < a630 < a76
+
+
+def test_out_of_training_range_kernels_are_flagged_and_widen_the_interval(mobilenet_path, nb201_path):
+    mob, nb = estimate(mobilenet_path), estimate(nb201_path)
+    assert any("outside what adreno640 was trained on" in w and "dwconv" in w for w in mob.warnings)
+    width = lambda e: (e.interval_ms[1] - e.interval_ms[0]) / e.total_ms  # noqa: E731
+    assert width(mob) > 3 * width(nb)
+
+
+def test_int8_and_float16_models_estimate_like_float32():
+    f32, f16, i8 = (estimate(zoo.build("nasbench201", dtype=d, fill="zeros")).total_ms
+                    for d in ("float32", "float16", "int8"))
+    assert f16 == pytest.approx(f32, rel=0.02)  # the delegate folds fp16 weights
+    assert i8 == pytest.approx(f32, rel=0.25)  # and computes in float
+
+
+def test_cpu_fallback_adds_time_and_copies():
+    from bench.writer import ModelWriter
+
+    def model(custom: bool) -> bytes:
+        m = ModelWriter(fill="zeros")
+        x = m.conv2d(m.input((1, 32, 32, 16)), 16, 3)
+        if custom:
+            (x,) = m.op("CUSTOM:Postprocess", [x], [(1, 32, 32, 16)])
+        return m.to_bytes([m.conv2d(x, 16, 3)])
+
+    plain, split = estimate(model(False)), estimate(model(True))
+    assert split.total_ms > plain.total_ms
+    assert [layer.runs_on for layer in split.layers] == ["GPU", "copy", "CPU", "CPU"]
+    assert any("Postprocess" in w for w in split.warnings)
+
+
+def test_json_csv_and_table_reports(nb201_path):
+    est = estimate(nb201_path, "adreno630")
+    d = json.loads(render(est, "json"))
+    assert d["model"] == str(nb201_path) and d["device"] == "adreno630"
+    assert isinstance(d["total_ms"], float) and len(d["interval_ms"]) == 2
+    assert {"index", "ops", "runs_on", "ms"} <= set(d["layers"][0]) and d["warnings"] == []
+    rows = render(est, "csv").splitlines()
+    assert rows[0].split(",") == list(CSV_COLUMNS) and len(rows) == len(est.layers) + 1
+    table = render(est, "table")
+    assert f"{est.total_ms:.2f} ms" in table and "CONV_2D+ADD" in table
+
+
+def test_unknown_device():
+    with pytest.raises(UnknownDeviceError, match="known devices: adreno640"):
+        load_profile("pixel99")
+
+
+def test_profile_json_path_is_accepted(tmp_path, nb201_bytes):
+    path = tmp_path / "mine.json"
+    load_profile("adreno630").save(path)
+    assert estimate(nb201_bytes, path).total_ms == estimate(nb201_bytes, "adreno630").total_ms
+
+
+def test_bundled_trees_predict_exactly_like_xgboost():
+    """The NumPy evaluator reproduces the library's predictions bit for bit."""
+    xgb = pytest.importorskip("xgboost")
+    from bench.train import export_xgboost
+
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 6))
+    model = xgb.XGBRegressor(n_estimators=60, max_depth=5, n_jobs=1).fit(X, np.sin(6 * X[:, 0]) + X[:, 1])
+    Xt = rng.random((1000, 6)) * 1.3 - 0.1
+    assert np.array_equal(export_xgboost(model.get_booster()).predict(Xt).astype(np.float32),
+                          model.predict(Xt))
+
+
+@pytest.mark.parametrize("algorithm", ["random_forest", "decision_tree"])
+def test_bundled_trees_predict_exactly_like_scikit_learn(algorithm):
+    pytest.importorskip("sklearn")
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.tree import DecisionTreeRegressor
+
+    from bench.train import export_sklearn
+
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 5))
+    y = np.cos(5 * X[:, 2]) * X[:, 0]
+    model = (RandomForestRegressor(20, random_state=0) if algorithm == "random_forest"
+             else DecisionTreeRegressor(random_state=0)).fit(X, y)
+    trees = [t.tree_ for t in getattr(model, "estimators_", [model])]
+    Xt = rng.random((500, 5))
+    assert np.array_equal(export_sklearn(trees, algorithm).predict(Xt), model.predict(Xt))

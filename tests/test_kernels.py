@@ -1,0 +1,111 @@
+"""graph → kernels: what the TFLite GPU delegate fuses, folds, and leaves on the CPU."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench import zoo
+from bench.writer import ModelWriter
+from estimator.graph import load_graph
+from estimator.kernels import group_kernels
+
+
+def kernels(m: ModelWriter, outputs, backend="gpu", max_partitions=1):
+    return group_kernels(load_graph(m.to_bytes(outputs)), backend, max_partitions)
+
+
+def test_activation_and_add_link_into_the_convolution():
+    m = ModelWriter()
+    x = m.input((1, 16, 16, 8))
+    y = m.relu(m.add(m.conv2d(x, 8, 3), x))
+    kg = kernels(m, [y])
+    assert [k.op_names for k in kg.kernels] == [("CONV_2D", "ADD", "RELU")]
+    assert kg.kernels[0].runs_on == "GPU"
+
+
+def test_no_linking_into_a_kernel_whose_output_has_two_consumers():
+    m = ModelWriter()
+    x = m.input((1, 16, 16, 8))
+    c = m.conv2d(x, 8, 3)
+    y = m.add(m.relu(c), m.avg_pool(c, 3, 1, "SAME"))
+    names = [k.op_names for k in kernels(m, [y]).kernels]
+    assert names == [("CONV_2D",), ("RELU", "ADD"), ("AVERAGE_POOL_2D",)]
+
+
+def test_cpu_backend_runs_every_op_as_its_own_kernel():
+    m = ModelWriter()
+    x = m.input((1, 16, 16, 8))
+    y = m.relu(m.add(m.conv2d(x, 8, 3), x))
+    kg = kernels(m, [y], backend="cpu")
+    assert [k.op_names for k in kg.kernels] == [("CONV_2D",), ("ADD",), ("RELU",)]
+    assert {k.runs_on for k in kg.kernels} == {"CPU"}
+
+
+def test_unsupported_op_falls_back_to_cpu_with_copies_and_a_warning():
+    m = ModelWriter()
+    x = m.input((1, 16, 16, 8))
+    a = m.conv2d(x, 8, 3)
+    (b,) = m.op("CUSTOM:MyPostProcess", [a], [(1, 16, 16, 8)])
+    c = m.conv2d(b, 8, 3)
+    two = kernels(m, [c], max_partitions=2)
+    assert [(k.op_names, k.runs_on) for k in two.kernels] == [
+        (("CONV_2D",), "GPU"), (("TRANSFER",), "copy"), (("CUSTOM:MyPostProcess",), "CPU"),
+        (("TRANSFER",), "copy"), (("CONV_2D",), "GPU")]
+    assert any("CUSTOM:MyPostProcess is not supported" in w for w in two.warnings)
+    one = kernels(m, [c])  # the delegate's default: only the first of two equal partitions
+    assert [k.runs_on for k in one.kernels] == ["GPU", "copy", "CPU", "CPU"]
+
+
+def test_only_the_largest_partition_is_delegated():
+    m = ModelWriter()
+    x = m.input((1, 16, 16, 8))
+    small = m.conv2d(x, 8, 3)
+    (cut,) = m.op("TOPK_V2", [small], [(1, 16, 16, 8)])
+    big = cut
+    for _ in range(3):
+        big = m.conv2d(big, 8, 3)
+    kg = kernels(m, [big])
+    first = next(k for k in kg.kernels if k.ops and k.ops[0].index == 0)
+    assert first.runs_on == "CPU" and "outside the delegate partition" in first.note
+    assert sum(k.runs_on == "GPU" for k in kg.kernels) == 3
+    assert kg.partitions == 1
+
+
+def test_fp16_weights_fold_and_pad_merges_into_the_convolution():
+    m = ModelWriter(dtype="float16")
+    x = m.input((1, 16, 16, 8))
+    y = m.conv2d(m.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), 8, 3, padding="VALID")
+    kg = kernels(m, [y])
+    assert [k.op_names for k in kg.kernels] == [("PAD", "CONV_2D")]
+
+
+def test_no_op_reshape_is_removed_but_a_real_one_is_a_kernel():
+    m = ModelWriter()
+    x = m.input((1, 1, 1, 64))
+    flat = m.reshape(x, (1, 64))
+    y = m.fully_connected(flat, 10)
+    grid = m.reshape(y, (1, 2, 5))
+    names = [k.op_names for k in kernels(m, [grid]).kernels]
+    assert names == [("FULLY_CONNECTED",), ("RESHAPE",)]
+
+
+def test_while_body_runs_on_cpu_and_is_reported():
+    m = ModelWriter()
+    x = m.input((1, 4))
+    body = m.subgraph("body")
+    bx = body.input((1, 4))
+    body.outputs = [body.relu(bx)]
+    (y,) = m.op("WHILE", [x], [(1, 4)], options={"CondSubgraphIndex": 1, "BodySubgraphIndex": 1})
+    kg = kernels(m, [y])
+    assert ("RELU",) in [kk.op_names for kk in kg.kernels if kk.runs_on == "CPU"]
+    assert any("run by WHILE" in w for w in kg.warnings)
+
+
+def test_mobilenet_v2_structure():
+    kg = group_kernels(load_graph(zoo.build("mobilenet_v2", fill="zeros")), "gpu")
+    kinds = [k.kind for k in kg.kernels]
+    assert kinds.count("dwconv") == 17
+    assert all(k.runs_on == "GPU" for k in kg.kernels)
+    residual = [k for k in kg.kernels if k.op_names == ("CONV_2D", "ADD")]
+    assert len(residual) == 10
+    assert np.all([k.output is not None for k in kg.kernels])
