@@ -33,8 +33,8 @@ def mutate(data: bytes, rng: np.random.Generator) -> bytes:
         pos = int(rng.integers(0, len(buf) - 4))
         buf[pos:pos + 4] = int(rng.choice([0, 0x7FFFFFFF, 0xFFFFFFFF, 0x80000000])).to_bytes(4, "little")
     elif kind == 3:  # zero a block
-        pos = int(rng.integers(0, len(buf)))
-        buf[pos:pos + int(rng.integers(1, 256))] = b"\0" * len(buf[pos:pos + 256])[:255]
+        pos, n = int(rng.integers(0, len(buf))), int(rng.integers(1, 256))
+        buf[pos:pos + n] = bytes(len(buf[pos:pos + n]))
     else:  # splice a block from elsewhere
         a, b = sorted(rng.integers(0, len(buf), 2))
         n = int(rng.integers(1, 64))

@@ -118,7 +118,7 @@ def fit_trees(X: np.ndarray, y: np.ndarray, w: np.ndarray, algorithm: str, seed:
     if algorithm == "xgboost":
         import xgboost as xgb
 
-        model = xgb.XGBRegressor(n_estimators=400, max_depth=6, learning_rate=0.1, subsample=1.0,
+        model = xgb.XGBRegressor(n_estimators=200, max_depth=6, learning_rate=0.1, subsample=1.0,
                                  min_child_weight=0.0, reg_lambda=1e-3, tree_method="exact",
                                  random_state=seed, n_jobs=1, base_score=0.0)
         model.fit(X, y, sample_weight=w)

@@ -28,7 +28,7 @@ def mobilenet_v1(m: ModelWriter, size: int = 224, alpha: float = 1.0) -> int:
     return _head(m, x, 1000)
 
 
-def mobilenet_v2(m: ModelWriter, size: int = 224) -> int:
+def mobilenet_v2(m: ModelWriter, size: int = 224, classes: int = 1000) -> int:
     x = m.conv2d(m.input((1, size, size, 3)), 32, 3, stride=2, activation="relu6")
     cin = 32
     for t, cout, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
@@ -40,7 +40,7 @@ def mobilenet_v2(m: ModelWriter, size: int = 224) -> int:
             x = m.add(x, y) if i and cin == cout else y
             cin = cout
     x = m.conv2d(x, 1280, 1, activation="relu6")
-    return _head(m, x, 1000)
+    return _head(m, x, classes)
 
 
 def resnet18(m: ModelWriter, size: int = 224) -> int:

@@ -6,6 +6,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from estimator.errors import ModelError
 from estimator.features import featurize, params
 from estimator.graph import load_graph
 from estimator.kernels import group_kernels
@@ -60,8 +61,12 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
     a profile JSON path, or a loaded `DeviceProfile`)."""
     profile = load_profile(device)
     graph = load_graph(model, name)
-    kg = group_kernels(graph, profile.backend, profile.max_partitions)
-    X = featurize(kg.kernels, profile.backend)
+    try:
+        kg = group_kernels(graph, profile.backend, profile.max_partitions)
+        X = featurize(kg.kernels, profile.backend)
+    except (IndexError, KeyError, ValueError, ZeroDivisionError, OverflowError) as exc:
+        # A file can be well-formed FlatBuffers yet describe an impossible graph.
+        raise ModelError(graph.source, f"inconsistent model graph ({type(exc).__name__}: {exc})") from None
     times = predict(kg.kernels, X, profile)
     layers = []
     for k, ms in zip(kg.kernels, times.ms, strict=True):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from estimator.graph import Tensor
@@ -44,7 +46,7 @@ def bhwc(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
         return (shape[0], 1, 1, shape[1])
     if len(shape) == 3:
         return (shape[0], 1, shape[1], shape[2])
-    mid = int(np.prod(shape[1:-2])) if len(shape) > 4 else shape[1]
+    mid = math.prod(shape[1:-2]) if len(shape) > 4 else shape[1]
     return (shape[0], mid, shape[-2], shape[-1])
 
 
@@ -75,8 +77,8 @@ def _nbytes(t: Tensor, backend: str) -> float:
 
 
 def _flops(k: Kernel, p: KernelParams) -> float:
-    out = float(bhwc(k.output.shape)[0] * np.prod(bhwc(k.output.shape)[1:])) if k.output else 0.0
-    inp = float(np.prod(bhwc(k.inputs[0].shape))) if k.inputs else out
+    out = float(math.prod(k.output.shape)) if k.output is not None else 0.0
+    inp = float(math.prod(k.inputs[0].shape)) if k.inputs else out
     kh, kw = p.kernel or (1, 1)
     if k.kind == "conv":
         cin = bhwc(k.inputs[0].shape)[3] if k.inputs else 1
@@ -86,7 +88,7 @@ def _flops(k: Kernel, p: KernelParams) -> float:
     elif k.kind == "convtrans":
         base = 2.0 * inp * kh * kw * bhwc(k.output.shape)[3]
     elif k.kind == "fc":
-        base = 2.0 * out * (k.inputs[0].shape[-1] if k.inputs and k.inputs[0].shape else 1)
+        base = 2.0 * out * (bhwc(k.inputs[0].shape)[3] if k.inputs else 1)
     elif k.kind == "pool":
         base = out * kh * kw
     elif k.kind in ("reduce", "softmax", "resize"):

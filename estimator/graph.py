@@ -139,8 +139,7 @@ def _parse(source: str, data: bytes) -> Graph:
     model = tflite.Model.GetRootAs(data, 0)
     opcodes = [_opcode_name(model.OperatorCodes(i))
                for i in range(budget.take(model.OperatorCodesLength(), "operator code"))]
-    n_buffers = budget.take(model.BuffersLength(), "buffer")
-    const_buffers = {i for i in range(n_buffers) if _has_data(model.Buffers(i))}
+    const_buffers = _ConstBuffers(model, budget.take(model.BuffersLength(), "buffer"))
     n_sub = budget.take(model.SubgraphsLength(), "subgraph")
     if n_sub == 0:
         raise ModelError(source, "model has no subgraphs")
@@ -152,8 +151,17 @@ def _parse(source: str, data: bytes) -> Graph:
     return graph
 
 
-def _has_data(buf) -> bool:
-    return buf is not None and (buf.DataLength() > 0 or buf.Offset() > 1)
+class _ConstBuffers:
+    """``index in const_buffers``: does that buffer hold data? Looked up lazily, once each."""
+
+    def __init__(self, model, n: int):
+        self.model, self.n, self.seen = model, n, {}
+
+    def __contains__(self, index: int) -> bool:
+        if index not in self.seen:
+            buf = self.model.Buffers(index) if 0 < index < self.n else None
+            self.seen[index] = buf is not None and (buf.DataLength() > 0 or buf.Offset() > 1)
+        return self.seen[index]
 
 
 def _text(value) -> str:
@@ -169,15 +177,22 @@ def _opcode_name(code) -> str:
 
 
 def _ints(obj, getter: str, budget: _Budget, what: str) -> tuple[int, ...]:
-    n = budget.take(getattr(obj, f"{getter}Length")(), what)
-    if n == 0:
+    values = getattr(obj, f"{getter}AsNumpy")()  # 0 when the field is absent
+    if isinstance(values, int):
         return ()
-    return tuple(int(v) for v in getattr(obj, f"{getter}AsNumpy")())
+    budget.take(len(values), what)
+    return tuple(values.tolist())
 
 
 def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph) -> Subgraph:
-    tensors = [_tensor(sg.Tensors(i), i, const_buffers, budget, graph, s)
+    dynamic: dict[tuple[int, int], list[str]] = {}
+    tensors = [_tensor(sg.Tensors(i), i, const_buffers, budget, dynamic)
                for i in range(budget.take(sg.TensorsLength(), "tensor"))]
+    for (dim, value), names in sorted(dynamic.items()):
+        what = "batch dimension" if dim == 0 else f"dimension {dim}"
+        count = f"{len(names)} tensor{'s' if len(names) > 1 else ''}"
+        graph.warnings.append(f"subgraph {s}: dynamic {what} in {count} "
+                              f"(first '{names[0]}'), assumed {value}")
     ops = []
     for i in range(budget.take(sg.OperatorsLength(), "operator")):
         o = sg.Operators(i)
@@ -195,21 +210,24 @@ def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph)
                     _ints(sg, "Outputs", budget, "output"))
 
 
-def _tensor(t, i: int, const_buffers, budget: _Budget, graph: Graph, s: int) -> Tensor:
-    name = _text(t.Name()) or f"tensor{i}"
+def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Tensor:
+    dtype = _TYPE_NAMES.get(t.Type(), f"type{t.Type()}")
     shape = list(_ints(t, "Shape", budget, "shape"))
+    if t.Buffer() in const_buffers:  # constants: never dynamic, their names never shown
+        return Tensor(i, "", tuple(shape), dtype, True, False)
+    name = _text(t.Name()) or f"tensor{i}"
     signature = _ints(t, "ShapeSignature", budget, "shape signature")
     dynamic = [d for d, v in enumerate(signature) if v < 0] + [d for d, v in enumerate(shape) if v < 0]
     for d in sorted(set(dynamic)):
         if d < len(shape):
             if shape[d] < 0:
                 shape[d] = 1
-            what = "batch dimension" if d == 0 else f"dimension {d}"
-            graph.warnings.append(f"subgraph {s} tensor '{name}': dynamic {what}, assumed {shape[d]}")
-    q = t.Quantization()
-    quantized = q is not None and q.ScaleLength() > 0
-    dtype = _TYPE_NAMES.get(t.Type(), f"type{t.Type()}")
-    return Tensor(i, name, tuple(shape), dtype, t.Buffer() in const_buffers, quantized)
+            dynamic_dims.setdefault((d, shape[d]), []).append(name)
+    quantized = False
+    if dtype in ("int8", "uint8", "int16", "int32"):
+        q = t.Quantization()
+        quantized = q is not None and q.ScaleLength() > 0
+    return Tensor(i, name, tuple(shape), dtype, False, quantized)
 
 
 @cache

@@ -156,8 +156,8 @@ def _check_activation(sg: Subgraph, op: Op) -> str:
 def _check_fc(sg: Subgraph, op: Op) -> str:
     if op.options.get("WeightsFormat", 0) != 0:
         return "FULLY_CONNECTED with shuffled weights is not supported by the GPU delegate"
-    if sg.tensors[op.inputs[0]].is_const:
-        return "FULLY_CONNECTED with a constant input is not supported by the GPU delegate"
+    if not op.inputs or op.inputs[0] < 0 or sg.tensors[op.inputs[0]].is_const:
+        return "FULLY_CONNECTED needs a runtime input on the GPU"
     return _check_activation(sg, op)
 
 
@@ -175,7 +175,7 @@ def _check_slice(sg: Subgraph, op: Op) -> str:
     if op.opcode == "STRIDED_SLICE" and any(op.options.get(m, 0) for m in
                                             ("EllipsisMask", "NewAxisMask", "ShrinkAxisMask")):
         return "STRIDED_SLICE with ellipsis/new-axis/shrink masks stays on the CPU"
-    if len(sg.tensors[op.inputs[0]].shape) not in (3, 4):
+    if not op.inputs or op.inputs[0] < 0 or len(sg.tensors[op.inputs[0]].shape) not in (3, 4):
         return f"{op.opcode} supports only 3-D or 4-D tensors on the GPU"
     return ""
 
@@ -225,7 +225,8 @@ def _consumers(sg: Subgraph, live: list[Op]) -> dict[int, int]:
 
 
 def _is_noop(sg: Subgraph, op: Op) -> bool:
-    if op.opcode not in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "QUANTIZE", "DEQUANTIZE"):
+    if op.opcode not in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "QUANTIZE", "DEQUANTIZE") \
+            or not op.inputs or op.inputs[0] < 0 or not op.outputs:
         return False
     src, dst = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
     if op.opcode in ("QUANTIZE", "DEQUANTIZE"):
@@ -249,7 +250,8 @@ def _build(sg: Subgraph, live: list[Op], on_gpu: dict, backend: str, result: Ker
         if gpu and _is_noop(sg, op):
             alias[op.outputs[0]] = op.inputs[0]
             continue
-        if gpu and op.opcode in ("PAD", "PADV2") and _feeds_window_op(sg, live, op, consumers):
+        if gpu and op.opcode in ("PAD", "PADV2") and op.inputs and op.inputs[0] >= 0 and op.outputs \
+                and _feeds_window_op(sg, live, op, consumers):
             pending_pad[op.outputs[0]] = op
             continue
         ins = [real(i) for i in op.inputs if i >= 0]
@@ -284,7 +286,7 @@ def _feeds_window_op(sg, live, pad: Op, consumers) -> bool:
         return False
     nxt = next((o for o in live if out in o.inputs), None)
     return nxt is not None and nxt.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D",
-                                              "MAX_POOL_2D") and nxt.inputs[0] == out
+                                              "MAX_POOL_2D") and nxt.inputs[:1] == (out,)
 
 
 def _link_target(runtime: list[int], producer: dict, consumers: dict) -> Kernel | None:

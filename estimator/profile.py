@@ -74,15 +74,11 @@ class TreeEnsemble:
             go_left = x < t if self.compare == "lt" else x <= t
             node = np.where(leaf, node, np.where(go_left, self.left[node], self.right[node]))
         leaves = self.value[node]
-        if self.combine == "sum":  # XGBoost adds trees one by one in float32 onto base_score
-            acc = np.full(n, self.base_score, np.float32)
-            for row in leaves:
-                acc += row
-            return acc.astype(np.float64)
-        acc = np.zeros(n)
-        for row in leaves:
-            acc += row
-        return acc / len(leaves)
+        # cumsum adds row by row in order: the libraries' own accumulation, bit for bit
+        if self.combine == "sum":  # XGBoost: float32, trees one by one onto base_score
+            start = np.full((1, n), self.base_score, np.float32)
+            return np.cumsum(np.vstack([start, leaves]), axis=0, dtype=np.float32)[-1].astype(np.float64)
+        return np.cumsum(leaves, axis=0)[-1] / len(leaves)  # forest: float64 mean
 
 
 @dataclass(frozen=True)

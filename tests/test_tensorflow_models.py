@@ -1,0 +1,60 @@
+"""Models converted by TensorFlow's own TFLite converter (tests/tf/convert.py).
+
+TensorFlow runs in its own virtual environment, named by TFLITE_LATENCY_TF_PYTHON (.ci/run
+creates it); without it these tests are skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench import zoo
+from estimator.estimate import estimate
+from estimator.graph import load_graph
+
+TF_PYTHON = os.environ.get("TFLITE_LATENCY_TF_PYTHON", "")
+
+
+@pytest.fixture(scope="module")
+def tf_models(tmp_path_factory) -> Path:
+    if not (TF_PYTHON and Path(TF_PYTHON).exists()):
+        pytest.skip("TFLITE_LATENCY_TF_PYTHON does not name a Python with tensorflow (see .ci/run)")
+    out = tmp_path_factory.mktemp("tf")
+    subprocess.run([TF_PYTHON, str(Path(__file__).parent / "tf" / "convert.py"), str(out)],
+                   check=True, capture_output=True, timeout=600)
+    return out
+
+
+def test_converter_output_parses_with_every_op(tf_models):
+    ops = {o.opcode for o in load_graph(tf_models / "mobilenet_v2.tflite").main.ops}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "SOFTMAX"} <= ops
+
+
+def test_tensorflow_and_the_model_writer_agree_on_mobilenet_v2(tf_models):
+    """The same architecture, written by TensorFlow and by bench/writer.py, gives the same kernels."""
+    tf = estimate(tf_models / "mobilenet_v2.tflite")
+    ours = estimate(zoo.build("mobilenet_v2", size=160, classes=100, fill="zeros"))
+    assert [(layer.ops, layer.output_shape) for layer in tf.layers] == \
+        [(layer.ops, layer.output_shape) for layer in ours.layers]
+    assert tf.total_ms == pytest.approx(ours.total_ms, rel=1e-3)
+
+
+def test_fp16_and_int8_conversions(tf_models):
+    f32 = estimate(tf_models / "mobilenet_v2.tflite")
+    f16 = estimate(tf_models / "mobilenet_v2_fp16.tflite")
+    i8 = estimate(tf_models / "mobilenet_v2_int8.tflite")
+    assert "DEQUANTIZE" in {o.opcode for o in load_graph(tf_models / "mobilenet_v2_fp16.tflite").main.ops}
+    assert [layer.ops for layer in f16.layers] == [layer.ops for layer in f32.layers]  # weights fold
+    assert f16.total_ms == pytest.approx(f32.total_ms, rel=0.01)
+    assert i8.total_ms == pytest.approx(f32.total_ms, rel=0.05)  # the delegate computes in float
+
+
+def test_dynamic_batch_is_reported_once(tf_models):
+    est = estimate(tf_models / "small_cnn_dynamic.tflite")
+    batch = [w for w in est.warnings if "dynamic batch dimension" in w]
+    assert len(batch) == 1 and "assumed 1" in batch[0]
+    assert [layer.ops for layer in est.layers][:3] == [("CONV_2D",), ("MAX_POOL_2D",), ("CONV_2D", "LOGISTIC")]
