@@ -1,0 +1,27 @@
+"""pytest-tflite-latency: TFLite latency budgets as tests.
+
+``from pytest_tflite_latency import assert_latency`` then ``assert_latency("model.tflite", max_ms=15)``.
+Imports stay light: the estimator loads on the first check.
+"""
+
+from __future__ import annotations
+
+
+def assert_latency(model, max_ms: float, device: str | None = None, policy: str | None = None,
+                   margin_pct: float | None = None):
+    """Fail the current test when ``model`` is estimated (or, with --on-device, measured) slower
+    than ``max_ms`` on ``device``; return the `BudgetResult` otherwise."""
+    from pytest_tflite_latency.plugin import _State, run_check
+
+    return run_check(_State.item, model, max_ms, device, policy, margin_pct)
+
+
+def __getattr__(name: str):
+    if name in ("BudgetResult", "LatencyBudgetExceeded", "check_budget"):
+        from pytest_tflite_latency import check
+
+        return getattr(check, name)
+    raise AttributeError(name)
+
+
+__all__ = ["BudgetResult", "LatencyBudgetExceeded", "assert_latency", "check_budget"]

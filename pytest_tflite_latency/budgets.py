@@ -1,0 +1,129 @@
+"""Budget files: YAML that maps models (paths or globs) × devices to a ``max_ms``.
+
+    defaults:                 # optional
+      device: adreno640
+      policy: estimate        # or "upper": hold the interval's upper bound to the budget
+      margin_pct: 0
+    budgets:
+      - model: models/net.tflite
+        device: adreno640
+        max_ms: 15
+      - model: models/*.tflite
+        devices: [adreno640, adreno630]
+        max_ms: 20
+
+Model paths are relative to the budget file. Errors name the file and the line.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pytest_tflite_latency.check import POLICIES
+
+_ENTRY_KEYS = {"model", "device", "devices", "max_ms", "policy", "margin_pct", "name"}
+
+
+class BudgetFileError(Exception):
+    """A budget file or entry is malformed; ``str()`` is ``path:line: problem``."""
+
+    def __init__(self, path: Path, line: int | None, problem: str):
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One collected check: a model file on a device with its budget (or an entry's error)."""
+
+    model: Path | None
+    label: str
+    device: str
+    max_ms: float
+    policy: str
+    margin_pct: float
+    line: int
+    error: str = ""  # the entry's problem; the item fails with it
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Records the 1-based line of every mapping as ``__line__``."""
+
+    def construct_mapping(self, node, deep=False):
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+
+def load_budgets(path: Path, default_device: str, default_policy: str = "estimate") -> list[Budget]:
+    """Every (model, device) budget in ``path``; raises `BudgetFileError` if the file is unusable."""
+    try:
+        doc = yaml.load(path.read_text(), Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BudgetFileError(path, mark.line + 1 if mark else None, f"not valid YAML: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BudgetFileError(path, None, f"cannot read: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("budgets"), list):
+        raise BudgetFileError(path, doc.get("__line__") if isinstance(doc, dict) else 1,
+                              "expected a mapping with a 'budgets:' list")
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise BudgetFileError(path, doc["__line__"], "'defaults' must be a mapping")
+    out: list[Budget] = []
+    for i, entry in enumerate(doc["budgets"]):
+        out += _entry(path, i, entry, defaults, default_device, default_policy)
+    return out
+
+
+def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) -> list[Budget]:
+    if not isinstance(entry, dict):
+        raise BudgetFileError(path, None, f"budget #{i + 1} must be a mapping with model and max_ms")
+    line = entry["__line__"]
+    label = str(entry.get("name") or entry.get("model") or f"budget-{i + 1}")
+
+    def bad(problem: str) -> list[Budget]:
+        return [Budget(None, label, str(entry.get("device") or device), 0.0, policy, 0.0, line, problem)]
+
+    unknown = sorted(set(entry) - _ENTRY_KEYS - {"__line__"})
+    if unknown:
+        return bad(f"unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(_ENTRY_KEYS))}")
+    for key in ("model", "max_ms"):
+        if key not in entry:
+            return bad(f"budget #{i + 1} has no '{key}'")
+    max_ms = entry["max_ms"]
+    if isinstance(max_ms, bool) or not isinstance(max_ms, (int, float)) or not max_ms > 0:
+        return bad(f"max_ms must be a positive number of milliseconds, got {max_ms!r}")
+    pol = entry.get("policy", defaults.get("policy", policy))
+    if pol not in POLICIES:
+        return bad(f"policy must be one of {', '.join(POLICIES)}, got {pol!r}")
+    margin = entry.get("margin_pct", defaults.get("margin_pct", 0))
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 100:
+        return bad(f"margin_pct must be a number from 0 to 100, got {margin!r}")
+    devices = entry.get("devices") or [entry.get("device") or defaults.get("device") or device]
+    if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+        return bad("devices must be a list of device names")
+    models = _models(path, str(entry["model"]))
+    if not models:
+        return bad(f"model {entry['model']!r} matches no file")
+    return [Budget(m, _label(path, m), d, float(max_ms), pol, float(margin), line)
+            for m in models for d in devices]
+
+
+def _models(path: Path, pattern: str) -> list[Path]:
+    full = path.parent / pattern
+    if glob.has_magic(pattern):
+        return sorted(Path(p) for p in glob.glob(str(full), recursive=True))
+    return [full] if full.exists() else []
+
+
+def _label(path: Path, model: Path) -> str:
+    try:
+        return model.relative_to(path.parent).as_posix()
+    except ValueError:
+        return model.as_posix()

@@ -1,0 +1,202 @@
+"""The pytest plugin, run on example projects with pytester."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import zoo
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester):
+    """An example project with a small and a large model."""
+    (pytester.path / "models").mkdir()
+    (pytester.path / "models" / "net.tflite").write_bytes(zoo.build("nasbench201", fill="zeros"))
+    (pytester.path / "models" / "big.tflite").write_bytes(zoo.build("resnet18", fill="zeros"))
+    return pytester
+
+
+def budgets(pytester, text: str) -> None:
+    (pytester.path / "latency-budgets.yaml").write_text(text)
+
+
+def test_smallest_budget_file_passes_and_fails(project):
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    device: adreno640\n    max_ms: 15\n"
+                     "  - model: models/big.tflite\n    device: adreno640\n    max_ms: 15\n")
+    r = project.runpytest("-p", "no:cacheprovider")
+    r.assert_outcomes(passed=1, failed=1)
+    r.stdout.fnmatch_lines(["*models/big.tflite on adreno640: estimated * exceeds the 15.00 ms budget by *",
+                            "*costliest kernels:*", "*#* CONV_2D*"])
+    r.stdout.fnmatch_lines(["*tflite latency*", "*model*device*estimate*budget*",
+                            "*models/net.tflite*adreno640*ok*", "*models/big.tflite*OVER*"])
+    assert "Traceback" not in r.stdout.str()
+
+
+def test_k_selects_budget_items_and_globs_expand(project):
+    budgets(project, "defaults:\n  device: adreno630\nbudgets:\n  - model: 'models/*.tflite'\n"
+                     "    devices: [adreno640, adreno630]\n    max_ms: 1000\n")
+    r = project.runpytest("-k", "net", "-v")
+    r.assert_outcomes(passed=2)
+    r.stdout.fnmatch_lines(["*models/net.tflite?adreno640? PASSED*", "*models/net.tflite?adreno630? PASSED*"])
+
+
+def test_assert_latency_fixture_and_marker(project):
+    project.makepyfile(test_models="""
+        import pytest
+        from pytest_tflite_latency import assert_latency
+
+        def test_function():
+            result = assert_latency("models/net.tflite", max_ms=50)
+            assert result.passed and result.estimate_ms > 0
+
+        def test_fixture(tflite_latency):
+            assert tflite_latency.estimate("models/net.tflite").total_ms > 0
+            tflite_latency("models/big.tflite", max_ms=1)
+
+        @pytest.mark.latency_budget(model="models/net.tflite", max_ms=0.01, device="adreno630")
+        def test_marker():
+            pass
+
+        def test_upper_policy():
+            r = assert_latency("models/net.tflite", max_ms=1000, policy="upper")
+            assert r.compared_ms == r.interval_ms[1]
+    """)
+    r = project.runpytest()
+    r.assert_outcomes(passed=2, failed=2)
+    r.stdout.fnmatch_lines(["*models/big.tflite on adreno640*exceeds the 1.00 ms budget*",
+                            "*models/net.tflite on adreno630*exceeds the 0.01 ms budget*"])
+
+
+@pytest.mark.parametrize("text,message", [
+    ("budgets: [unclosed", "latency-budgets.yaml:1: not valid YAML"),
+    ("- just a list", "expected a mapping with a 'budgets:' list"),
+])
+def test_unusable_budget_file_is_a_collection_error(project, text, message):
+    budgets(project, text)
+    r = project.runpytest()
+    assert r.ret != 0
+    r.stdout.fnmatch_lines([f"*{message}*"])
+    assert "Traceback" not in r.stdout.str()
+
+
+@pytest.mark.parametrize("entry,message", [
+    ("  - model: models/net.tflite\n    max_ms: -3\n", ":3: max_ms must be a positive number"),
+    ("  - model: models/net.tflite\n    max_ms: fast\n", ":3: max_ms must be a positive number"),
+    ("  - max_ms: 5\n", ":3: budget #2 has no 'model'"),
+    ("  - model: 'models/*.onnx'\n    max_ms: 5\n", ":3: model 'models/*.onnx' matches no file"),
+    ("  - model: models/net.tflite\n    max_ms: 5\n    device: pixel99\n", "unknown device 'pixel99'"),
+])
+def test_bad_entry_fails_its_own_item_with_file_and_line(project, entry, message):
+    budgets(project, "budgets:\n  - {model: models/net.tflite, max_ms: 100}\n" + entry)
+    r = project.runpytest()
+    r.assert_outcomes(passed=1, failed=1)
+    r.stdout.fnmatch_lines([f"*{message}*"])
+    assert "Traceback" not in r.stdout.str()
+
+
+def test_unparsable_model_fails_with_its_path(project):
+    (project.path / "models" / "broken.tflite").write_bytes(b"\x00" * 10)
+    budgets(project, "budgets:\n  - model: models/broken.tflite\n    max_ms: 5\n")
+    r = project.runpytest()
+    r.assert_outcomes(failed=1)
+    r.stdout.fnmatch_lines(["*models/broken.tflite: not a TFLite model*"])
+
+
+def test_json_report_junit_properties_and_github_summary(project, monkeypatch):
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 15\n")
+    summary = project.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    r = project.runpytest("--latency-report", "out/report.json", "--junitxml", "junit.xml")
+    r.assert_outcomes(passed=1)
+    report = json.loads((project.path / "out" / "report.json").read_text())
+    (res,) = report["results"]
+    assert res["model"] == "models/net.tflite" and res["device"] == "adreno640" and res["passed"]
+    assert res["interval_ms"][0] < res["estimate_ms"] < res["interval_ms"][1]
+    junit = (project.path / "junit.xml").read_text()
+    assert 'name="latency_estimate_ms"' in junit and 'name="latency_budget_ms" value="15.0"' in junit
+    assert "| models/net.tflite | adreno640 |" in summary.read_text()
+
+
+def test_baseline_regression_fails_even_under_budget(project):
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 100\n")
+    project.runpytest("--latency-report", "base.json").assert_outcomes(passed=1)
+    base = json.loads((project.path / "base.json").read_text())
+    base["results"][0]["estimate_ms"] *= 0.8  # pretend the model used to be 20% faster
+    (project.path / "base.json").write_text(json.dumps(base))
+    r = project.runpytest("--latency-baseline", "base.json", "--latency-regression", "10")
+    r.assert_outcomes(failed=1)
+    r.stdout.fnmatch_lines(["*regressed +25.0% from the baseline*threshold 10%*"])
+
+
+def test_ini_keys_and_explicit_budget_path(project):
+    (project.path / "budgets").mkdir()
+    (project.path / "budgets" / "phone.yaml").write_text(
+        "budgets:\n  - model: ../models/net.tflite\n    max_ms: 2\n")
+    project.makeini("[pytest]\nlatency_budgets = budgets/phone.yaml\nlatency_device = cortexa76\n")
+    r = project.runpytest()
+    r.assert_outcomes(failed=1)  # one CPU core is far slower than 2 ms
+    r.stdout.fnmatch_lines(["*on cortexa76*exceeds the 2.00 ms budget*"])
+
+
+def test_works_under_xdist(project):
+    pytest.importorskip("xdist")
+    budgets(project, "budgets:\n  - model: 'models/*.tflite'\n    devices: [adreno640, adreno630]\n"
+                     "    max_ms: 1000\n")
+    r = project.runpytest("-n", "2", "--latency-report", "r.json")
+    r.assert_outcomes(passed=4)
+    assert len(json.loads((project.path / "r.json").read_text())["results"]) == 4
+    r.stdout.fnmatch_lines(["*tflite latency*"])
+
+
+def test_session_without_budgets_never_loads_the_estimator(pytester):
+    pytester.makepyfile(test_plain="""
+        import sys
+        def test_nothing_heavy():
+            assert "estimator.estimate" not in sys.modules and "numpy" not in sys.modules
+    """)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_on_device_without_phone_skips_or_errors(project, monkeypatch):
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", "1")  # nothing listens there: no adb server
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 15\n")
+    r = project.runpytest("--on-device", "-rs")
+    r.assert_outcomes(skipped=1)
+    r.stdout.fnmatch_lines(["*--on-device:*adb*"])
+    r = project.runpytest("--on-device=required")
+    assert r.ret != 0
+    r.stderr.fnmatch_lines(["*--on-device=required:*"])
+
+
+def test_on_device_measures_beside_the_estimate(project, phone_factory, benchmark_binary):
+    phone = phone_factory()
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 1000\n")
+    r = project.runpytest("--on-device", phone.serial, "--latency-benchmark-binary", str(benchmark_binary),
+                          "--latency-report", "r.json")
+    r.assert_outcomes(passed=1)
+    (res,) = json.loads((project.path / "r.json").read_text())["results"]
+    assert res["measured_ms"] > 0 and res["compared_ms"] == res["measured_ms"]
+    r.stdout.fnmatch_lines(["*models/net.tflite*adreno640*ms*ms*ok*"])
+    assert phone.benchmarks == 1 and not any(phone.path("/data/local/tmp").iterdir())
+
+
+def test_on_device_measurement_over_budget_fails(project, phone_factory, benchmark_binary):
+    phone = phone_factory()
+    budgets(project, "budgets:\n  - model: models/big.tflite\n    max_ms: 0.001\n")
+    r = project.runpytest("--on-device=required", "--latency-benchmark-binary", str(benchmark_binary))
+    r.assert_outcomes(failed=1)
+    r.stdout.fnmatch_lines(["*measured * ms on the phone (estimated * ms) exceeds the 0.00 ms budget*"])
+    assert phone.benchmarks == 1
+
+
+def test_phone_crash_fails_the_item_with_one_line(project, phone_factory, benchmark_binary):
+    phone_factory("crash")
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 1000\n")
+    r = project.runpytest("--on-device", "--latency-benchmark-binary", str(benchmark_binary))
+    r.assert_outcomes(failed=1)
+    r.stdout.fnmatch_lines(["*benchmark_model exited with 139*Segmentation fault*"])
+    assert "Traceback" not in r.stdout.str()
