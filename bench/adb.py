@@ -8,6 +8,7 @@ becomes a `DeviceError` with one line that says what and where.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -128,10 +129,8 @@ class AdbBenchmark:
             raise BenchmarkOutputError(f"adb device {self.serial}: {Path(model).name}: {exc}") from None
 
     def _quiet_shell(self, cmd: str) -> None:
-        try:
+        with contextlib.suppress(DeviceError):  # the phone may be gone: nothing left to clean then
             self._do("cleanup", self.device.shell, cmd)
-        except DeviceError:
-            pass  # the phone may be gone; nothing left to clean then
 
     def __exit__(self, *exc) -> None:
         if self.device is not None:

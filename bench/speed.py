@@ -37,6 +37,24 @@ def cold_s(path: Path, repeats: int) -> float:
     return statistics.median(times)
 
 
+def plugin_overhead_s(tmp: Path, repeats: int = 7) -> tuple[float, float]:
+    """Median wall time of `pytest --collect-only` on a project with one budget, plugin on vs off."""
+    (tmp / "net.tflite").write_bytes(zoo.build("nasbench201", fill="zeros"))
+    (tmp / "latency-budgets.yaml").write_text("budgets:\n  - model: net.tflite\n    max_ms: 15\n")
+    (tmp / "test_one.py").write_text("def test_one():\n    pass\n")
+
+    def run(*extra: str) -> float:
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                            *extra], cwd=tmp, check=False, capture_output=True)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    return run(), run("-p", "no:tflite_latency")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__)
     p.add_argument("--repeats", type=int, default=50)
@@ -49,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             ops = len(load_graph(data).main.ops)
             print(f"{name:12s} {ops:4d} ops  warm estimate: median {warm_ms(data, args.repeats):6.2f} ms"
                   f"   cold `tflite-latency estimate`: median {cold_s(path, 5):.2f} s")
+        on, off = plugin_overhead_s(Path(tmp))
+        print(f"pytest --collect-only with one budget: {on:.2f} s with the plugin, {off:.2f} s without "
+              f"(+{on - off:.2f} s)")
     return 0
 
 

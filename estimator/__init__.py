@@ -1,8 +1,26 @@
-"""Estimate a TensorFlow Lite model's latency on a mobile device, layer by layer."""
+"""Estimate a TensorFlow Lite model's latency on a mobile device, layer by layer.
 
-from estimator.errors import EstimatorError, ModelError, UnknownDeviceError
-from estimator.estimate import Estimate, LayerEstimate, estimate
-from estimator.profile import DEFAULT_DEVICE, DeviceProfile, device_names, load_profile
+``estimator.estimate("model.tflite", device="adreno640")``. Exports load on first use, so
+importing the package (as the pytest plugin does at collection) costs nothing.
+"""
 
-__all__ = ["DEFAULT_DEVICE", "DeviceProfile", "Estimate", "EstimatorError", "LayerEstimate", "ModelError",
-           "UnknownDeviceError", "device_names", "estimate", "load_profile"]
+from estimator.defaults import DEFAULT_DEVICE
+
+_EXPORTS = {
+    "EstimatorError": "estimator.errors", "ModelError": "estimator.errors",
+    "UnknownDeviceError": "estimator.errors", "Estimate": "estimator.estimate",
+    "LayerEstimate": "estimator.estimate", "estimate": "estimator.estimate",
+    "DeviceProfile": "estimator.profile", "device_names": "estimator.profile",
+    "load_profile": "estimator.profile",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'estimator' has no attribute {name!r}")
+
+
+__all__ = ["DEFAULT_DEVICE", *_EXPORTS]

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from estimator.defaults import DEFAULT_DEVICE
 from estimator.errors import UnknownDeviceError
 from estimator.features import FEATURES
 from estimator.kernels import KINDS
 
-DEFAULT_DEVICE = "adreno640"
 MAX_LOG_FACTOR = 1.5  # corrections are clipped to ×/÷ e^1.5 ≈ 4.5
 RANGE_SLACK = 2.0  # a kernel up to 2× the work of the largest trained one still counts as seen
 

@@ -8,8 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from estimator import DEFAULT_DEVICE, Estimate, estimate
-
-POLICIES = ("estimate", "upper")  # compare the estimate, or the interval's upper bound
+from pytest_tflite_latency.budgets import POLICIES
 
 
 class LatencyBudgetExceeded(AssertionError):

@@ -198,7 +198,7 @@ def _short_failure(excinfo) -> str | None:
 
 
 def _default_device() -> str:
-    from estimator.profile import DEFAULT_DEVICE
+    from estimator.defaults import DEFAULT_DEVICE
 
     return DEFAULT_DEVICE
 
