@@ -18,7 +18,7 @@ import numpy as np
 from bench import zoo
 from bench.progress import progress
 from estimator.errors import EstimatorError
-from estimator.estimate import estimate
+from estimator.pipeline import estimate
 
 
 def mutate(data: bytes, rng: np.random.Generator) -> bytes:

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from bench import zoo
-from estimator.estimate import estimate
 from estimator.graph import load_graph
+from estimator.pipeline import estimate
 
 
 def warm_ms(data: bytes, repeats: int) -> float:

@@ -8,8 +8,8 @@ from estimator.defaults import DEFAULT_DEVICE
 
 _EXPORTS = {
     "EstimatorError": "estimator.errors", "ModelError": "estimator.errors",
-    "UnknownDeviceError": "estimator.errors", "Estimate": "estimator.estimate",
-    "LayerEstimate": "estimator.estimate", "estimate": "estimator.estimate",
+    "UnknownDeviceError": "estimator.errors", "Estimate": "estimator.pipeline",
+    "LayerEstimate": "estimator.pipeline", "estimate": "estimator.pipeline",
     "DeviceProfile": "estimator.profile", "device_names": "estimator.profile",
     "load_profile": "estimator.profile",
 }
@@ -19,7 +19,9 @@ def __getattr__(name: str):
     if name in _EXPORTS:
         import importlib
 
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'estimator' has no attribute {name!r}")
 
 

@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _estimate(args) -> int:
-    from estimator.estimate import estimate
+    from estimator.pipeline import estimate
     from estimator.report import render
 
     sys.stdout.write(render(estimate(args.model, args.device), args.format))

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from estimator.estimate import Estimate, LayerEstimate
+from estimator.pipeline import Estimate, LayerEstimate
 from estimator.profile import DeviceProfile
 
 FORMATS = ("table", "csv", "json")

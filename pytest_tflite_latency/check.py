@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from estimator import DEFAULT_DEVICE, Estimate, estimate
+from estimator.defaults import DEFAULT_DEVICE
+from estimator.pipeline import Estimate, estimate
 from pytest_tflite_latency.budgets import POLICIES
 
 

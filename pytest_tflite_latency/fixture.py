@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from estimator import Estimate
+from estimator.pipeline import Estimate
 from pytest_tflite_latency.check import BudgetResult, estimate_file
 from pytest_tflite_latency.plugin import _default_device, _State, run_check
 

@@ -9,7 +9,7 @@ import pytest
 
 from bench import nasbench201, zoo
 from estimator.errors import UnknownDeviceError
-from estimator.estimate import estimate
+from estimator.pipeline import estimate
 from estimator.profile import device_names, load_profile
 from estimator.report import CSV_COLUMNS, render
 

@@ -156,7 +156,7 @@ def test_session_without_budgets_never_loads_the_estimator(pytester):
     pytester.makepyfile(test_plain="""
         import sys
         def test_nothing_heavy():
-            assert "estimator.estimate" not in sys.modules and "numpy" not in sys.modules
+            assert "estimator.pipeline" not in sys.modules and "numpy" not in sys.modules
     """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 

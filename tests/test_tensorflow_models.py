@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bench import zoo
-from estimator.estimate import estimate
 from estimator.graph import load_graph
+from estimator.pipeline import estimate
 
 TF_PYTHON = os.environ.get("TFLITE_LATENCY_TF_PYTHON", "")
 
