@@ -36,6 +36,7 @@ class Record:
     y_ms: float
     learned: np.ndarray  # bool per kernel: predicted by the learned part (not CPU fallback/copy)
     fixed_ms: float = 0.0  # part of y_ms predicted by priors (CPU fallback, copies)
+    kind: str = "model"  # "kernel": a single-kernel model; "model": a whole network
 
 
 def model_features(data: bytes | str | Path, backend: str) -> tuple[np.ndarray, np.ndarray]:

@@ -53,35 +53,46 @@ def summarize(errors: np.ndarray) -> dict:
             "p95_abs_error_pct": round(float(np.quantile(a, 0.95) * 100), 3)}
 
 
-def build_profile(name: str, records: list[Record], cpu_base: dict | None) -> DeviceProfile:
-    title, backend, runtime, cpu_slowdown = DEVICES[name]
+def profile_from_records(name: str, records: list[Record], title: str, backend: str, runtime: str,
+                         trained_on: str, algorithms: list[str] | None = None, cpu_base: dict | None = None,
+                         extra: dict | None = None, label: str | None = None) -> DeviceProfile:
+    """Cross-validate each regressor, keep the best, fit it on everything, state the provenance."""
+    algorithms = algorithms or list(train.ALGORITHMS)
     compared, errors = {}, {}
-    for algorithm in progress(train.ALGORITHMS, f"{name}: cross-validating"):
+    for algorithm in progress(algorithms, label or f"{name}: cross-validating"):
         errors[algorithm] = cross_validate(records, algorithm)
         compared[algorithm] = summarize(errors[algorithm])
-    best = min(train.ALGORITHMS, key=lambda a: (compared[a]["mape_pct"], train.ALGORITHMS.index(a)))
+    best = min(algorithms, key=lambda a: (compared[a]["mape_pct"], algorithms.index(a)))
     f = train.fit(records, best, SEED)
     lo, hi = np.quantile(errors[best], INTERVAL)
-    cpu = dict(cpu_base or f.base)
-    for key in ("launch_ms", "ms_per_flop", "ms_per_byte"):
-        cpu[key] = cpu[key] * cpu_slowdown
-    provenance = {
-        "trained_on": "NAS-Bench-201 networks measured by nn-Meter (shared/data/nnmeter-nasbench201), "
-                      "built with the project's model writer",
+    provenance = {"trained_on": trained_on, "measurements": len(records), **(extra or {}),
+                  "regressor": best,
+                  "heldout": {"method": f"{FOLDS}-fold cross-validation over measured models",
+                              **compared[best]},
+                  "compared": compared}
+    interval = {"low": round(float(lo), 6), "high": round(float(hi), 6),
+                "coverage": round(INTERVAL[1] - INTERVAL[0], 6)}
+    return DeviceProfile(name, title, backend, runtime, FEATURES, f.base, f.correction, f.trained_range,
+                         interval, dict(cpu_base or f.base), TRANSFER, provenance, context=f.context)
+
+
+def build_profile(name: str, records: list[Record], cpu_base: dict | None) -> DeviceProfile:
+    title, backend, runtime, cpu_slowdown = DEVICES[name]
+    cpu = dict(cpu_base) if cpu_base else None
+    if cpu:
+        for key in ("launch_ms", "ms_per_flop", "ms_per_byte"):
+            cpu[key] = cpu[key] * cpu_slowdown
+    extra = {
         "dataset_sha256": file_sha256(NB201_CSV),
-        "measurements": len(records),
         "measurement_kind": "whole-model latency",
-        "regressor": best,
-        "heldout": {"method": f"{FOLDS}-fold cross-validation over networks", **compared[best]},
-        "compared": compared,
         "cpu_fallback": "Cortex-A76 base cost" + (f" × {cpu_slowdown}" if cpu_slowdown != 1 else "")
                         + " (a prior: no measured model ran partly on the CPU)",
         "regenerate": "python -m bench.profiles",
     }
-    interval = {"low": round(float(lo), 6), "high": round(float(hi), 6),
-                "coverage": INTERVAL[1] - INTERVAL[0]}
-    return DeviceProfile(name, title, backend, runtime, FEATURES, f.base, f.correction, f.trained_range,
-                         interval, cpu, TRANSFER, provenance)
+    return profile_from_records(
+        name, records, title, backend, runtime,
+        "NAS-Bench-201 networks measured by nn-Meter (shared/data/nnmeter-nasbench201), "
+        "built with the project's model writer", cpu_base=cpu, extra=extra)
 
 
 def build_all() -> dict[str, DeviceProfile]:

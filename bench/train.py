@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import lsq_linear, nnls
@@ -34,6 +34,7 @@ class Fit:
     base: dict
     correction: TreeEnsemble
     trained_range: dict[str, list[float]]  # kind → [max FLOPs, max bytes moved] of its configs
+    context: dict = field(default_factory=dict)  # in-network cost a lone kernel does not pay
 
 
 def _learned(records: list[Record]) -> tuple[np.ndarray, np.ndarray]:
@@ -86,12 +87,45 @@ def kernel_latencies(records: list[Record], base: dict) -> tuple[np.ndarray, np.
 
 
 def fit(records: list[Record], algorithm: str = "xgboost", seed: int = 0) -> Fit:
-    """Base cost plus tree correction from whole-model and single-kernel records."""
-    base = fit_base(records)
-    configs, latency, counts = kernel_latencies(records, base)
+    """Base cost plus tree correction from single-kernel records (or, with none, from whole
+    networks); with both, whole networks fit the in-network context on top."""
+    kernels = [r for r in records if r.kind == "kernel"]
+    networks = [r for r in records if r.kind != "kernel"]
+    learn_from = kernels or networks
+    base = fit_base(learn_from)
+    configs, latency, counts = kernel_latencies(learn_from, base)
     target = np.log(latency / roofline(configs, FEATURES, base))
     correction = fit_trees(configs, target, counts.astype(float), algorithm, seed)
-    return Fit(base, correction, trained_range(configs))
+    f = Fit(base, correction, trained_range(configs))
+    if kernels and networks:
+        f.context = fit_context(networks, f)
+    return f
+
+
+def fit_context(networks: list[Record], f: Fit) -> dict:
+    """What a kernel costs inside a network beyond its lone measurement: ``ms_per_weight_byte``
+    (weights no longer cache-hot) and ``ms_per_kernel``, by NNLS on relative residuals."""
+    rows, residual = [], []
+    for r in networks:
+        X = r.X[r.learned]
+        rows.append([X[:, FEATURES.index("bytes_weights")].sum(), len(X)])
+        residual.append(r.y_ms - r.fixed_ms - _kernel_ms(X, f).sum())
+    y = np.array([r.y_ms for r in networks])
+    A = np.array(rows) / y[:, None]
+    scale = A.max(axis=0) + 1e-30
+    coef, _ = nnls(A / scale, np.array(residual) / y)
+    coef = coef / scale
+    return {"ms_per_weight_byte": float(coef[0]), "ms_per_kernel": float(coef[1])}
+
+
+def context_ms(X: np.ndarray, context: dict) -> np.ndarray:
+    if not context:
+        return np.zeros(len(X))
+    return X[:, FEATURES.index("bytes_weights")] * context["ms_per_weight_byte"] + context["ms_per_kernel"]
+
+
+def _kernel_ms(X: np.ndarray, f: Fit) -> np.ndarray:
+    return roofline(X, FEATURES, f.base) * np.exp(np.clip(f.correction.predict(X), -MAX_LOG_FACTOR, MAX_LOG_FACTOR))
 
 
 def trained_range(configs: np.ndarray) -> dict[str, list[float]]:
@@ -108,8 +142,9 @@ def trained_range(configs: np.ndarray) -> dict[str, list[float]]:
 def predict(records: list[Record], f: Fit) -> np.ndarray:
     """Predicted latency of each record (learned kernels plus the record's fixed part)."""
     X, owner = _learned(records)
-    ms = roofline(X, FEATURES, f.base) * np.exp(np.clip(f.correction.predict(X),
-                                                         -MAX_LOG_FACTOR, MAX_LOG_FACTOR))
+    ms = _kernel_ms(X, f)
+    networks = np.array([records[i].kind != "kernel" for i in owner], bool)
+    ms[networks] += context_ms(X[networks], f.context)
     return np.bincount(owner, ms, minlength=len(records)) + np.array([r.fixed_ms for r in records])
 
 

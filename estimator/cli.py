@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     z.add_argument("name", choices=("mobilenet_v1", "mobilenet_v2", "resnet18", "nasbench201"))
     z.add_argument("output", metavar="OUT.tflite")
     z.add_argument("--dtype", choices=("float32", "float16", "int8"), default="float32")
+    from bench.cli import add_parser
+
+    add_parser(sub)
     return p
 
 
@@ -62,9 +65,19 @@ def _example(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    from bench.cli import main as bench_main
+    from bench.db import DatabaseError
+
+    try:
+        return bench_main(args)
+    except DatabaseError as exc:
+        raise EstimatorError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"estimate": _estimate, "devices": _devices, "example": _example}[args.command]
+    handler = {"estimate": _estimate, "devices": _devices, "example": _example, "bench": _bench}[args.command]
     try:
         return handler(args)
     except EstimatorError as exc:

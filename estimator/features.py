@@ -127,3 +127,9 @@ def featurize(kernels: list[Kernel], backend: str) -> np.ndarray:
 
 def column(name: str) -> int:
     return _COL[name]
+
+
+def kinds_of(X: np.ndarray) -> list[str]:
+    """The kernel kind of each feature row (from its one-hot columns)."""
+    first = _COL[f"kind_{KINDS[0]}"]
+    return [KINDS[i] for i in np.argmax(X[:, first:first + len(KINDS)], axis=1)]

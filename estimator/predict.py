@@ -12,6 +12,19 @@ from estimator.profile import DeviceProfile, roofline
 UNSEEN_LOW, UNSEEN_HIGH = 0.5, 1.0  # a kernel known only from priors may be 2× off either way
 
 
+def learned_ms(profile: DeviceProfile, X: np.ndarray, kinds: list[str], seen: np.ndarray) -> np.ndarray:
+    """(Base cost × learned correction for kernels within the trained range + in-network context)
+    × calibration."""
+    factor = np.where(seen, profile.correction_factor(X), 1.0)
+    ms = profile.base_ms(X) * factor
+    if profile.context:
+        ms = ms + X[:, profile.features.index("bytes_weights")] * profile.context["ms_per_weight_byte"] \
+            + profile.context["ms_per_kernel"]
+    if profile.calibration:
+        ms = ms * np.array([profile.calibration.get(k, 1.0) for k in kinds])
+    return ms
+
+
 @dataclass(frozen=True)
 class KernelTimes:
     ms: np.ndarray
@@ -29,9 +42,8 @@ def predict(kernels: list[Kernel], X: np.ndarray, profile: DeviceProfile) -> Ker
     seen = profile.in_range(X, kinds)
     ms = np.zeros(len(kernels))
     if learned.any():
-        Xl = X[learned]
-        factor = np.where(seen[learned], profile.correction_factor(Xl), 1.0)
-        ms[learned] = profile.base_ms(Xl) * factor
+        ms[learned] = learned_ms(profile, X[learned], [k for k, m in zip(kinds, learned, strict=True) if m],
+                                 seen[learned])
     for side, params in (("CPU", profile.cpu_fallback), ("copy", profile.transfer)):
         mask = (runs == side) & ~learned
         if mask.any():

@@ -10,7 +10,7 @@ scikit-learn.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -98,6 +98,8 @@ class DeviceProfile:
     transfer: dict
     provenance: dict
     max_partitions: int = 1
+    calibration: dict = field(default_factory=dict)  # kind → factor from few-shot calibration
+    context: dict = field(default_factory=dict)  # in-network cost beyond a lone kernel's
 
     @classmethod
     def from_dict(cls, d: dict) -> DeviceProfile:
@@ -105,7 +107,8 @@ class DeviceProfile:
         return cls(d["name"], d["title"], d["backend"], d["runtime"], tuple(d["features"]),
                    d["base"], TreeEnsemble.from_dict(corr) if corr else None,
                    d["trained_range"], d["interval"], d["cpu_fallback"], d["transfer"],
-                   d["provenance"], int(d.get("max_partitions", 1)))
+                   d["provenance"], int(d.get("max_partitions", 1)), d.get("calibration", {}),
+                   d.get("context", {}))
 
     def to_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "backend": self.backend,
@@ -113,6 +116,7 @@ class DeviceProfile:
                 "provenance": self.provenance, "features": list(self.features), "base": self.base,
                 "trained_range": self.trained_range, "interval": self.interval,
                 "cpu_fallback": self.cpu_fallback, "transfer": self.transfer,
+                "calibration": self.calibration, "context": self.context,
                 "correction": self.correction.to_dict() if self.correction else None}
 
     def save(self, path: Path) -> None:

@@ -1,0 +1,248 @@
+"""``tflite-latency bench``: measure kernels and models, store them, train and export profiles."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_DB = "tflite-latency-bench.sqlite"
+MAX_CONSECUTIVE_FAILURES = 5
+
+
+def add_parser(sub) -> None:
+    b = sub.add_parser("bench", help="measure kernels on a phone or this host, train and export profiles",
+                       description=__doc__)
+    bs = b.add_subparsers(dest="bench_command", required=True, metavar="STEP")
+
+    def db(p):
+        p.add_argument("--db", default=DEFAULT_DB, help=f"measurement database (default {DEFAULT_DB})")
+
+    r = bs.add_parser("run", help="measure single-kernel models (and whole models) on a device")
+    db(r)
+    r.add_argument("--runner", choices=("local", "adb"), required=True)
+    r.add_argument("--device-name", required=True, help="name of the profile to build, e.g. pixel8-gpu")
+    r.add_argument("--serial", help="adb serial (default: the only attached phone)")
+    r.add_argument("--benchmark-binary", help="TFLite benchmark_model built for the phone (adb runner)")
+    r.add_argument("--no-gpu", action="store_true", help="adb runner: measure the CPU, not the GPU delegate")
+    r.add_argument("--grid", choices=("small", "full", "none"), default="small")
+    r.add_argument("--kernels", default=",".join(("conv", "dwconv", "fc", "pool", "elementwise", "concat",
+                                                   "resize", "reduce", "softmax")),
+                   help="kernel types to sample, comma-separated")
+    r.add_argument("--from-models", nargs="*", metavar="ZOO_MODEL",
+                   help="also sample the layers of these zoo networks (none named: all)")
+    r.add_argument("--limit", type=int, help="measure at most this many kernels (a seeded random subset)")
+    r.add_argument("--adaptive", type=int, metavar="N",
+                   help="pick N kernels where a forest trained on the database disagrees most")
+    r.add_argument("--models", nargs="*", default=[], metavar="MODEL.tflite", help="whole models to measure")
+    r.add_argument("--repeats", type=int, default=15)
+    r.add_argument("--seed", type=int, default=0)
+    i = bs.add_parser("import-nb201", help="import the published NAS-Bench-201 measurements")
+    db(i)
+    i.add_argument("--csv", help="measurements.csv (default: ../shared/data/nnmeter-nasbench201)")
+    for name, text in (("train", "cross-validate the regressors on a device's measurements"),
+                       ("export", "train and write the device profile (JSON)")):
+        t = bs.add_parser(name, help=text)
+        db(t)
+        t.add_argument("--device-name", required=True)
+        t.add_argument("--algorithm", choices=("xgboost", "random_forest", "decision_tree"), default=None)
+        if name == "export":
+            t.add_argument("--out", type=Path, help="profile path (default NAME.json)")
+    c = bs.add_parser("calibrate", help="few-shot: rescale an existing profile with a few whole-model runs")
+    db(c)
+    c.add_argument("--from", dest="source", required=True, help="profile to start from (name or .json)")
+    c.add_argument("--device-name", required=True)
+    c.add_argument("--out", type=Path)
+    s = bs.add_parser("status", help="what the database holds")
+    db(s)
+
+
+def main(args) -> int:
+    from bench.db import Database
+
+    with Database(args.db) as database:
+        return {"run": _run, "import-nb201": _import, "train": _train, "export": _export,
+                "calibrate": _calibrate, "status": _status}[args.bench_command](args, database)
+
+
+def _features(data: bytes) -> dict:
+    from bench.dataset import model_features
+
+    return {b: model_features(data, b) for b in ("gpu", "cpu")}
+
+
+def _runner(args):
+    from bench.runners import AdbRunner, LocalRunner
+
+    if args.runner == "local":
+        return LocalRunner(repeats=args.repeats)
+    return AdbRunner(args.serial, args.benchmark_binary, use_gpu=not args.no_gpu)
+
+
+def _plan(args, database, device_id: int):
+    from bench import sampling
+
+    types = tuple(t.strip() for t in args.kernels.split(",") if t.strip())
+    unknown = set(types) - set(sampling.KERNEL_TYPES)
+    if unknown:
+        raise SystemExit(f"tflite-latency bench: error: unknown kernel type(s) {', '.join(sorted(unknown))}")
+    configs = sampling.grid(types, args.grid) if args.grid != "none" else []
+    if args.from_models is not None:
+        names = tuple(args.from_models) or ("mobilenet_v1", "mobilenet_v2", "resnet18")
+        configs += [c for c in sampling.from_models(names) if c.type in types]
+    if args.adaptive:
+        feats = {c.key: _features(c.build())[database.device_info(args.device_name)["backend"]][0][0]
+                 for c in configs}
+        known = database.records(args.device_name, kind="kernel")
+        X = np.vstack([r.X[0] for r in known]) if known else np.zeros((0, len(next(iter(feats.values())))))
+        y = np.array([r.mean_ms for r in known])
+        configs = sampling.adaptive(configs, X, y, feats, args.adaptive, args.seed)
+    elif args.limit is not None and len(configs) > args.limit:
+        configs = random.Random(args.seed).sample(configs, args.limit)
+    return configs
+
+
+def _run(args, database) -> int:
+    from bench.adb import DeviceError
+    from bench.progress import progress
+
+    try:
+        runner = _runner(args)
+    except DeviceError as exc:
+        print(f"tflite-latency bench: error: {exc}", file=sys.stderr)
+        return 2
+    device_id = database.device(args.device_name, runner.name, runner.backend, runner.runtime,
+                                runner.runtime_version, runner.detail)
+    jobs = [("kernel", c.type, c.params, c.key, c.build) for c in _plan(args, database, device_id)]
+    for path in args.models:
+        data = Path(path).read_bytes()
+        jobs.append(("model", "model", {"path": str(path)}, Path(path).name, lambda d=data: d))
+    counts = {"measured": 0, "skipped": 0, "failed": 0}
+    failures_in_a_row = 0
+    try:
+        for kind, ktype, params, name, build in progress(jobs, f"measuring on {args.device_name}"):
+            data = build()
+            sha = hashlib.sha256(data).hexdigest()
+            model_id = database.model(sha, kind, ktype, params, name, _features(data))
+            if database.done(device_id, model_id):
+                counts["skipped"] += 1
+                continue
+            try:
+                database.record(device_id, model_id, runner.measure(data, sha[:16]))
+                counts["measured"] += 1
+                failures_in_a_row = 0
+            except DeviceError as exc:
+                database.record(device_id, model_id, error=str(exc))
+                counts["failed"] += 1
+                failures_in_a_row += 1
+                print(f"\n{name}: {exc}", file=sys.stderr)
+                if failures_in_a_row >= MAX_CONSECUTIVE_FAILURES:
+                    print(f"tflite-latency bench: error: stopping after {failures_in_a_row} failures in a row;"
+                          " re-run the same command to resume", file=sys.stderr)
+                    return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {counts['measured']} measured; re-run the same command to resume",
+              file=sys.stderr)
+        return 130
+    finally:
+        runner.close()
+    print(f"{args.device_name}: {counts['measured']} measured, {counts['skipped']} already in {args.db}, "
+          f"{counts['failed']} failed")
+    return 0
+
+
+def _import(args, database) -> int:
+    from bench.dataset import NB201_CSV, NB201_DEVICES, nb201_rows
+    from bench.nasbench201 import build
+    from bench.profiles import DEVICES
+    from bench.progress import progress
+
+    path = Path(args.csv) if args.csv else NB201_CSV
+    if not path.is_file():
+        print(f"tflite-latency bench: error: {path}: no such file", file=sys.stderr)
+        return 2
+    ids = {d: database.device(d, "published", DEVICES[d][1], DEVICES[d][2], "2.1", DEVICES[d][0])
+           for d in NB201_DEVICES}
+    from bench.adb import Measurement
+
+    for row in progress(nb201_rows(path), "importing NAS-Bench-201"):
+        data = build(row["arch_str"], fill="zeros")
+        model_id = database.model(hashlib.sha256(data).hexdigest(), "model", "nasbench201",
+                                  {"arch": row["arch_str"]}, f"nb201-{row['nb201_id']}", _features(data))
+        for device, (column, _) in NB201_DEVICES.items():
+            m = Measurement(float(row[column]), float(row[column.replace("_ms", "_std_ms")]), 0)
+            database.record(ids[device], model_id, m)
+    print(f"imported {len(nb201_rows(path))} networks × {len(ids)} devices into {args.db}")
+    return 0
+
+
+def _records(database, device: str):
+    from bench.dataset import Record
+
+    stored = database.records(device)
+    if not stored:
+        raise SystemExit(f"tflite-latency bench: error: no measurements of {device!r} in {database.path}")
+    return [Record(r.name, r.X, r.mean_ms, r.learned, kind=r.kind) for r in stored], stored
+
+
+def _train(args, database) -> int:
+    from bench import profiles, train
+
+    records, _ = _records(database, args.device_name)
+    algorithms = [args.algorithm] if args.algorithm else list(train.ALGORITHMS)
+    print(f"{args.device_name}: {len(records)} measurements, {profiles.FOLDS}-fold cross-validation")
+    for algorithm in algorithms:
+        s = profiles.summarize(profiles.cross_validate(records, algorithm))
+        print(f"  {algorithm:14s} MAPE {s['mape_pct']:6.2f}%  within ±10% {s['within_10pct']:5.1f}%  "
+              f"within ±5% {s['within_5pct']:5.1f}%")
+    return 0
+
+
+def _export(args, database) -> int:
+    from bench.profiles import profile_from_records
+
+    records, stored = _records(database, args.device_name)
+    info = database.device_info(args.device_name)
+    kinds = {r.kind for r in stored}
+    profile = profile_from_records(
+        args.device_name, records, title=f"{args.device_name} ({info['detail']})", backend=info["backend"],
+        runtime=f"{info['runtime']} {info['runtime_version']}",
+        trained_on=f"{len(stored)} measurements ({', '.join(sorted(kinds))}) in {database.path.name}",
+        algorithms=[args.algorithm] if args.algorithm else None)
+    out = args.out or Path(f"{args.device_name}.json")
+    profile.save(out)
+    h = profile.provenance["heldout"]
+    print(f"{out}: {profile.provenance['regressor']}, held-out MAPE {h['mape_pct']}%, "
+          f"{h['within_10pct']}% within ±10%; use it with --device {out}")
+    return 0
+
+
+def _calibrate(args, database) -> int:
+    from bench.calibrate import calibrate
+    from estimator.profile import load_profile
+
+    records, _ = _records(database, args.device_name)
+    profile = calibrate(load_profile(args.source), records, args.device_name)
+    out = args.out or Path(f"{args.device_name}.json")
+    profile.save(out)
+    print(f"{out}: {args.source} calibrated on {len(records)} measurements of {args.device_name}: "
+          f"{profile.provenance['calibration']}")
+    return 0
+
+
+def _status(args, database) -> int:
+    rows = database.status()
+    if not rows:
+        print(f"{args.db}: empty")
+        return 0
+    print(f"{args.db}:")
+    for r in rows:
+        print(f"  {r['device']:14s} {r['runner']:9s} {r['kind']:6s} {r['status']:5s} {r['count']:6d}  "
+              f"({r['runtime']} {r['runtime_version']})")
+    for device in sorted({r["device"] for r in rows if r["status"] == "error"}):
+        for source, error in database.errors(device, 3):
+            print(f"  last errors on {device}: {source}: {error}")
+    return 0

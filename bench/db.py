@@ -1,0 +1,190 @@
+"""The measurement database: SQLite (standard library), versioned schema, transactional writes.
+
+Every measurement is committed in its own transaction the moment it finishes, so stopping a run
+(Ctrl-C, kill -9, a phone unplugged) loses at most the measurement in flight, and a re-run skips
+what is already stored. A model is stored once (by content hash) with its kernel features for
+each backend, so training never needs the model files again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.adb import Measurement
+from estimator.features import FEATURES
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (
+    id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, runner TEXT NOT NULL, backend TEXT NOT NULL,
+    runtime TEXT NOT NULL, runtime_version TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS models (
+    id INTEGER PRIMARY KEY, sha256 TEXT UNIQUE NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('kernel', 'model')),
+    kernel_type TEXT NOT NULL, config TEXT NOT NULL, source TEXT NOT NULL,
+    features_gpu TEXT NOT NULL, learned_gpu TEXT NOT NULL, features_cpu TEXT NOT NULL,
+    learned_cpu TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS measurements (
+    id INTEGER PRIMARY KEY, device_id INTEGER NOT NULL REFERENCES devices(id),
+    model_id INTEGER NOT NULL REFERENCES models(id), status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+    error TEXT NOT NULL DEFAULT '', mean_ms REAL, std_ms REAL, median_ms REAL, min_ms REAL,
+    runs INTEGER NOT NULL DEFAULT 0, repeats_ms TEXT NOT NULL DEFAULT '[]', created_at REAL NOT NULL,
+    UNIQUE (device_id, model_id));
+"""
+
+
+class DatabaseError(Exception):
+    """The database file is unusable (not SQLite, or a newer schema)."""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    name: str
+    kind: str
+    kernel_type: str
+    mean_ms: float
+    X: np.ndarray
+    learned: np.ndarray
+
+
+class Database:
+    """``Database(path)`` opens or creates the file; use as a context manager to close it."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            version = self._version()
+            if version is None:
+                with self.transaction():
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        self.conn.execute(statement)
+                    self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                                      (str(SCHEMA_VERSION),))
+            elif version > SCHEMA_VERSION:
+                raise DatabaseError(f"{self.path}: schema version {version} is newer than this tool's "
+                                    f"{SCHEMA_VERSION}; upgrade pytest-tflite-latency")
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"{self.path}: not a measurement database ({exc})") from None
+
+    def _version(self) -> int | None:
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return int(row[0]) if row else None
+
+    def transaction(self):
+        return _Transaction(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writes --------------------------------------------------------------------------------
+    def device(self, name: str, runner: str, backend: str, runtime: str, runtime_version: str,
+               detail: str = "") -> int:
+        """The device's id, registering it on first use."""
+        row = self.conn.execute("SELECT id FROM devices WHERE name=?", (name,)).fetchone()
+        if row:
+            return row[0]
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO devices (name, runner, backend, runtime, runtime_version, detail, created_at)"
+                " VALUES (?,?,?,?,?,?,?)", (name, runner, backend, runtime, runtime_version, detail, time.time()))
+        return cur.lastrowid
+
+    def model(self, sha256: str, kind: str, kernel_type: str, config: dict, source: str,
+              features: dict[str, tuple[np.ndarray, np.ndarray]]) -> int:
+        """The model's id, storing it (with its features per backend) on first use."""
+        row = self.conn.execute("SELECT id FROM models WHERE sha256=?", (sha256,)).fetchone()
+        if row:
+            return row[0]
+        (xg, lg), (xc, lc) = features["gpu"], features["cpu"]
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO models (sha256, kind, kernel_type, config, source, features_gpu, learned_gpu,"
+                " features_cpu, learned_cpu, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (sha256, kind, kernel_type, json.dumps(config, sort_keys=True), source,
+                 json.dumps(xg.tolist()), json.dumps(lg.tolist()), json.dumps(xc.tolist()),
+                 json.dumps(lc.tolist()), time.time()))
+        return cur.lastrowid
+
+    def done(self, device_id: int, model_id: int) -> bool:
+        """Measured successfully already (errors are retried by the next run)."""
+        return self.conn.execute("SELECT 1 FROM measurements WHERE device_id=? AND model_id=? AND status='ok'",
+                                 (device_id, model_id)).fetchone() is not None
+
+    def record(self, device_id: int, model_id: int, m: Measurement | None = None, error: str = "") -> None:
+        """Store one measurement (every repeat and its summary) or its error, in one transaction."""
+        reps = [float(r) for r in m.repeats_ms] if m else []
+        mean, std = (m.mean_ms, m.std_ms) if m else (None, None)
+        median = statistics.median(reps) if reps else mean
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO measurements (device_id, model_id, status, error, mean_ms, std_ms,"
+                " median_ms, min_ms, runs, repeats_ms, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (device_id, model_id, "error" if error else "ok", error, mean, std, median,
+                 min(reps) if reps else mean, m.runs if m else 0, json.dumps(reps), time.time()))
+
+    # -- reads ---------------------------------------------------------------------------------
+    def device_info(self, name: str) -> dict | None:
+        row = self.conn.execute("SELECT id, name, runner, backend, runtime, runtime_version, detail "
+                                "FROM devices WHERE name=?", (name,)).fetchone()
+        keys = ("id", "name", "runner", "backend", "runtime", "runtime_version", "detail")
+        return dict(zip(keys, row, strict=True)) if row else None
+
+    def records(self, device: str, kind: str | None = None) -> list[StoredRecord]:
+        """Successful measurements of ``device`` with the features of its backend."""
+        info = self.device_info(device)
+        if info is None:
+            return []
+        backend = info["backend"]
+        # the median of the repeats: robust to a busy host; published records carry only a mean
+        query = (f"SELECT m.source, m.kind, m.kernel_type, x.median_ms, m.features_{backend}, m.learned_{backend}"
+                 " FROM measurements x JOIN models m ON m.id = x.model_id"
+                 " WHERE x.device_id=? AND x.status='ok'" + (" AND m.kind=?" if kind else "") + " ORDER BY x.id")
+        rows = self.conn.execute(query, (info["id"], kind) if kind else (info["id"],)).fetchall()
+        return [StoredRecord(src, k, kt, ms, np.array(json.loads(f), dtype=float).reshape(-1, len(FEATURES)),
+                             np.array(json.loads(lr), dtype=bool)) for src, k, kt, ms, f, lr in rows]
+
+    def status(self) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT d.name, d.runner, d.runtime, d.runtime_version, m.kind, x.status, COUNT(*),"
+            " MAX(x.created_at) FROM measurements x JOIN devices d ON d.id=x.device_id"
+            " JOIN models m ON m.id=x.model_id GROUP BY d.name, m.kind, x.status ORDER BY d.name").fetchall()
+        keys = ("device", "runner", "runtime", "runtime_version", "kind", "status", "count", "last")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def errors(self, device: str, limit: int = 5) -> list[tuple[str, str]]:
+        return self.conn.execute(
+            "SELECT m.source, x.error FROM measurements x JOIN models m ON m.id=x.model_id JOIN devices d"
+            " ON d.id=x.device_id WHERE d.name=? AND x.status='error' ORDER BY x.id DESC LIMIT ?",
+            (device, limit)).fetchall()
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, *rest) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

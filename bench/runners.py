@@ -1,0 +1,116 @@
+"""Where measurements come from: this host's LiteRT runtime, or a phone over adb."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+from bench.adb import AdbBenchmark, Measurement
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class LocalRunner:
+    """LiteRT on this host's CPU, one thread: a real device whose profile the loop can build.
+
+    Kernels are timed warm, as ``benchmark_model`` does; alone, a kernel finds its weights in cache,
+    which inside a network it does not (kernel sums underestimated MobileNet V2 by up to a third on
+    this host): whole-model records let the trainer fit that context (`bench.train.fit_context`).
+    ``cold_cache`` evicts the caches before each invoke instead (2–4× too slow for small kernels).
+    """
+
+    name, backend = "local", "cpu"
+    FLUSH_BYTES = 48 * 1024 * 1024
+
+    def __init__(self, repeats: int = 15, threads: int = 1, cold_cache: bool = False, min_batch_ms: float = 5.0):
+        import numpy as np
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interpreter = Interpreter
+        self.repeats, self.threads, self.min_batch_ms = repeats, threads, min_batch_ms
+        self._flush = np.zeros(self.FLUSH_BYTES // 8) if cold_cache else None
+        self.runtime = f"LiteRT CPU ({threads} thread{'s' if threads > 1 else ''}, " \
+                       f"{'cold' if cold_cache else 'warm'} cache)"
+        self.runtime_version = metadata.version("ai-edge-litert")
+        self.detail = f"{_cpu_name()}, {platform.system()} {platform.machine()}"
+        self.invoke_overhead_ms = float(np.median(self._per_invoke(self._trivial_model())))
+
+    @staticmethod
+    def _trivial_model() -> bytes:
+        from bench.writer import ModelWriter
+
+        m = ModelWriter()
+        return m.to_bytes([m.relu(m.input((1, 1)))])
+
+    def _per_invoke(self, data: bytes) -> list[float]:
+        import numpy as np
+
+        it = self._interpreter(model_content=data, num_threads=self.threads)
+        it.allocate_tensors()
+        for d in it.get_input_details():
+            it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+        start = time.perf_counter()
+        it.invoke()
+        batch = 1 if self._flush is not None else \
+            max(1, int(self.min_batch_ms / 1000 / max(time.perf_counter() - start, 1e-6)))
+        out = []
+        for _ in range(self.repeats):
+            if self._flush is not None:
+                self._flush += 1.0  # streams 48 MB through the caches
+            t = time.perf_counter()
+            for _ in range(batch):
+                it.invoke()
+            out.append((time.perf_counter() - t) * 1000 / batch)
+        return out
+
+    def measure(self, data: bytes, name: str) -> Measurement:
+        """Per-invoke latency over ``repeats`` batches, less the cost of invoking at all (measured on a
+        one-op model): a model's kernels share one invoke, so each lone kernel must not count it."""
+        import numpy as np
+
+        repeats = [max(r - self.invoke_overhead_ms, 1e-4) for r in self._per_invoke(data)]
+        return Measurement(float(np.mean(repeats)), float(np.std(repeats)), len(repeats), tuple(repeats))
+
+    def close(self) -> None:
+        pass
+
+
+class AdbRunner:
+    """TFLite's benchmark_model on a phone over adb (GPU delegate unless ``use_gpu`` is off)."""
+
+    name = "adb"
+
+    def __init__(self, serial: str | None, benchmark_binary: str | None, use_gpu: bool = True,
+                 runs: int = 50, warmup_runs: int = 5):
+        self.backend = "gpu" if use_gpu else "cpu"
+        self.use_gpu = use_gpu
+        self._bench = AdbBenchmark(serial, benchmark_binary, runs, warmup_runs).__enter__()
+        self.runtime = f"TFLite benchmark_model ({'GPU delegate' if use_gpu else 'CPU'})"
+        self.runtime_version = hashlib.sha256(Path(benchmark_binary).read_bytes()).hexdigest()[:12] \
+            if benchmark_binary else "preinstalled"
+        self.detail = f"adb serial {self._bench.serial}"
+        self._tmp = tempfile.TemporaryDirectory(prefix="tflite-bench-")
+
+    def measure(self, data: bytes, name: str) -> Measurement:
+        path = Path(self._tmp.name) / f"{name}.tflite"
+        path.write_bytes(data)
+        try:
+            return self._bench.measure(path, self.use_gpu)
+        finally:
+            path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self._bench.__exit__(None, None, None)
+        self._tmp.cleanup()

@@ -1,0 +1,100 @@
+"""The measurement database: schema, transactions, resuming after kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from bench.adb import Measurement
+from bench.db import SCHEMA_VERSION, Database, DatabaseError
+from bench.sampling import grid
+from estimator.features import FEATURES
+
+
+def feats(n: int = 1):
+    X = np.arange(n * len(FEATURES), dtype=float).reshape(n, -1)
+    return {"gpu": (X, np.ones(n, bool)), "cpu": (X + 1, np.ones(n, bool))}
+
+
+def test_schema_is_versioned_and_records_round_trip(tmp_path):
+    with Database(tmp_path / "m.sqlite") as db:
+        dev = db.device("phone", "adb", "gpu", "benchmark_model", "abc")
+        model = db.model("sha", "kernel", "conv", {"k": 3}, "conv:k3", feats(2))
+        db.record(dev, model, Measurement(2.0, 0.1, 3, (1.0, 2.0, 3.0)))
+        (rec,) = db.records("phone")
+        assert rec.kind == "kernel" and rec.mean_ms == 2.0  # the median of the repeats
+        assert rec.X.shape == (2, len(FEATURES)) and rec.learned.all()
+        assert db.done(dev, model)
+    conn = sqlite3.connect(tmp_path / "m.sqlite")
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    row = conn.execute("SELECT mean_ms, std_ms, median_ms, min_ms, runs, repeats_ms FROM measurements").fetchone()
+    assert row == (2.0, 0.1, 2.0, 1.0, 3, "[1.0, 2.0, 3.0]")
+
+
+def test_errors_are_recorded_and_retried(tmp_path):
+    with Database(tmp_path / "m.sqlite") as db:
+        dev = db.device("phone", "adb", "gpu", "x", "y")
+        model = db.model("sha", "kernel", "conv", {}, "conv", feats())
+        db.record(dev, model, error="benchmark_model exited with 139")
+        assert not db.done(dev, model) and db.records("phone") == []
+        assert db.errors("phone") == [("conv", "benchmark_model exited with 139")]
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path):
+    with Database(tmp_path / "m.sqlite") as db:
+        with pytest.raises(RuntimeError), db.transaction() as conn:
+            conn.execute("INSERT INTO devices (name, runner, backend, runtime, runtime_version, created_at)"
+                         " VALUES ('x', 'local', 'cpu', 'r', 'v', 0)")
+            raise RuntimeError("boom")
+        assert db.device_info("x") is None
+
+
+def test_newer_schema_and_foreign_files_are_refused(tmp_path):
+    path = tmp_path / "m.sqlite"
+    Database(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(DatabaseError, match="schema version 99 is newer"):
+        Database(path)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(DatabaseError, match="not a measurement database"):
+        Database(junk)
+
+
+def test_kill_9_mid_run_loses_at_most_one_and_the_rerun_resumes(tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    db = tmp_path / "m.sqlite"
+    cmd = [sys.executable, "-m", "estimator.cli", "bench", "run", "--runner", "local", "--device-name", "host",
+           "--db", str(db), "--grid", "small", "--kernels", "conv", "--repeats", "30"]
+    total = len(grid(("conv",), "small"))
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until some measurements are committed
+        time.sleep(0.5)
+        try:
+            with Database(db) as d:
+                if len(d.records("host")) >= 5:
+                    break
+        except (DatabaseError, sqlite3.OperationalError):
+            continue
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Database(db) as d:
+        before = len(d.records("host"))
+        assert 5 <= before < total
+        assert d.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"{total - before} measured, {before} already in" in out.stdout
+    with Database(db) as d:
+        assert len(d.records("host")) == total
