@@ -104,7 +104,8 @@ def fit(records: list[Record], algorithm: str = "xgboost", seed: int = 0) -> Fit
 
 def fit_context(networks: list[Record], f: Fit) -> dict:
     """What a kernel costs inside a network beyond its lone measurement: ``ms_per_weight_byte``
-    (weights no longer cache-hot) and ``ms_per_kernel``, by NNLS on relative residuals."""
+    (weights no longer cache-hot, ≥ 0) and ``ms_per_kernel`` (either sign: a lone kernel may pay
+    fixed costs a network shares), by least squares on relative residuals."""
     rows, residual = [], []
     for r in networks:
         X = r.X[r.learned]
@@ -112,9 +113,8 @@ def fit_context(networks: list[Record], f: Fit) -> dict:
         residual.append(r.y_ms - r.fixed_ms - _kernel_ms(X, f).sum())
     y = np.array([r.y_ms for r in networks])
     A = np.array(rows) / y[:, None]
-    scale = A.max(axis=0) + 1e-30
-    coef, _ = nnls(A / scale, np.array(residual) / y)
-    coef = coef / scale
+    scale = np.abs(A).max(axis=0) + 1e-30
+    coef = lsq_linear(A / scale, np.array(residual) / y, bounds=([0, -np.inf], [np.inf, np.inf])).x / scale
     return {"ms_per_weight_byte": float(coef[0]), "ms_per_kernel": float(coef[1])}
 
 
