@@ -110,3 +110,41 @@ def test_few_shot_calibration_beats_the_uncalibrated_source(tmp_path):
     after = np.mean(np.abs(_parts(calibrated, rest).sum(axis=1) / y - 1))
     assert after < before / 2
     assert calibrated.provenance["calibrated_from"] == "adreno640"
+
+
+def test_adaptive_sampling_picks_new_kernels(tmp_path):
+    db = str(tmp_path / "b.sqlite")
+    base = ("bench", "run", "--runner", "local", "--device-name", "host", "--db", db, "--grid", "small",
+            "--kernels", "conv,pool,elementwise")
+    assert cli(*base, "--limit", "15").returncode == 0
+    r = cli(*base, "--adaptive", "5")
+    assert r.returncode == 0, r.stderr
+    measured = int(r.stdout.split(": ")[1].split(" measured")[0])
+    assert 1 <= measured <= 5  # the forest's most uncertain picks, some possibly measured already
+
+
+def test_import_nb201_train_and_calibrate_through_the_cli(tmp_path):
+    from bench.dataset import NB201_CSV
+
+    if not NB201_CSV.is_file():
+        pytest.skip("../shared/data/nnmeter-nasbench201 is not beside the checkout")
+    csv = tmp_path / "subset.csv"
+    csv.write_text("\n".join(NB201_CSV.read_text().splitlines()[:26]) + "\n")
+    db = str(tmp_path / "b.sqlite")
+    r = cli("bench", "import-nb201", "--db", db, "--csv", str(csv))
+    assert r.returncode == 0 and "imported 25 networks × 3 devices" in r.stdout
+    status = cli("bench", "status", "--db", db).stdout
+    assert all(f"{d}" in status for d in ("adreno640", "adreno630", "cortexa76"))
+    r = cli("bench", "train", "--db", db, "--device-name", "adreno630", "--algorithm", "decision_tree")
+    assert r.returncode == 0 and "25 measurements" in r.stdout
+    out = tmp_path / "a630.json"
+    r = cli("bench", "calibrate", "--db", db, "--from", "adreno640", "--device-name", "adreno630",
+            "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    profile = json.loads(out.read_text())
+    assert profile["provenance"]["calibrated_from"] == "adreno640" and profile["calibration"]["conv"] > 1.0
+    nb = tmp_path / "nb.tflite"
+    nb.write_bytes(zoo.build("nasbench201", fill="zeros"))
+    a640 = json.loads(cli("estimate", str(nb), "--format", "json").stdout)["total_ms"]
+    cal = json.loads(cli("estimate", str(nb), "--device", str(out), "--format", "json").stdout)["total_ms"]
+    assert cal > a640  # the Adreno 630 is the slower GPU
