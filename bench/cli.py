@@ -82,7 +82,7 @@ def _runner(args):
     return AdbRunner(args.serial, args.benchmark_binary, use_gpu=not args.no_gpu)
 
 
-def _plan(args, database, device_id: int):
+def _plan(args, database):
     from bench import sampling
 
     types = tuple(t.strip() for t in args.kernels.split(",") if t.strip())
@@ -116,7 +116,7 @@ def _run(args, database) -> int:
         return 2
     device_id = database.device(args.device_name, runner.name, runner.backend, runner.runtime,
                                 runner.runtime_version, runner.detail)
-    jobs = [("kernel", c.type, c.params, c.key, c.build) for c in _plan(args, database, device_id)]
+    jobs = [("kernel", c.type, c.params, c.key, c.build) for c in _plan(args, database)]
     for path in args.models:
         data = Path(path).read_bytes()
         jobs.append(("model", "model", {"path": str(path)}, Path(path).name, lambda d=data: d))
