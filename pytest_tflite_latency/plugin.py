@@ -174,9 +174,14 @@ class BudgetItem(pytest.Item):
         b = self.budget
         if b.error:
             raise BudgetFileError(Path(self.path), b.line, b.error)
+        from estimator.errors import UnknownDeviceError
+
         settings = self.config.stash[SETTINGS]
         margin = b.margin_pct or settings.margin_pct
-        run_check(self, b.model, b.max_ms, b.device, b.policy, margin, b.label)
+        try:
+            run_check(self, b.model, b.max_ms, b.device, b.policy, margin, b.label)
+        except UnknownDeviceError as exc:  # a typo in the file: point at its line
+            raise BudgetFileError(Path(self.path), b.line, str(exc)) from None
 
     def repr_failure(self, excinfo):
         return _short_failure(excinfo) or super().repr_failure(excinfo)

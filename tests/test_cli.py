@@ -75,6 +75,13 @@ def test_unknown_device_exit_2(nb201_path):
     assert r.stderr.count("\n") == 1
 
 
+def test_estimating_never_imports_the_training_libraries(nb201_path):
+    code = ("import sys, estimator; estimator.estimate(sys.argv[1]); "
+            "print(sorted(m for m in ('xgboost', 'sklearn', 'scipy') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code, str(nb201_path)], capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "[]", r.stderr
+
+
 def test_usage_error_exit_2():
     assert cli("estimate").returncode == 2
     assert cli("--help").returncode == 0

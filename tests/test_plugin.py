@@ -88,7 +88,7 @@ def test_unusable_budget_file_is_a_collection_error(project, text, message):
     ("  - model: models/net.tflite\n    max_ms: fast\n", ":3: max_ms must be a positive number"),
     ("  - max_ms: 5\n", ":3: budget #2 has no 'model'"),
     ("  - model: 'models/*.onnx'\n    max_ms: 5\n", ":3: model 'models/*.onnx' matches no file"),
-    ("  - model: models/net.tflite\n    max_ms: 5\n    device: pixel99\n", "unknown device 'pixel99'"),
+    ("  - model: models/net.tflite\n    max_ms: 5\n    device: pixel99\n", ":3: unknown device 'pixel99'"),
 ])
 def test_bad_entry_fails_its_own_item_with_file_and_line(project, entry, message):
     budgets(project, "budgets:\n  - {model: models/net.tflite, max_ms: 100}\n" + entry)
