@@ -107,7 +107,6 @@ def _plan(args, database):
 
 def _run(args, database) -> int:
     from bench.adb import DeviceError
-    from bench.progress import progress
 
     try:
         runner = _runner(args)
@@ -120,38 +119,50 @@ def _run(args, database) -> int:
     for path in args.models:
         data = Path(path).read_bytes()
         jobs.append(("model", "model", {"path": str(path)}, Path(path).name, lambda d=data: d))
-    counts = {"measured": 0, "skipped": 0, "failed": 0}
-    failures_in_a_row = 0
     try:
-        for kind, ktype, params, name, build in progress(jobs, f"measuring on {args.device_name}"):
-            data = build()
-            sha = hashlib.sha256(data).hexdigest()
-            model_id = database.model(sha, kind, ktype, params, name, _features(data))
-            if database.done(device_id, model_id):
-                counts["skipped"] += 1
-                continue
-            try:
-                database.record(device_id, model_id, runner.measure(data, sha[:16]))
-                counts["measured"] += 1
-                failures_in_a_row = 0
-            except DeviceError as exc:
-                database.record(device_id, model_id, error=str(exc))
-                counts["failed"] += 1
-                failures_in_a_row += 1
-                print(f"\n{name}: {exc}", file=sys.stderr)
-                if failures_in_a_row >= MAX_CONSECUTIVE_FAILURES:
-                    print(f"tflite-latency bench: error: stopping after {failures_in_a_row} failures in a row;"
-                          " re-run the same command to resume", file=sys.stderr)
-                    return 1
+        counts = measure_jobs(database, runner, device_id, jobs, f"measuring on {args.device_name}")
     except KeyboardInterrupt:
-        print(f"\ninterrupted: {counts['measured']} measured; re-run the same command to resume",
-              file=sys.stderr)
+        print("\ninterrupted; re-run the same command to resume", file=sys.stderr)
         return 130
     finally:
         runner.close()
     print(f"{args.device_name}: {counts['measured']} measured, {counts['skipped']} already in {args.db}, "
           f"{counts['failed']} failed")
+    if counts["stopped"]:
+        print(f"tflite-latency bench: error: stopping after {MAX_CONSECUTIVE_FAILURES} failures in a row;"
+              " re-run the same command to resume", file=sys.stderr)
+        return 1
     return 0
+
+
+def measure_jobs(database, runner, device_id: int, jobs: list, label: str) -> dict[str, int]:
+    """Measure each (kind, kernel type, config, name, build) job not yet stored, storing each result
+    or error as it comes; stops after MAX_CONSECUTIVE_FAILURES failures in a row."""
+    from bench.adb import DeviceError
+    from bench.progress import progress
+
+    counts = {"measured": 0, "skipped": 0, "failed": 0, "stopped": 0}
+    failures_in_a_row = 0
+    for kind, ktype, params, name, build in progress(jobs, label):
+        data = build()
+        sha = hashlib.sha256(data).hexdigest()
+        model_id = database.model(sha, kind, ktype, params, name, _features(data))
+        if database.done(device_id, model_id):
+            counts["skipped"] += 1
+            continue
+        try:
+            database.record(device_id, model_id, runner.measure(data, sha[:16]))
+            counts["measured"] += 1
+            failures_in_a_row = 0
+        except DeviceError as exc:
+            database.record(device_id, model_id, error=str(exc))
+            counts["failed"] += 1
+            failures_in_a_row += 1
+            print(f"\n{name}: {exc}", file=sys.stderr)
+            if failures_in_a_row >= MAX_CONSECUTIVE_FAILURES:
+                counts["stopped"] = 1
+                break
+    return counts
 
 
 def _import(args, database) -> int:

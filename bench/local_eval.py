@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import random
 import sys
 import tempfile
@@ -25,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import profiles, sampling, zoo
-from bench.dataset import Record, model_features, nb201_rows
+from bench.cli import measure_jobs
+from bench.dataset import Record, nb201_rows
 from bench.db import Database
 from bench.progress import progress
 from bench.runners import LocalRunner
@@ -61,16 +61,10 @@ def measure_into(db: Database, runner: LocalRunner, n: int) -> float:
     jobs += [("model", "model", {"zoo": name}, name, lambda d=data: d) for name, data in training_models().items()]
     device_id = db.device(DEVICE, runner.name, runner.backend, runner.runtime, runner.runtime_version,
                           runner.detail)
-    start, measured = time.perf_counter(), 0
-    for kind, ktype, params, name, build in progress(jobs, "measuring kernels and training networks"):
-        data = build()
-        feats = {b: model_features(data, b) for b in ("gpu", "cpu")}
-        model_id = db.model(hashlib.sha256(data).hexdigest(), kind, ktype, params, name, feats)
-        if not db.done(device_id, model_id):
-            db.record(device_id, model_id, runner.measure(data, name))
-            measured += 1
+    start = time.perf_counter()
+    counts = measure_jobs(db, runner, device_id, jobs, "measuring kernels and training networks")
     elapsed = time.perf_counter() - start
-    return measured / elapsed * 60 if measured else float("nan")
+    return counts["measured"] / elapsed * 60 if counts["measured"] else float("nan")
 
 
 def accuracy(profile, measured: dict[str, float], models: dict[str, bytes]) -> np.ndarray:
@@ -90,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     records = [Record(r.name, r.X, r.mean_ms, r.learned, kind="kernel") for r in db.records(DEVICE, "kernel")]
     networks = [Record(r.name, r.X, r.mean_ms, r.learned) for r in db.records(DEVICE, "model")]
     models = held_out_models()
-    # the least of three medians: a busy shared host only ever adds time
-    measured = {n: min(float(np.median(runner.measure(d, n).repeats_ms)) for _ in range(3))
-                for n, d in progress(list(models.items()), "measuring held-out models")}
+    # five passes over all models, each model's least median: a busy shared host only ever adds
+    # time, and its bursts last seconds, so repeats of one model must not follow each other
+    passes = [{n: float(np.median(runner.measure(d, n).repeats_ms)) for n, d in models.items()}
+              for _ in progress(range(5), "measuring held-out models (5 passes)")]
+    measured = {n: min(p[n] for p in passes) for n in models}
     print(f"\nhost: {runner.detail}; {runner.runtime} {runner.runtime_version}")
     print(f"throughput: {rate:.0f} measurements per minute ({runner.repeats} repeats each)")
     print(f"training networks: {len(networks)}; held-out models: {len(measured)}")
