@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
               for _ in progress(range(5), "measuring held-out models (5 passes)")]
     measured = {n: min(p[n] for p in passes) for n in models}
     print(f"\nhost: {runner.detail}; {runner.runtime} {runner.runtime_version}")
-    print(f"throughput: {rate:.0f} measurements per minute ({runner.repeats} repeats each)")
+    print(f"throughput: {rate:.0f} measurements per minute ({runner.repeats} repeats each)" if rate == rate
+          else "throughput: not measured (everything was already in the database)")
     print(f"training networks: {len(networks)}; held-out models: {len(measured)}")
     print(f"\n{'kernels used':>12s} {'with networks':>14s} {'within ±15%':>12s} {'MAPE':>7s}")
     for n in (25, 50, 100, 200, len(records)):
