@@ -20,7 +20,7 @@ from scipy.sparse import csr_matrix, diags, vstack
 
 from bench.dataset import Record
 from estimator.features import FEATURES
-from estimator.profile import MAX_LOG_FACTOR, TreeEnsemble, roofline, work
+from estimator.profile import MAX_LOG_FACTOR, TreeEnsemble, context_ms, correction_factor, roofline, work
 
 ALGORITHMS = ("xgboost", "random_forest", "decision_tree")
 RELATIVE_FLOP_COST = {"conv": 1.0, "fc": 1.0, "convtrans": 1.5, "dwconv": 4.0, "pool": 1.0,
@@ -118,14 +118,8 @@ def fit_context(networks: list[Record], f: Fit) -> dict:
     return {"ms_per_weight_byte": float(coef[0]), "ms_per_kernel": float(coef[1])}
 
 
-def context_ms(X: np.ndarray, context: dict) -> np.ndarray:
-    if not context:
-        return np.zeros(len(X))
-    return X[:, FEATURES.index("bytes_weights")] * context["ms_per_weight_byte"] + context["ms_per_kernel"]
-
-
 def _kernel_ms(X: np.ndarray, f: Fit) -> np.ndarray:
-    return roofline(X, FEATURES, f.base) * np.exp(np.clip(f.correction.predict(X), -MAX_LOG_FACTOR, MAX_LOG_FACTOR))
+    return roofline(X, FEATURES, f.base) * correction_factor(f.correction, X)
 
 
 def trained_range(configs: np.ndarray) -> dict[str, list[float]]:
@@ -144,7 +138,7 @@ def predict(records: list[Record], f: Fit) -> np.ndarray:
     X, owner = _learned(records)
     ms = _kernel_ms(X, f)
     networks = np.array([records[i].kind != "kernel" for i in owner], bool)
-    ms[networks] += context_ms(X[networks], f.context)
+    ms[networks] += context_ms(X[networks], FEATURES, f.context)
     return np.bincount(owner, ms, minlength=len(records)) + np.array([r.fixed_ms for r in records])
 
 

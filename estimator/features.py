@@ -22,7 +22,6 @@ FEATURES = (
     *(f"kind_{k}" for k in KINDS),
 )
 _COL = {name: i for i, name in enumerate(FEATURES)}
-_ACT_OPS = ("RELU", "RELU6", "LOGISTIC", "TANH", "HARD_SWISH", "ELU", "GELU", "LEAKY_RELU")
 
 
 @dataclass(frozen=True)
@@ -123,10 +122,6 @@ def featurize(kernels: list[Kernel], backend: str) -> np.ndarray:
         row[_COL["n_inputs"]] = len(k.inputs)
         row[_COL[f"kind_{k.kind}"]] = 1.0
     return X
-
-
-def column(name: str) -> int:
-    return _COL[name]
 
 
 def kinds_of(X: np.ndarray) -> list[str]:

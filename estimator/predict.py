@@ -16,10 +16,7 @@ def learned_ms(profile: DeviceProfile, X: np.ndarray, kinds: list[str], seen: np
     """(Base cost × learned correction for kernels within the trained range + in-network context)
     × calibration."""
     factor = np.where(seen, profile.correction_factor(X), 1.0)
-    ms = profile.base_ms(X) * factor
-    if profile.context:
-        ms = ms + X[:, profile.features.index("bytes_weights")] * profile.context["ms_per_weight_byte"] \
-            + profile.context["ms_per_kernel"]
+    ms = profile.base_ms(X) * factor + profile.context_ms(X)
     if profile.calibration:
         ms = ms * np.array([profile.calibration.get(k, 1.0) for k in kinds])
     return ms

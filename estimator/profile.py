@@ -135,9 +135,24 @@ class DeviceProfile:
             & (moved <= RANGE_SLACK * limit[:, 1])
 
     def correction_factor(self, X: np.ndarray) -> np.ndarray:
-        if self.correction is None:
-            return np.ones(X.shape[0])
-        return np.exp(np.clip(self.correction.predict(X), -MAX_LOG_FACTOR, MAX_LOG_FACTOR))
+        return correction_factor(self.correction, X)
+
+    def context_ms(self, X: np.ndarray) -> np.ndarray:
+        return context_ms(X, self.features, self.context)
+
+
+def correction_factor(correction: TreeEnsemble | None, X: np.ndarray) -> np.ndarray:
+    """The learned multiplicative correction per row, clipped to ×/÷ e^MAX_LOG_FACTOR."""
+    if correction is None:
+        return np.ones(X.shape[0])
+    return np.exp(np.clip(correction.predict(X), -MAX_LOG_FACTOR, MAX_LOG_FACTOR))
+
+
+def context_ms(X: np.ndarray, features: tuple[str, ...], context: dict) -> np.ndarray:
+    """What each kernel costs inside a network beyond its lone measurement (zero without context)."""
+    if not context:
+        return np.zeros(X.shape[0])
+    return X[:, features.index("bytes_weights")] * context["ms_per_weight_byte"] + context["ms_per_kernel"]
 
 
 def work(X: np.ndarray, features: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
