@@ -166,6 +166,7 @@ def measure_jobs(database, runner, device_id: int, jobs: list, label: str) -> di
 
 
 def _import(args, database) -> int:
+    from bench.adb import Measurement
     from bench.dataset import NB201_CSV, NB201_DEVICES, nb201_rows
     from bench.nasbench201 import build
     from bench.profiles import DEVICES
@@ -177,16 +178,15 @@ def _import(args, database) -> int:
         return 2
     ids = {d: database.device(d, "published", DEVICES[d][1], DEVICES[d][2], "2.1", DEVICES[d][0])
            for d in NB201_DEVICES}
-    from bench.adb import Measurement
-
-    for row in progress(nb201_rows(path), "importing NAS-Bench-201"):
+    rows = nb201_rows(path)
+    for row in progress(rows, "importing NAS-Bench-201"):
         data = build(row["arch_str"], fill="zeros")
         model_id = database.model(hashlib.sha256(data).hexdigest(), "model", "nasbench201",
                                   {"arch": row["arch_str"]}, f"nb201-{row['nb201_id']}", _features(data))
         for device, (column, _) in NB201_DEVICES.items():
             m = Measurement(float(row[column]), float(row[column.replace("_ms", "_std_ms")]), 0)
             database.record(ids[device], model_id, m)
-    print(f"imported {len(nb201_rows(path))} networks × {len(ids)} devices into {args.db}")
+    print(f"imported {len(rows)} networks × {len(ids)} devices into {args.db}")
     return 0
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from bench import profiles, sampling, zoo
 from bench.cli import measure_jobs
-from bench.dataset import Record, nb201_rows
+from bench.dataset import NB201_CSV, Record, nb201_rows
 from bench.db import Database
 from bench.progress import progress
 from bench.runners import LocalRunner
@@ -37,7 +37,7 @@ DEVICE = "host-cpu"
 def training_models() -> dict[str, bytes]:
     """Whole networks measured for training: they teach the in-network context."""
     models = {f"{n}@{s}": zoo.build(n, size=s) for n in ("mobilenet_v1", "resnet18") for s in (96, 160, 224)}
-    rows = nb201_rows() if (Path(__file__).resolve().parents[2] / "shared").exists() else []
+    rows = nb201_rows() if NB201_CSV.is_file() else []
     for row in random.Random(7).sample(rows, min(4, len(rows))):
         models[f"nb201-{row['nb201_id']}"] = zoo.build("nasbench201", arch=row["arch_str"])
     return models
@@ -47,7 +47,7 @@ def held_out_models() -> dict[str, bytes]:
     models = {f"mobilenet_v2@{s}": zoo.build("mobilenet_v2", size=s) for s in (96, 128, 160, 192, 224)}
     models |= {f"mobilenet_v1@{s}": zoo.build("mobilenet_v1", size=s) for s in (128, 192)}
     models |= {f"resnet18@{s}": zoo.build("resnet18", size=s) for s in (128, 192)}
-    rows = nb201_rows() if (Path(__file__).resolve().parents[2] / "shared").exists() else []
+    rows = nb201_rows() if NB201_CSV.is_file() else []
     for row in random.Random(1).sample(rows, min(11, len(rows))):
         models[f"nb201-{row['nb201_id']}"] = zoo.build("nasbench201", arch=row["arch_str"])
     return models
