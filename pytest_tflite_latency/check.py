@@ -71,9 +71,9 @@ class BudgetResult:
         if self.measured_ms is not None:
             return f"measured {self.measured_ms:.2f} ms on the phone (estimated {self.estimate_ms:.2f} ms)"
         lo, hi = self.interval_ms
-        what = "upper bound" if self.policy == "upper" else "estimated"
-        value = hi if self.policy == "upper" else self.estimate_ms
-        return f"{what} {value:.2f} ms (estimate {self.estimate_ms:.2f} ms, 90% interval {lo:.2f}–{hi:.2f})"
+        if self.policy == "upper":
+            return f"upper bound {hi:.2f} ms (estimate {self.estimate_ms:.2f} ms, 90% interval {lo:.2f}–{hi:.2f})"
+        return f"estimated {self.estimate_ms:.2f} ms (90% interval {lo:.2f}–{hi:.2f})"
 
     def message(self) -> str:
         head = f"{self.model} on {self.device}: "

@@ -213,9 +213,8 @@ def run_check(item: pytest.Item | None, model, max_ms, device=None, policy=None,
     """Estimate (and with --on-device, measure), record in the item's report, raise on a miss."""
     from pytest_tflite_latency.check import LatencyBudgetExceeded, check_budget
 
-    settings = _State.settings
-    if settings is None:  # called outside a pytest session with this plugin
-        return _standalone(model, max_ms, device, policy, margin_pct, label)
+    # outside a pytest session with this plugin: plain defaults, no baseline, no phone
+    settings = _State.settings or Settings(None, None, "estimate", 0.0, None, {}, 5.0, None, None)
     device = device or settings.device or _default_device()
     result = check_budget(model, max_ms, device, policy or settings.policy,
                           settings.margin_pct if margin_pct is None else margin_pct, label)
@@ -230,16 +229,6 @@ def run_check(item: pytest.Item | None, model, max_ms, device=None, policy=None,
         result.measured_ms = measure(Path(model), settings.device_serial, settings.benchmark_binary)
     if item is not None:
         _record(item, result)
-    if not result.passed:
-        raise LatencyBudgetExceeded(result)
-    return result
-
-
-def _standalone(model, max_ms, device, policy, margin_pct, label):
-    from pytest_tflite_latency.check import LatencyBudgetExceeded, check_budget
-
-    result = check_budget(model, max_ms, device or _default_device(), policy or "estimate",
-                          margin_pct or 0.0, label)
     if not result.passed:
         raise LatencyBudgetExceeded(result)
     return result
