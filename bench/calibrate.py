@@ -12,12 +12,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from pytest_tflite_latency.bench.dataset import Record
+from pytest_tflite_latency.estimator.features import kinds_of
+from pytest_tflite_latency.estimator.predict import learned_ms
+from pytest_tflite_latency.estimator.profile import DeviceProfile
 from scipy.optimize import lsq_linear
-
-from bench.dataset import Record
-from estimator.features import kinds_of
-from estimator.predict import learned_ms
-from estimator.profile import DeviceProfile
 
 GROUPS = {"compute": ("conv", "dwconv", "convtrans", "fc")}
 PULL = 0.1  # ridge toward the source profile (factor 1) against one record's relative error

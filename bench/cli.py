@@ -61,7 +61,7 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
-    from bench.db import Database
+    from pytest_tflite_latency.bench.db import Database
 
     with Database(args.db) as database:
         return {"run": _run, "import-nb201": _import, "train": _train, "export": _export,
@@ -69,13 +69,13 @@ def main(args) -> int:
 
 
 def _features(data: bytes) -> dict:
-    from bench.dataset import model_features
+    from pytest_tflite_latency.bench.dataset import model_features
 
     return {b: model_features(data, b) for b in ("gpu", "cpu")}
 
 
 def _runner(args):
-    from bench.runners import AdbRunner, LocalRunner
+    from pytest_tflite_latency.bench.runners import AdbRunner, LocalRunner
 
     if args.runner == "local":
         return LocalRunner(repeats=args.repeats)
@@ -83,7 +83,7 @@ def _runner(args):
 
 
 def _plan(args, database):
-    from bench import sampling
+    from pytest_tflite_latency.bench import sampling
 
     types = tuple(t.strip() for t in args.kernels.split(",") if t.strip())
     unknown = set(types) - set(sampling.KERNEL_TYPES)
@@ -106,7 +106,7 @@ def _plan(args, database):
 
 
 def _run(args, database) -> int:
-    from bench.adb import DeviceError
+    from pytest_tflite_latency.adb import DeviceError
 
     try:
         runner = _runner(args)
@@ -138,8 +138,9 @@ def _run(args, database) -> int:
 def measure_jobs(database, runner, device_id: int, jobs: list, label: str) -> dict[str, int]:
     """Measure each (kind, kernel type, config, name, build) job not yet stored, storing each result
     or error as it comes; stops after MAX_CONSECUTIVE_FAILURES failures in a row."""
-    from bench.adb import DeviceError
-    from bench.progress import progress
+    from pytest_tflite_latency.bench.progress import progress
+
+    from pytest_tflite_latency.adb import DeviceError
 
     counts = {"measured": 0, "skipped": 0, "failed": 0, "stopped": 0}
     failures_in_a_row = 0
@@ -166,11 +167,12 @@ def measure_jobs(database, runner, device_id: int, jobs: list, label: str) -> di
 
 
 def _import(args, database) -> int:
-    from bench.adb import Measurement
-    from bench.dataset import NB201_CSV, NB201_DEVICES, nb201_rows
-    from bench.nasbench201 import build
-    from bench.profiles import DEVICES
-    from bench.progress import progress
+    from pytest_tflite_latency.bench.dataset import NB201_CSV, NB201_DEVICES, nb201_rows
+    from pytest_tflite_latency.bench.nasbench201 import build
+    from pytest_tflite_latency.bench.profiles import DEVICES
+    from pytest_tflite_latency.bench.progress import progress
+
+    from pytest_tflite_latency.adb import Measurement
 
     path = Path(args.csv) if args.csv else NB201_CSV
     if not path.is_file():
@@ -191,7 +193,7 @@ def _import(args, database) -> int:
 
 
 def _records(database, device: str):
-    from bench.dataset import Record
+    from pytest_tflite_latency.bench.dataset import Record
 
     stored = database.records(device)
     if not stored:
@@ -200,7 +202,7 @@ def _records(database, device: str):
 
 
 def _train(args, database) -> int:
-    from bench import profiles, train
+    from pytest_tflite_latency.bench import profiles, train
 
     records, _ = _records(database, args.device_name)
     algorithms = [args.algorithm] if args.algorithm else list(train.ALGORITHMS)
@@ -213,7 +215,7 @@ def _train(args, database) -> int:
 
 
 def _export(args, database) -> int:
-    from bench.profiles import profile_from_records
+    from pytest_tflite_latency.bench.profiles import profile_from_records
 
     records, stored = _records(database, args.device_name)
     info = database.device_info(args.device_name)
@@ -232,8 +234,8 @@ def _export(args, database) -> int:
 
 
 def _calibrate(args, database) -> int:
-    from bench.calibrate import calibrate
-    from estimator.profile import load_profile
+    from pytest_tflite_latency.bench.calibrate import calibrate
+    from pytest_tflite_latency.estimator.profile import load_profile
 
     records, _ = _records(database, args.device_name)
     profile = calibrate(load_profile(args.source), records, args.device_name)

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from bench import nasbench201
-from estimator.features import featurize
-from estimator.graph import load_graph
-from estimator.kernels import group_kernels
+from pytest_tflite_latency.bench import nasbench201
+from pytest_tflite_latency.estimator.features import featurize
+from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.kernels import group_kernels
 
 SHARED = Path(os.environ.get("TFLITE_LATENCY_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 NB201_CSV = SHARED / "data" / "nnmeter-nasbench201" / "measurements.csv"

@@ -1,6 +1,6 @@
 """Accuracy of the device profiles on networks they did not train on.
 
-    python -m bench.evaluate [--devices adreno640 adreno630 cortexa76] [--algorithms ...]
+    python -m pytest_tflite_latency.bench.evaluate [--devices adreno640 adreno630 cortexa76] [--algorithms ...]
 
 5-fold cross-validation over the shared NAS-Bench-201 networks: each fold's networks are
 predicted by a model trained on the other four. Prints, per device and regressor, the share of
@@ -14,14 +14,13 @@ import argparse
 import sys
 
 import numpy as np
-
-from bench import profiles, train
-from bench.dataset import NB201_DEVICES, nb201_records
-from bench.progress import progress
+from pytest_tflite_latency.bench import profiles, train
+from pytest_tflite_latency.bench.dataset import NB201_DEVICES, nb201_records
+from pytest_tflite_latency.bench.progress import progress
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.evaluate", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m pytest_tflite_latency.bench.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--devices", nargs="+", default=list(NB201_DEVICES), choices=list(NB201_DEVICES))
     p.add_argument("--algorithms", nargs="+", default=list(train.ALGORITHMS), choices=train.ALGORITHMS)

@@ -1,6 +1,6 @@
 """How much few-shot calibration helps a phone no profile covers.
 
-    python -m bench.fewshot [--shots 20] [--draws 5]
+    python -m pytest_tflite_latency.bench.fewshot [--shots 20] [--draws 5]
 
 Real data: the Adreno 630 stands in for the new phone. Starting from the bundled Adreno 640 profile,
 ``--shots`` measured Adreno 630 networks calibrate it; the other networks judge. Compared with
@@ -14,12 +14,11 @@ import random
 import sys
 
 import numpy as np
-
-from bench import train
-from bench.calibrate import _parts, calibrate
-from bench.dataset import nb201_records
-from bench.progress import progress
-from estimator.profile import load_profile
+from pytest_tflite_latency.bench import train
+from pytest_tflite_latency.bench.calibrate import _parts, calibrate
+from pytest_tflite_latency.bench.dataset import nb201_records
+from pytest_tflite_latency.bench.progress import progress
+from pytest_tflite_latency.estimator.profile import load_profile
 
 
 def _score(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -28,7 +27,7 @@ def _score(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.fewshot", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m pytest_tflite_latency.bench.fewshot", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shots", type=int, default=20)
     p.add_argument("--draws", type=int, default=5)

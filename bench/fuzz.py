@@ -1,6 +1,6 @@
 """Fuzz the `.tflite` parser with mutated real models: none may crash or hang.
 
-    python -m bench.fuzz [--cases 5000] [--seed 0]
+    python -m pytest_tflite_latency.bench.fuzz [--cases 5000] [--seed 0]
 
 Each case flips bytes, truncates, splices or zero-fills a real model written by the project's
 writer, then runs the whole estimator on it. Allowed outcomes: an estimate, or `EstimatorError`.
@@ -14,11 +14,10 @@ import sys
 import time
 
 import numpy as np
-
-from bench import zoo
-from bench.progress import progress
-from estimator.errors import EstimatorError
-from estimator.pipeline import estimate
+from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.bench.progress import progress
+from pytest_tflite_latency.estimator.errors import EstimatorError
+from pytest_tflite_latency.estimator.pipeline import estimate
 
 
 def mutate(data: bytes, rng: np.random.Generator) -> bytes:
@@ -43,7 +42,7 @@ def mutate(data: bytes, rng: np.random.Generator) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.fuzz", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m pytest_tflite_latency.bench.fuzz", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cases", type=int, default=5000)
     p.add_argument("--seed", type=int, default=0)

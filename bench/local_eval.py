@@ -1,6 +1,6 @@
 """The whole loop on this host, with the figures: generate → measure → store → train → estimate → verify.
 
-    python -m bench.local_eval [--db PATH] [--kernels 400]
+    python -m pytest_tflite_latency.bench.local_eval [--db PATH] [--kernels 400]
 
 1. Measures single-kernel models with LiteRT on this CPU (caches evicted before each invoke, see
    `LocalRunner`): a random part of the study's grid plus the layers of MobileNet V1 and ResNet-18
@@ -22,14 +22,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from bench import profiles, sampling, zoo
-from bench.cli import measure_jobs
-from bench.dataset import NB201_CSV, Record, nb201_rows
-from bench.db import Database
-from bench.progress import progress
-from bench.runners import LocalRunner
-from estimator.pipeline import estimate
+from pytest_tflite_latency.bench import profiles, sampling, zoo
+from pytest_tflite_latency.bench.cli import measure_jobs
+from pytest_tflite_latency.bench.dataset import NB201_CSV, Record, nb201_rows
+from pytest_tflite_latency.bench.db import Database
+from pytest_tflite_latency.bench.progress import progress
+from pytest_tflite_latency.bench.runners import LocalRunner
+from pytest_tflite_latency.estimator.pipeline import estimate
 
 DEVICE = "host-cpu"
 
@@ -72,7 +71,7 @@ def accuracy(profile, measured: dict[str, float], models: dict[str, bytes]) -> n
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.local_eval", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m pytest_tflite_latency.bench.local_eval", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", type=Path, help="database to use (default: a temporary one)")
     p.add_argument("--kernels", type=int, default=400, help="grid kernels to sample")

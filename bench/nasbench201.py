@@ -7,7 +7,7 @@ MUL + ADD(relu), MEAN over H and W, and a bias-free FULLY_CONNECTED to 10 classe
 
 from __future__ import annotations
 
-from bench.writer import GraphWriter, ModelWriter
+from pytest_tflite_latency.bench.writer import GraphWriter, ModelWriter
 
 CELL_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 

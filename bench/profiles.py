@@ -1,7 +1,7 @@
 """Rebuild the bundled device profiles from the shared NAS-Bench-201 measurements, bit for bit.
 
-    python -m bench.profiles            # writes estimator/profiles/*.json
-    python -m bench.profiles --check    # rebuilds in memory and fails if any bundled file differs
+    python -m pytest_tflite_latency.bench.profiles            # writes estimator/profiles/*.json
+    python -m pytest_tflite_latency.bench.profiles --check    # rebuilds in memory and fails if any bundled file differs
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from bench import train
-from bench.dataset import NB201_CSV, Record, file_sha256, nb201_records
-from bench.progress import progress
-from estimator.features import FEATURES
-from estimator.profile import DeviceProfile
+from pytest_tflite_latency.bench import train
+from pytest_tflite_latency.bench.dataset import NB201_CSV, Record, file_sha256, nb201_records
+from pytest_tflite_latency.bench.progress import progress
+from pytest_tflite_latency.estimator.features import FEATURES
+from pytest_tflite_latency.estimator.profile import DeviceProfile
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "estimator" / "profiles"
 FOLDS, SEED = 5, 0
@@ -87,7 +86,7 @@ def build_profile(name: str, records: list[Record], cpu_base: dict | None) -> De
         "measurement_kind": "whole-model latency",
         "cpu_fallback": "Cortex-A76 base cost" + (f" × {cpu_slowdown}" if cpu_slowdown != 1 else "")
                         + " (a prior: no measured model ran partly on the CPU)",
-        "regenerate": "python -m bench.profiles",
+        "regenerate": "python -m pytest_tflite_latency.bench.profiles",
     }
     return profile_from_records(
         name, records, title, backend, runtime,
@@ -103,7 +102,7 @@ def build_all() -> dict[str, DeviceProfile]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profiles", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m pytest_tflite_latency.bench.profiles", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=PROFILE_DIR, help="where to write the profiles")
     parser.add_argument("--check", action="store_true", help="compare with the files in --out")

@@ -9,7 +9,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench.adb import AdbBenchmark, Measurement
+from pytest_tflite_latency.adb import AdbBenchmark, Measurement
 
 
 def _cpu_name() -> str:
@@ -49,7 +49,7 @@ class LocalRunner:
 
     @staticmethod
     def _trivial_model() -> bytes:
-        from bench.writer import ModelWriter
+        from pytest_tflite_latency.bench.writer import ModelWriter
 
         m = ModelWriter()
         return m.to_bytes([m.relu(m.input((1, 1)))])

@@ -9,11 +9,10 @@ import json
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from bench import zoo
-from bench.writer import ModelWriter
-from estimator.graph import load_graph
-from estimator.kernels import group_kernels
+from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.bench.writer import ModelWriter
+from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.kernels import group_kernels
 
 KERNEL_TYPES = ("conv", "dwconv", "fc", "pool", "elementwise", "concat", "resize", "reduce", "softmax")
 

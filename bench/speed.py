@@ -1,6 +1,6 @@
 """How fast the estimator is: warm per-model time and the cold `tflite-latency estimate` process.
 
-    python -m bench.speed [--repeats 50]
+    python -m pytest_tflite_latency.bench.speed [--repeats 50]
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import zoo
-from estimator.graph import load_graph
-from estimator.pipeline import estimate
+from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.pipeline import estimate
 
 
 def warm_ms(data: bytes, repeats: int) -> float:
@@ -56,7 +56,7 @@ def plugin_overhead_s(tmp: Path, repeats: int = 7) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m pytest_tflite_latency.bench.speed", description=__doc__)
     p.add_argument("--repeats", type=int, default=50)
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,12 +15,18 @@ import json
 from dataclasses import dataclass, field
 
 import numpy as np
+from pytest_tflite_latency.bench.dataset import Record
+from pytest_tflite_latency.estimator.features import FEATURES
+from pytest_tflite_latency.estimator.profile import (
+    MAX_LOG_FACTOR,
+    TreeEnsemble,
+    context_ms,
+    correction_factor,
+    roofline,
+    work,
+)
 from scipy.optimize import lsq_linear, nnls
 from scipy.sparse import csr_matrix, diags, vstack
-
-from bench.dataset import Record
-from estimator.features import FEATURES
-from estimator.profile import MAX_LOG_FACTOR, TreeEnsemble, context_ms, correction_factor, roofline, work
 
 ALGORITHMS = ("xgboost", "random_forest", "decision_tree")
 RELATIVE_FLOP_COST = {"conv": 1.0, "fc": 1.0, "convtrans": 1.5, "dwconv": 4.0, "pool": 1.0,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench import nasbench201
-from bench.writer import GraphWriter, ModelWriter
+from pytest_tflite_latency.bench import nasbench201
+from pytest_tflite_latency.bench.writer import GraphWriter, ModelWriter
 
 NB201_EXAMPLE = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
                  "skip_connect~2|")

@@ -1,17 +1,15 @@
 """Estimate a TensorFlow Lite model's latency on a mobile device, layer by layer.
 
-``estimator.estimate("model.tflite", device="adreno640")``. Exports load on first use, so
+``from pytest_tflite_latency import estimator; estimator.estimate("model.tflite")``. Exports load on first use, so
 importing the package (as the pytest plugin does at collection) costs nothing.
 """
 
-from estimator.defaults import DEFAULT_DEVICE
+from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
 
 _EXPORTS = {
-    "EstimatorError": "estimator.errors", "ModelError": "estimator.errors",
-    "UnknownDeviceError": "estimator.errors", "Estimate": "estimator.pipeline",
-    "LayerEstimate": "estimator.pipeline", "estimate": "estimator.pipeline",
-    "DeviceProfile": "estimator.profile", "device_names": "estimator.profile",
-    "load_profile": "estimator.profile",
+    "EstimatorError": "errors", "ModelError": "errors", "UnknownDeviceError": "errors",
+    "Estimate": "pipeline", "LayerEstimate": "pipeline", "estimate": "pipeline",
+    "DeviceProfile": "profile", "device_names": "profile", "load_profile": "profile",
 }
 
 
@@ -19,10 +17,10 @@ def __getattr__(name: str):
     if name in _EXPORTS:
         import importlib
 
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'estimator' has no attribute {name!r}")
+    raise AttributeError(f"module 'pytest_tflite_latency.estimator' has no attribute {name!r}")
 
 
 __all__ = ["DEFAULT_DEVICE", *_EXPORTS]

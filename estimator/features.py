@@ -12,9 +12,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
-from estimator.graph import Tensor
-from estimator.kernels import KINDS, Kernel
+from pytest_tflite_latency.estimator.graph import Tensor
+from pytest_tflite_latency.estimator.kernels import KINDS, Kernel
 
 FEATURES = (
     "flops", "bytes_in", "bytes_out", "bytes_weights", "in_h", "in_w", "in_c", "out_h", "out_w",

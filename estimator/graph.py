@@ -15,8 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import tflite
-
-from estimator.errors import ModelError
+from pytest_tflite_latency.estimator.errors import ModelError
 
 _OPCODE_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}

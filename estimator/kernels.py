@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-
-from estimator.graph import Graph, Op, Subgraph, Tensor
+from pytest_tflite_latency.estimator.graph import Graph, Op, Subgraph, Tensor
 
 ELEMENTWISE = frozenset({
     "ABS", "ADD", "ATAN2", "CAST", "CEIL", "COS", "DEQUANTIZE", "DIV", "ELU", "EQUAL", "EXP",

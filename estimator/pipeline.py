@@ -6,12 +6,12 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from estimator.errors import ModelError
-from estimator.features import featurize, params
-from estimator.graph import load_graph
-from estimator.kernels import group_kernels
-from estimator.predict import predict
-from estimator.profile import DEFAULT_DEVICE, DeviceProfile, load_profile
+from pytest_tflite_latency.estimator.errors import ModelError
+from pytest_tflite_latency.estimator.features import featurize, params
+from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.kernels import group_kernels
+from pytest_tflite_latency.estimator.predict import predict
+from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE, DeviceProfile, load_profile
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from estimator.kernels import Kernel
-from estimator.profile import DeviceProfile, roofline
+from pytest_tflite_latency.estimator.kernels import Kernel
+from pytest_tflite_latency.estimator.profile import DeviceProfile, roofline
 
 UNSEEN_LOW, UNSEEN_HIGH = 0.5, 1.0  # a kernel known only from priors may be 2× off either way
 

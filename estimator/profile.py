@@ -16,11 +16,10 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-
-from estimator.defaults import DEFAULT_DEVICE
-from estimator.errors import UnknownDeviceError
-from estimator.features import FEATURES
-from estimator.kernels import KINDS
+from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
+from pytest_tflite_latency.estimator.errors import UnknownDeviceError
+from pytest_tflite_latency.estimator.features import FEATURES
+from pytest_tflite_latency.estimator.kernels import KINDS
 
 MAX_LOG_FACTOR = 1.5  # corrections are clipped to ×/÷ e^1.5 ≈ 4.5
 RANGE_SLACK = 2.0  # a kernel up to 2× the work of the largest trained one still counts as seen
@@ -173,7 +172,7 @@ def roofline(X: np.ndarray, features: tuple[str, ...], p: dict) -> np.ndarray:
 
 
 def _bundled_dir():
-    return resources.files("estimator") / "profiles"
+    return resources.files(__package__) / "profiles"
 
 
 @cache

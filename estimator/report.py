@@ -6,8 +6,8 @@ import csv
 import io
 import json
 
-from estimator.pipeline import Estimate, LayerEstimate
-from estimator.profile import DeviceProfile
+from pytest_tflite_latency.estimator.pipeline import Estimate, LayerEstimate
+from pytest_tflite_latency.estimator.profile import DeviceProfile
 
 FORMATS = ("table", "csv", "json")
 CSV_COLUMNS = ("index", "ops", "kind", "runs_on", "input_shapes", "output_shape", "kernel", "stride",

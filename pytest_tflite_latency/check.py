@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from estimator.defaults import DEFAULT_DEVICE
-from estimator.pipeline import Estimate, estimate
 from pytest_tflite_latency.budgets import POLICIES
+from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
+from pytest_tflite_latency.estimator.pipeline import Estimate, estimate
 
 
 class LatencyBudgetExceeded(AssertionError):

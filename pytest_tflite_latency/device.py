@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.adb import AdbBenchmark, DeviceError, list_serials
+from pytest_tflite_latency.adb import AdbBenchmark, DeviceError, list_serials
 
 __all__ = ["DeviceError", "find_device", "measure"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from estimator.pipeline import Estimate
 from pytest_tflite_latency.check import BudgetResult, estimate_file
+from pytest_tflite_latency.estimator.pipeline import Estimate
 from pytest_tflite_latency.plugin import _default_device, _State, run_check
 
 

@@ -174,7 +174,7 @@ class BudgetItem(pytest.Item):
         b = self.budget
         if b.error:
             raise BudgetFileError(Path(self.path), b.line, b.error)
-        from estimator.errors import UnknownDeviceError
+        from pytest_tflite_latency.estimator.errors import UnknownDeviceError
 
         settings = self.config.stash[SETTINGS]
         margin = b.margin_pct or settings.margin_pct
@@ -192,10 +192,10 @@ class BudgetItem(pytest.Item):
 
 def _short_failure(excinfo) -> str | None:
     """Expected faults read as one message, without an internal traceback."""
-    from estimator.errors import EstimatorError
     from pytest_tflite_latency.budgets import BudgetFileError
     from pytest_tflite_latency.check import LatencyBudgetExceeded
     from pytest_tflite_latency.device import DeviceError
+    from pytest_tflite_latency.estimator.errors import EstimatorError
 
     if isinstance(excinfo.value, (LatencyBudgetExceeded, BudgetFileError, EstimatorError, DeviceError)):
         return str(excinfo.value)
@@ -203,7 +203,7 @@ def _short_failure(excinfo) -> str | None:
 
 
 def _default_device() -> str:
-    from estimator.defaults import DEFAULT_DEVICE
+    from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
 
     return DEFAULT_DEVICE
 

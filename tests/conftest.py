@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from bench import zoo
+from pytest_tflite_latency.bench import zoo
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +56,7 @@ def phone_factory(adb_server, tmp_path):
     import subprocess
     import time
 
-    from bench.emulator import EmulatedPhone
+    from emulator import EmulatedPhone
 
     phones = []
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from emulator import run_benchmark
+from pytest_tflite_latency.bench import zoo
 
-from bench import zoo
-from bench.adb import REMOTE_DIR, AdbBenchmark, BenchmarkOutputError, DeviceError, parse_benchmark_output
-from bench.emulator import run_benchmark
+from pytest_tflite_latency.adb import (
+    REMOTE_DIR,
+    AdbBenchmark,
+    BenchmarkOutputError,
+    DeviceError,
+    parse_benchmark_output,
+)
 
 pytest.importorskip("ai_edge_litert")
 

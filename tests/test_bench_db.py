@@ -11,11 +11,11 @@ import time
 
 import numpy as np
 import pytest
+from pytest_tflite_latency.bench.db import SCHEMA_VERSION, Database, DatabaseError
+from pytest_tflite_latency.bench.sampling import grid
+from pytest_tflite_latency.estimator.features import FEATURES
 
-from bench.adb import Measurement
-from bench.db import SCHEMA_VERSION, Database, DatabaseError
-from bench.sampling import grid
-from estimator.features import FEATURES
+from pytest_tflite_latency.adb import Measurement
 
 
 def feats(n: int = 1):
@@ -74,8 +74,8 @@ def test_newer_schema_and_foreign_files_are_refused(tmp_path):
 def test_kill_9_mid_run_loses_at_most_one_and_the_rerun_resumes(tmp_path):
     pytest.importorskip("ai_edge_litert")
     db = tmp_path / "m.sqlite"
-    cmd = [sys.executable, "-m", "estimator.cli", "bench", "run", "--runner", "local", "--device-name", "host",
-           "--db", str(db), "--grid", "small", "--kernels", "conv", "--repeats", "30"]
+    cmd = [sys.executable, "-m", "pytest_tflite_latency.cli", "bench", "run", "--runner", "local",
+           "--device-name", "host", "--db", str(db), "--grid", "small", "--kernels", "conv", "--repeats", "30"]
     total = len(grid(("conv",), "small"))
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120

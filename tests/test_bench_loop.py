@@ -8,16 +8,15 @@ import subprocess
 import sys
 
 import pytest
-
-from bench import zoo
-from bench.runners import LocalRunner
-from estimator.pipeline import estimate
+from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.bench.runners import LocalRunner
+from pytest_tflite_latency.estimator.pipeline import estimate
 
 pytest.importorskip("ai_edge_litert")
 
 
 def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "estimator.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pytest_tflite_latency.cli", *args], capture_output=True, text=True,
                           timeout=600, cwd=cwd)
 
 
@@ -91,10 +90,9 @@ def test_few_shot_calibration_beats_the_uncalibrated_source(tmp_path):
     """Adreno 640's profile calibrated on 20 Adreno 630 networks predicts the other Adreno 630
     networks better than it did before (real measurements from ../shared)."""
     import numpy as np
-
-    from bench.calibrate import _parts, calibrate
-    from bench.dataset import NB201_CSV, nb201_records
-    from estimator.profile import load_profile
+    from pytest_tflite_latency.bench.calibrate import _parts, calibrate
+    from pytest_tflite_latency.bench.dataset import NB201_CSV, nb201_records
+    from pytest_tflite_latency.estimator.profile import load_profile
 
     if not NB201_CSV.is_file():
         pytest.skip("../shared/data/nnmeter-nasbench201 is not beside the checkout")
@@ -124,7 +122,7 @@ def test_adaptive_sampling_picks_new_kernels(tmp_path):
 
 
 def test_import_nb201_train_and_calibrate_through_the_cli(tmp_path):
-    from bench.dataset import NB201_CSV
+    from pytest_tflite_latency.bench.dataset import NB201_CSV
 
     if not NB201_CSV.is_file():
         pytest.skip("../shared/data/nnmeter-nasbench201 is not beside the checkout")

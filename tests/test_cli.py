@@ -10,7 +10,7 @@ import pytest
 
 
 def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "estimator.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "pytest_tflite_latency.cli", *args], capture_output=True,
                           text=True, timeout=120, cwd=cwd)
 
 

@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
-
-from bench import nasbench201, zoo
-from estimator.errors import UnknownDeviceError
-from estimator.pipeline import estimate
-from estimator.profile import device_names, load_profile
-from estimator.report import CSV_COLUMNS, render
+from pytest_tflite_latency.bench import nasbench201, zoo
+from pytest_tflite_latency.estimator.errors import UnknownDeviceError
+from pytest_tflite_latency.estimator.pipeline import estimate
+from pytest_tflite_latency.estimator.profile import device_names, load_profile
+from pytest_tflite_latency.estimator.report import CSV_COLUMNS, render
 
 
 def test_bundled_devices_and_their_provenance():
@@ -63,7 +62,7 @@ def test_int8_and_float16_models_estimate_like_float32():
 
 
 def test_cpu_fallback_adds_time_and_copies():
-    from bench.writer import ModelWriter
+    from pytest_tflite_latency.bench.writer import ModelWriter
 
     def model(custom: bool) -> bytes:
         m = ModelWriter(fill="zeros")
@@ -104,7 +103,7 @@ def test_profile_json_path_is_accepted(tmp_path, nb201_bytes):
 def test_bundled_trees_predict_exactly_like_xgboost():
     """The NumPy evaluator reproduces the library's predictions bit for bit."""
     xgb = pytest.importorskip("xgboost")
-    from bench.train import export_xgboost
+    from pytest_tflite_latency.bench.train import export_xgboost
 
     rng = np.random.default_rng(0)
     X = rng.random((400, 6))
@@ -117,10 +116,9 @@ def test_bundled_trees_predict_exactly_like_xgboost():
 @pytest.mark.parametrize("algorithm", ["random_forest", "decision_tree"])
 def test_bundled_trees_predict_exactly_like_scikit_learn(algorithm):
     pytest.importorskip("sklearn")
+    from pytest_tflite_latency.bench.train import export_sklearn
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.tree import DecisionTreeRegressor
-
-    from bench.train import export_sklearn
 
     rng = np.random.default_rng(0)
     X = rng.random((300, 5))

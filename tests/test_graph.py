@@ -7,11 +7,10 @@ import contextlib
 import numpy as np
 import pytest
 import tflite
-
-from bench import zoo
-from bench.writer import ModelWriter
-from estimator.errors import ModelError
-from estimator.graph import load_graph
+from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.bench.writer import ModelWriter
+from pytest_tflite_latency.estimator.errors import ModelError
+from pytest_tflite_latency.estimator.graph import load_graph
 
 
 def test_parses_ops_shapes_and_options(nb201_bytes):
@@ -98,7 +97,7 @@ def test_truncated_model(nb201_bytes, keep):
 
 
 def test_mutated_models_never_crash(nb201_bytes):
-    """A small in-suite fuzz; `python -m bench.fuzz` runs thousands of cases."""
+    """A small in-suite fuzz; `python -m pytest_tflite_latency.bench.fuzz` runs thousands of cases."""
     rng = np.random.default_rng(1)
     small = zoo.build("mobilenet_v1", size=32, fill="zeros")
     for _ in range(150):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-
-from bench import zoo
-from bench.writer import ModelWriter
-from estimator.graph import load_graph
-from estimator.kernels import group_kernels
+from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.bench.writer import ModelWriter
+from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.kernels import group_kernels
 
 
 def kernels(m: ModelWriter, outputs, backend="gpu", max_partitions=1):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from bench import zoo
+from pytest_tflite_latency.bench import zoo
 
 pytest_plugins = ["pytester"]
 

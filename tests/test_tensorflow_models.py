@@ -11,10 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from bench import zoo
-from estimator.graph import load_graph
-from estimator.pipeline import estimate
+from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.pipeline import estimate
 
 TF_PYTHON = os.environ.get("TFLITE_LATENCY_TF_PYTHON", "")
 

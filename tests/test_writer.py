@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from bench import nasbench201, zoo
-from bench.writer import ModelWriter, conv_output_size
+from pytest_tflite_latency.bench import nasbench201, zoo
+from pytest_tflite_latency.bench.writer import ModelWriter, conv_output_size
 
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 

@@ -7,7 +7,7 @@ Its ``benchmark_model`` runs the pushed model with LiteRT on this host and print
 real tool prints. Faults can be injected to test the callers: ``crash`` (the binary segfaults),
 ``nonsense`` (it prints garbage), ``disconnect`` (the phone vanishes during a benchmark).
 
-    python -m bench.emulator [--port 5560]   # then: adb connect 127.0.0.1:5560
+    python tests/emulator.py [--port 5560]   # then: adb connect 127.0.0.1:5560
 """
 
 from __future__ import annotations
@@ -323,7 +323,7 @@ def _close(conn: socket.socket) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.emulator", description=__doc__,
+    p = argparse.ArgumentParser(prog="python tests/emulator.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=int, default=5560)
     p.add_argument("--fault", choices=("crash", "nonsense", "disconnect"))

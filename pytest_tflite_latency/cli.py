@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from estimator.errors import EstimatorError
-from estimator.profile import DEFAULT_DEVICE
+from pytest_tflite_latency.estimator.errors import EstimatorError
+from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE
 
 EXIT_USAGE = 2
 
@@ -30,30 +30,30 @@ def _parser() -> argparse.ArgumentParser:
     z.add_argument("name", choices=("mobilenet_v1", "mobilenet_v2", "resnet18", "nasbench201"))
     z.add_argument("output", metavar="OUT.tflite")
     z.add_argument("--dtype", choices=("float32", "float16", "int8"), default="float32")
-    from bench.cli import add_parser
+    from pytest_tflite_latency.bench.cli import add_parser
 
     add_parser(sub)
     return p
 
 
 def _estimate(args) -> int:
-    from estimator.pipeline import estimate
-    from estimator.report import render
+    from pytest_tflite_latency.estimator.pipeline import estimate
+    from pytest_tflite_latency.estimator.report import render
 
     sys.stdout.write(render(estimate(args.model, args.device), args.format))
     return 0
 
 
 def _devices(args) -> int:
-    from estimator.profile import device_names, load_profile
-    from estimator.report import render_devices
+    from pytest_tflite_latency.estimator.profile import device_names, load_profile
+    from pytest_tflite_latency.estimator.report import render_devices
 
     sys.stdout.write(render_devices([load_profile(n) for n in device_names()], args.format))
     return 0
 
 
 def _example(args) -> int:
-    from bench import zoo
+    from pytest_tflite_latency.bench import zoo
 
     data = zoo.build(args.name, dtype=args.dtype)
     try:
@@ -66,8 +66,8 @@ def _example(args) -> int:
 
 
 def _bench(args) -> int:
-    from bench.cli import main as bench_main
-    from bench.db import DatabaseError
+    from pytest_tflite_latency.bench.cli import main as bench_main
+    from pytest_tflite_latency.bench.db import DatabaseError
 
     try:
         return bench_main(args)
