@@ -36,6 +36,7 @@ class BudgetResult:
     regression_limit_pct: float | None = None
     top_layers: list[str] = field(default_factory=list)
     test: str = ""
+    path: str = ""  # the model file, resolved: the HTML report re-reads it
 
     @property
     def compared_ms(self) -> float:
@@ -136,4 +137,16 @@ def check_budget(model: str | os.PathLike, max_ms: float, device: str = DEFAULT_
         raise ValueError(f"max_ms must be a positive number of milliseconds, not {max_ms!r}")
     est = estimate_file(model, device)
     return BudgetResult(label or str(model), device, float(max_ms), est.total_ms, est.interval_ms,
-                        policy, float(margin_pct), top_layers=describe_layers(est))
+                        policy, float(margin_pct), top_layers=describe_layers(est), path=str(Path(model).resolve()))
+
+
+def estimate_of(result: dict) -> Estimate | None:
+    """The estimate behind a recorded result (a `BudgetResult.to_dict()`), None if the model is gone."""
+    from pytest_tflite_latency.estimator.errors import EstimatorError
+
+    if not result.get("path"):
+        return None
+    try:
+        return estimate_file(result["path"], result["device"])
+    except EstimatorError:
+        return None

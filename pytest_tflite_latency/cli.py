@@ -22,7 +22,18 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("model", metavar="MODEL.tflite")
     e.add_argument("--device", default=DEFAULT_DEVICE,
                    help=f"bundled profile name or profile .json path (default: {DEFAULT_DEVICE})")
-    e.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    e.add_argument("--format", choices=("table", "csv", "json", "html", "model-explorer"), default="table",
+                   help="html: a self-contained page; model-explorer: node data for Model Explorer")
+    e.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of standard output")
+    f = sub.add_parser("diff", help="compare the estimates of two models, kernel by kernel",
+                       description="Total before and after, and the kernels that appeared, disappeared or "
+                                   "changed cost, largest change first.")
+    f.add_argument("old", metavar="OLD.tflite")
+    f.add_argument("new", metavar="NEW.tflite")
+    f.add_argument("--device", default=DEFAULT_DEVICE,
+                   help=f"bundled profile name or profile .json path (default: {DEFAULT_DEVICE})")
+    f.add_argument("--format", choices=("text", "json", "html"), default="text")
+    f.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of standard output")
     d = sub.add_parser("devices", help="list the bundled device profiles and their accuracy")
     d.add_argument("--format", choices=("table", "csv", "json"), default="table")
     z = sub.add_parser("example", help="write a reference model (MobileNet, ResNet, NAS-Bench-201)",
@@ -36,11 +47,48 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _emit(text: str, output: str | None) -> None:
+    """Write ``text`` to ``output``, or to standard output when no path is given."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    _write(output, text.encode())
+
+
+def _write(path: str, data: bytes) -> None:
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        raise EstimatorError(f"{path}: cannot write: {exc.strerror}") from None
+
+
 def _estimate(args) -> int:
     from pytest_tflite_latency.estimator.pipeline import estimate
+
+    est = estimate(args.model, args.device)
+    if args.format in ("html", "model-explorer"):
+        from pytest_tflite_latency.estimator.graph import load_graph
+
+        graph = load_graph(args.model)
+        if args.format == "html":
+            from pytest_tflite_latency.estimator.html_report import render_html as render_graph
+        else:
+            from pytest_tflite_latency.estimator.model_explorer import render_node_data as render_graph
+        _emit(render_graph(est, graph), args.output)
+        return 0
     from pytest_tflite_latency.estimator.report import render
 
-    sys.stdout.write(render(estimate(args.model, args.device), args.format))
+    _emit(render(est, args.format), args.output)
+    return 0
+
+
+def _diff(args) -> int:
+    from pytest_tflite_latency.estimator.diff import diff_estimates, render
+    from pytest_tflite_latency.estimator.pipeline import estimate
+
+    _emit(render(diff_estimates(estimate(args.old, args.device), estimate(args.new, args.device)), args.format),
+          args.output)
     return 0
 
 
@@ -56,11 +104,7 @@ def _example(args) -> int:
     from pytest_tflite_latency.bench import zoo
 
     data = zoo.build(args.name, dtype=args.dtype)
-    try:
-        with open(args.output, "wb") as f:
-            f.write(data)
-    except OSError as exc:
-        raise EstimatorError(f"{args.output}: cannot write: {exc.strerror}") from None
+    _write(args.output, data)
     print(f"wrote {args.output} ({len(data) / 1e6:.1f} MB, {args.name}, {args.dtype})")
     return 0
 
@@ -77,7 +121,8 @@ def _bench(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"estimate": _estimate, "devices": _devices, "example": _example, "bench": _bench}[args.command]
+    handler = {"estimate": _estimate, "diff": _diff, "devices": _devices, "example": _example,
+               "bench": _bench}[args.command]
     try:
         return handler(args)
     except EstimatorError as exc:

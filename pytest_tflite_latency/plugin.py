@@ -24,13 +24,14 @@ class Settings:
     policy: str
     margin_pct: float
     report: Path | None
-    baseline: dict[tuple[str, str], float]
+    baseline: dict[tuple[str, str], dict]  # the baseline report's records, estimate_ms a float
     regression_pct: float
     on_device: str | None  # None | "auto" | "required" | a serial
     benchmark_binary: str | None
     device_serial: str | None = None
     device_skip: str = ""
     results: list[dict] = field(default_factory=list)
+    html: Path | None = None
 
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -52,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="hold the estimate (default) or the interval's upper bound to the budget")
     g.addoption("--latency-margin", type=float, metavar="PCT", help="demand PCT%% of headroom")
     g.addoption("--latency-report", metavar="PATH", help="write a JSON report of every check")
+    g.addoption("--latency-html", metavar="PATH",
+                help="write an HTML page of every check, with a page per model and regressions' kernel diffs")
     g.addoption("--latency-baseline", metavar="PATH",
                 help="a previous --latency-report: fail on estimates that regressed beyond the threshold")
     g.addoption("--latency-regression", type=float, metavar="PCT",
@@ -94,17 +97,18 @@ def pytest_configure(config: pytest.Config) -> None:
         _number(config, "--latency-margin", "latency_margin"), Path(report) if report else None,
         _load_baseline(Path(baseline_path)) if baseline_path else {},
         _number(config, "--latency-regression", "latency_regression"), config.getoption("--on-device"),
-        _opt(config, "--latency-benchmark-binary", "latency_benchmark_binary"))
+        _opt(config, "--latency-benchmark-binary", "latency_benchmark_binary"),
+        html=Path(config.getoption("--latency-html")) if config.getoption("--latency-html") else None)
     if settings.budgets and not settings.budgets.is_file():
         raise pytest.UsageError(f"--latency-budgets: {settings.budgets}: no such file")
     config.stash[SETTINGS] = settings
     _State.settings = settings
 
 
-def _load_baseline(path: Path) -> dict[tuple[str, str], float]:
+def _load_baseline(path: Path) -> dict[tuple[str, str], dict]:
     try:
         data = json.loads(path.read_text())
-        return {(r["model"], r["device"]): float(r["estimate_ms"]) for r in data["results"]}
+        return {(r["model"], r["device"]): {**r, "estimate_ms": float(r["estimate_ms"])} for r in data["results"]}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise pytest.UsageError(f"--latency-baseline: {path}: not a latency report ({exc})") from None
 
@@ -219,7 +223,8 @@ def run_check(item: pytest.Item | None, model, max_ms, device=None, policy=None,
     result = check_budget(model, max_ms, device, policy or settings.policy,
                           settings.margin_pct if margin_pct is None else margin_pct, label)
     result.test = item.nodeid if item is not None else ""
-    result.baseline_ms = settings.baseline.get((result.model, result.device))
+    baseline = settings.baseline.get((result.model, result.device))
+    result.baseline_ms = baseline["estimate_ms"] if baseline else None
     result.regression_limit_pct = settings.regression_pct
     if settings.on_device:
         if settings.device_skip:
@@ -295,14 +300,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         terminalreporter.write_line(line)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
+        from pytest_tflite_latency.summary import markdown_html_link
+
         with open(summary, "a") as f:
             f.write(markdown_table(settings.results))
+            if settings.html:
+                f.write(markdown_html_link(settings.html))
+    if settings.html:
+        terminalreporter.write_line(f"HTML latency report: {settings.html}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     settings = session.config.stash.get(SETTINGS, None)
-    if settings is None or settings.report is None or hasattr(session.config, "workerinput"):
+    if settings is None or hasattr(session.config, "workerinput"):
         return
-    from pytest_tflite_latency.summary import write_report
+    if settings.report is not None:
+        from pytest_tflite_latency.summary import write_report
 
-    write_report(settings.report, settings.results)
+        write_report(settings.report, settings.results)
+    if settings.html is not None:
+        from pytest_tflite_latency.html_session import write_session_html
+
+        write_session_html(settings.html, settings.results, settings.baseline)

@@ -10,7 +10,8 @@ from pathlib import Path
 HEADS = ("model", "device", "estimate", "90% interval", "budget", "margin", "measured", "result")
 
 
-def _row(r: dict) -> tuple[str, ...]:
+def row(r: dict) -> tuple[str, ...]:
+    """One check's cells under `HEADS`, from a `BudgetResult.to_dict()`."""
     lo, hi = r["interval_ms"]
     limit = r["max_ms"] * (1 - r["margin_pct"] / 100)
     headroom = limit - r["compared_ms"]
@@ -21,7 +22,7 @@ def _row(r: dict) -> tuple[str, ...]:
 
 
 def terminal_table(results: list[dict]) -> list[str]:
-    rows = [HEADS, *(_row(r) for r in results)]
+    rows = [HEADS, *(row(r) for r in results)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADS))]
     return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
@@ -29,13 +30,30 @@ def terminal_table(results: list[dict]) -> list[str]:
 def markdown_table(results: list[dict]) -> str:
     lines = ["### TFLite latency budgets", "", "| " + " | ".join(HEADS) + " |",
              "|" + "---|" * len(HEADS)]
-    lines += ["| " + " | ".join(_row(r)) + " |" for r in results]
+    lines += ["| " + " | ".join(row(r)) + " |" for r in results]
     return "\n".join(lines) + "\n\n"
 
 
+def markdown_html_link(path: Path) -> str:
+    """A job-summary line pointing at the ``--latency-html`` page (and the run's artifacts on GitHub)."""
+    server, repo, run = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    where = f" (in [this run's artifacts]({server}/{repo}/actions/runs/{run}#artifacts) when the job uploads it)" \
+        if server and repo and run else ""
+    return f"HTML latency report: `{path}`{where}\n\n"
+
+
+def with_layers(result: dict) -> dict:
+    """The result with its model's kernel figures, so that a later run can diff against it."""
+    from pytest_tflite_latency.check import estimate_of
+
+    est = estimate_of(result)
+    return {**result, "layers": est.to_dict()["layers"]} if est is not None else result
+
+
 def write_report(path: Path, results: list[dict]) -> None:
-    """Write the JSON report atomically (a reader never sees half a file)."""
+    """Write the JSON report atomically (a reader never sees half a file), with each model's kernels."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    results = [with_layers(r) for r in results]
     data = {"tool": "pytest-tflite-latency", "results": results,
             "passed": sum(r["passed"] for r in results), "failed": sum(not r["passed"] for r in results)}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
