@@ -233,11 +233,12 @@ def op_breakdown(est: Estimate) -> list[tuple[str, float, int]]:
     return sorted(((k, math.fsum(v), len(v)) for k, v in by.items()), key=lambda r: (-r[1], r[0]))
 
 
-def summary(est: Estimate) -> str:
+def summary(est: Estimate, description: str = "") -> str:
     """The page header: model, device, total, interval, partitions and fallbacks."""
     lo, hi = est.interval_ms
     on = [layer.runs_on for layer in est.layers]
-    facts = [("device", f"{est.device} ({est.device_title})"), ("90% interval", f"{ms(lo)}–{ms(hi)} ms"),
+    facts = [("description", description)] if description else []
+    facts += [("device", f"{est.device} ({est.device_title})"), ("90% interval", f"{ms(lo)}–{ms(hi)} ms"),
              ("kernels", str(len(est.layers))), ("GPU partitions", str(est.gpu_partitions)),
              ("CPU kernels", str(on.count("CPU"))), ("GPU↔CPU copies", str(on.count("copy")))]
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
@@ -258,7 +259,7 @@ def render_html(est: Estimate, graph: Graph) -> str:
     costly = [(f"#{layer.index} {'+'.join(layer.ops)} {shape(layer.output_shape)}", layer.ms, f"k{layer.index}")
               for layer in est.top_layers(BAR_CHART_ROWS)]
     by_op = [(f"{name} ×{n}", total, "") for name, total, n in op_breakdown(est)]
-    body = [summary(est), warnings_list(est.warnings),
+    body = [summary(est, graph.description), warnings_list(est.warnings),
             f"<h2>Costliest kernels</h2>\n{bar_chart(costly, est.total_ms)}",
             f"<h2>By op type</h2>\n{bar_chart(by_op, est.total_ms)}",
             "<h2>Graph</h2>\n<p class=\"muted\">Kernels in execution order; colour and bar: estimated time. "
