@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.estimator.pipeline import estimate
 
 pytest_plugins = ["pytester"]
 
@@ -145,10 +147,64 @@ def test_works_under_xdist(project):
     pytest.importorskip("xdist")
     budgets(project, "budgets:\n  - model: 'models/*.tflite'\n    devices: [adreno640, adreno630]\n"
                      "    max_ms: 1000\n")
-    r = project.runpytest("-n", "2", "--latency-report", "r.json")
+    r = project.runpytest("-n", "2", "--latency-report", "r.json", "--latency-html", "r.html")
     r.assert_outcomes(passed=4)
     assert len(json.loads((project.path / "r.json").read_text())["results"]) == 4
     r.stdout.fnmatch_lines(["*tflite latency*"])
+    assert (project.path / "r.html").read_text().count('<td class="verdict">ok</td>') == 4
+
+
+def test_latency_html_lists_every_check_and_links_each_model_page(project, monkeypatch):
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 15\n"
+                     "  - model: models/big.tflite\n    max_ms: 15\n")
+    summary = project.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    project.runpytest("--latency-html", "out/latency.html").assert_outcomes(passed=1, failed=1)
+    page = (project.path / "out" / "latency.html").read_text()
+    verdicts = re.findall(r'<a href="([^"]+)">(models/\w+\.tflite)</a>.*?<td class="verdict">(\w+)</td>', page)
+    assert [(model, verdict) for _, model, verdict in verdicts] == [("models/big.tflite", "OVER"),
+                                                                    ("models/net.tflite", "ok")]
+    for href, model, _ in verdicts:
+        total = estimate(project.path / model).total_ms
+        assert f'id="total">{total:.3f} ms<' in (project.path / "out" / href).read_text()
+    assert "HTML latency report: `out/latency.html`" in summary.read_text()
+    first = page
+    project.runpytest("--latency-html", "out/latency.html")
+    assert (project.path / "out" / "latency.html").read_text() == first  # same results, same page
+
+
+def test_latency_html_shows_the_kernel_diff_of_a_regression(project):
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 100\n")
+    project.runpytest("--latency-report", "base.json").assert_outcomes(passed=1)
+    base = json.loads((project.path / "base.json").read_text())
+    (record,) = base["results"]
+    record["estimate_ms"] *= 0.8
+    slower = record["layers"][0]
+    slower["ms"] *= 0.5  # pretend one kernel used to take half as long
+    (project.path / "base.json").write_text(json.dumps(base))
+    r = project.runpytest("--latency-baseline", "base.json", "--latency-html", "r.html")
+    r.assert_outcomes(failed=1)
+    page = (project.path / "r.html").read_text()
+    assert "Regressions against the baseline" in page and page.count("<td>changed</td>") == 1
+    assert f"<td>#{slower['index']}→#{slower['index']}</td>" in page
+    del record["layers"]  # a report from before kernels were recorded: totals only
+    (project.path / "base.json").write_text(json.dumps(base))
+    project.runpytest("--latency-baseline", "base.json", "--latency-html", "r.html")
+    assert "has no kernel figures" in (project.path / "r.html").read_text()
+
+
+def test_budget_checks_without_latency_html_load_no_report_format(project):
+    project.makepyfile(test_formats="""
+        import sys
+        from pytest_tflite_latency import assert_latency
+
+        def test_check_then_look():
+            assert_latency("models/net.tflite", max_ms=1000)
+            loaded = [m for m in sys.modules if m.startswith("pytest_tflite_latency") and
+                      m.rsplit(".", 1)[-1] in ("html_report", "model_explorer", "diff", "html_session")]
+            assert "pytest_tflite_latency.estimator.pipeline" in sys.modules and loaded == []
+    """)
+    project.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
 def test_session_without_budgets_never_loads_the_estimator(pytester):

@@ -154,7 +154,8 @@ def test_estimating_imports_none_of_the_report_formats(nb201_path):
     formats = ("html_report", "model_explorer", "diff", "html_session")
     code = ("import sys\nfrom pytest_tflite_latency.cli import main\nfor fmt in sys.argv[1:]:\n"
             f"    main(['estimate', {str(nb201_path)!r}, '--format', fmt, '-o', '/dev/null'])\n"
-            f"print(sorted(m.rsplit('.', 1)[-1] for m in sys.modules if m.rsplit('.', 1)[-1] in {formats!r}))")
+            "print(sorted(m.rsplit('.', 1)[-1] for m in sys.modules if m.startswith('pytest_tflite_latency.')\n"
+            f"             and m.rsplit('.', 1)[-1] in {formats!r}))")
 
     def loaded(*fmts: str) -> str:
         return subprocess.run([sys.executable, "-c", code, *fmts], capture_output=True, text=True,
