@@ -182,7 +182,7 @@ def _partitions(layers: Sequence[LayerEstimate], x: int) -> list[str]:
             start = row if start is None else start
         elif start is not None:
             out.append(f'<rect class="partition" x="{x - 7}" y="{start * ROW_H + 2}" width="4" '
-                       f'height="{(row - start) * ROW_H}" fill="#1a7f37"><title>GPU partition: kernels '
+                       f'height="{(row - start) * ROW_H}" fill="#1a7f37"><title>on the GPU delegate: kernels '
                        f"#{layers[start].index}–#{layers[row - 1].index}</title></rect>")
             start = None
     return out
@@ -263,7 +263,7 @@ def render_html(est: Estimate, graph: Graph) -> str:
             f"<h2>Costliest kernels</h2>\n{bar_chart(costly, est.total_ms)}",
             f"<h2>By op type</h2>\n{bar_chart(by_op, est.total_ms)}",
             "<h2>Graph</h2>\n<p class=\"muted\">Kernels in execution order; colour and bar: estimated time. "
-            "Green edge and band: GPU partition; purple border: CPU fallback; dashed: GPU↔CPU copy. "
+            "Green edge and band: on the GPU delegate; purple border: CPU fallback; dashed: GPU↔CPU copy. "
             "Arcs: data flow. Click a kernel for its row.</p>",
             f'<div class="scroll">{graph_svg(est, kernel_edges(est, graph))}</div>',
             f"<h2>Layers</h2>\n{layer_table(est)}"]

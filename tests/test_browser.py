@@ -88,3 +88,13 @@ def test_a_500_kernel_page_loads_and_sorts(browser, tmp_path):
     click_header(browser, "ms")
     assert browser.evaluate(FIRST_MS) == f"{min(layer.ms for layer in est.layers):.3f}"
     assert browser.errors() == []
+
+
+def test_diff_page_renders_its_changes_without_errors(browser, nb201_path, mobilenet_path, tmp_path):
+    out = tmp_path / "diff.html"
+    assert main(["diff", str(nb201_path), str(mobilenet_path), "--format", "html", "-o", str(out)]) == 0
+    browser.events.clear()
+    browser.open(out)
+    rows = browser.evaluate("document.querySelectorAll('table.sortable tbody tr').length")
+    assert rows > 0 and rows == out.read_text().count("<tr data-i=")
+    assert browser.errors() == []
