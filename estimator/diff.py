@@ -107,7 +107,7 @@ def diff_estimates(old: Estimate, new: Estimate) -> ModelDiff:
                      len(new.layers), tuple(changes), unchanged)
 
 
-def _tuple(value) -> tuple | None:
+def _tuple(value: list | tuple | None) -> tuple | None:
     return None if value is None else tuple(_tuple(v) if isinstance(v, list) else v for v in value)
 
 
