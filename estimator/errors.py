@@ -23,3 +23,11 @@ class UnknownDeviceError(EstimatorError):
     def __init__(self, name: str, known: list[str]):
         super().__init__(f"unknown device {name!r}; known devices: {', '.join(known)}")
         self.name, self.known = name, known
+
+
+class ProfileError(EstimatorError):
+    """A device profile (a JSON file or a dict) is not one this estimator can use."""
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(f"{source}: not a usable device profile: {problem}")
+        self.source, self.problem = source, problem

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,6 +26,10 @@ _ITEMSIZE = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "st
              "uint64": 8, "resource": 1, "variant": 1, "uint32": 4, "uint16": 2, "int4": 1,
              "bfloat16": 2}
 _SKIP_GETTERS = ("Init", "GetRootAs")
+MAX_FILE_BYTES = 2**31 - 1  # a FlatBuffer addresses at most 2 GB
+MAX_ELEMENTS = 2**31  # no tensor of a model a phone runs holds more
+MAX_WINDOW = 2**16  # strides, filter sizes and dilations: 1 … 65536
+_WINDOW_OPTIONS = ("StrideW", "StrideH", "FilterWidth", "FilterHeight", "DilationWFactor", "DilationHFactor")
 
 
 @dataclass(frozen=True)
@@ -124,13 +129,31 @@ def _read(model, name) -> tuple[str, bytes]:
         raise ModelError(source, "no such file")
     if path.is_dir():
         raise ModelError(source, "is a directory, not a .tflite file")
+    try:  # non-blocking: opening a FIFO must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ModelError(source, f"cannot read file: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        return source, _read_regular(f, source)
+
+
+def _read_regular(f, source: str) -> bytes:
+    """The whole file, checked before reading: a regular file, not empty, within 2 GB."""
+    st = os.fstat(f.fileno())
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelError(source, "not a regular file (a device, FIFO or socket), not a .tflite file")
+    if st.st_size == 0:
+        raise ModelError(source, "file is empty")
+    if st.st_size > MAX_FILE_BYTES:
+        raise ModelError(source, f"file is {st.st_size / 2**30:.1f} GB, beyond the 2 GB a TFLite "
+                                 "FlatBuffer can address")
     try:
-        data = path.read_bytes()
+        data = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ModelError(source, f"cannot read file: {exc.strerror}") from None
     if not data:
         raise ModelError(source, "file is empty")
-    return source, data
+    return data
 
 
 def _parse(source: str, data: bytes) -> Graph:
@@ -204,7 +227,7 @@ def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph)
         for t in (*inputs, *outputs):
             if t >= len(tensors) or t < -1:
                 raise ModelError(graph.source, f"corrupted model: operator {i} refers to tensor {t}")
-        ops.append(Op(i, opcodes[idx], inputs, outputs, _options(o)))
+        ops.append(Op(i, opcodes[idx], inputs, outputs, _clamped(_options(o), s, i, opcodes[idx], graph)))
     return Subgraph(s, _text(sg.Name()), tensors, ops, _ints(sg, "Inputs", budget, "input"),
                     _ints(sg, "Outputs", budget, "output"))
 
@@ -212,7 +235,10 @@ def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph)
 def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Tensor:
     dtype = _TYPE_NAMES.get(t.Type(), f"type{t.Type()}")
     shape = list(_ints(t, "Shape", budget, "shape"))
+    _check_size(shape, i, budget.source)
     if t.Buffer() in const_buffers:  # constants: never dynamic, their names never shown
+        if any(d < 0 for d in shape):
+            raise ModelError(budget.source, f"corrupted model: constant tensor {i} has shape {tuple(shape)}")
         return Tensor(i, "", tuple(shape), dtype, True, False)
     name = _text(t.Name()) or f"tensor{i}"
     signature = _ints(t, "ShapeSignature", budget, "shape signature")
@@ -227,6 +253,16 @@ def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Te
         q = t.Quantization()
         quantized = q is not None and q.ScaleLength() > 0
     return Tensor(i, name, tuple(shape), dtype, False, quantized)
+
+
+def _check_size(shape: list[int], i: int, source: str) -> None:
+    """At most MAX_ELEMENTS elements, counting a dynamic (negative) dimension as 1."""
+    n = 1
+    for d in shape:
+        n *= max(d, 1)
+    if n > MAX_ELEMENTS:
+        raise ModelError(source, f"corrupted model: tensor {i} has shape {tuple(shape)}, "
+                                 f"more than 2^31 elements")
 
 
 @cache
@@ -244,6 +280,16 @@ def _getters(cls) -> tuple[tuple[str, str], ...]:
         elif params == 1 and f"{attr}AsNumpy" not in vars(cls):
             out.append((attr, attr))
     return tuple(out)
+
+
+def _clamped(options: dict, s: int, i: int, opcode: str, graph: Graph) -> dict:
+    """Strides, filter sizes and dilations outside 1 … MAX_WINDOW clamped into it, with a warning."""
+    bad = {k: v for k, v in options.items() if k in _WINDOW_OPTIONS and not 1 <= v <= MAX_WINDOW}
+    if bad:
+        graph.warnings.append(f"subgraph {s}: operator {i} ({opcode}) has "
+                              f"{', '.join(f'{k} {v}' for k, v in bad.items())}, outside 1…{MAX_WINDOW}: clamped")
+        options.update({k: min(max(v, 1), MAX_WINDOW) for k, v in bad.items()})
+    return options
 
 
 def _options(o) -> dict:

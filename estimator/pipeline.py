@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,6 +69,7 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
         # A file can be well-formed FlatBuffers yet describe an impossible graph.
         raise ModelError(graph.source, f"inconsistent model graph ({type(exc).__name__}: {exc})") from None
     times = predict(kg.kernels, X, profile)
+    _check_figures(graph.source, kg.kernels, times.ms, times.total_ms, times.interval_ms)
     layers = []
     for k, ms in zip(kg.kernels, times.ms, strict=True):
         p = params(k)
@@ -77,3 +79,16 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
             p.groups, float(ms), tuple(o.index for o in k.ops), k.note))
     return Estimate(graph.source, profile.name, profile.title, times.total_ms, times.interval_ms,
                     tuple(layers), (*kg.warnings, *times.warnings), kg.partitions)
+
+
+def _check_figures(source: str, kernels: list, ms, total: float, interval: tuple[float, float]) -> None:
+    """The last line of defence: a figure that is not finite, a negative kernel or a total that is not
+    positive is never returned (it would pass any budget); the model is refused with the reason."""
+    for k, v in zip(kernels, ms, strict=True):
+        if not (math.isfinite(v) and v >= 0):
+            raise ModelError(source, f"implausible model: kernel #{k.index} ({'+'.join(k.op_names)}) "
+                                     f"is estimated at {v} ms, not a finite non-negative time")
+    lo, hi = interval
+    if not all(map(math.isfinite, (total, lo, hi))) or total <= 0 or not 0 <= lo <= total <= hi:
+        raise ModelError(source, f"implausible model: estimated total {total} ms (interval {lo}–{hi}) "
+                                 "is not a finite positive time")

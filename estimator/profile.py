@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
-from pytest_tflite_latency.estimator.errors import UnknownDeviceError
+from pytest_tflite_latency.estimator.errors import ProfileError, UnknownDeviceError
 from pytest_tflite_latency.estimator.features import FEATURES
 from pytest_tflite_latency.estimator.kernels import KINDS
+from pytest_tflite_latency.estimator.validate import validate_profile
 
 MAX_LOG_FACTOR = 1.5  # corrections are clipped to ×/÷ e^1.5 ≈ 4.5
+MAX_PROFILE_BYTES = 256 * 2**20  # the bundled profiles take under 1 MB
 RANGE_SLACK = 2.0  # a kernel up to 2× the work of the largest trained one still counts as seen
 
 
@@ -101,7 +103,9 @@ class DeviceProfile:
     context: dict = field(default_factory=dict)  # in-network cost beyond a lone kernel's
 
     @classmethod
-    def from_dict(cls, d: dict) -> DeviceProfile:
+    def from_dict(cls, d: dict, source: str = "<profile>") -> DeviceProfile:
+        """A profile from its JSON form; `ProfileError` (naming ``source``) if it is not usable."""
+        validate_profile(d, source)
         corr = d.get("correction")
         return cls(d["name"], d["title"], d["backend"], d["runtime"], tuple(d["features"]),
                    d["base"], TreeEnsemble.from_dict(corr) if corr else None,
@@ -184,7 +188,22 @@ def device_names() -> tuple[str, ...]:
 
 @cache
 def _load_bundled(name: str) -> DeviceProfile:
-    return DeviceProfile.from_dict(json.loads((_bundled_dir() / f"{name}.json").read_text()))
+    return DeviceProfile.from_dict(json.loads((_bundled_dir() / f"{name}.json").read_text()), name)
+
+
+def _load_file(path: Path) -> DeviceProfile:
+    """A profile JSON file, refused with one line if it is not a regular, readable, valid profile."""
+    if not path.is_file():
+        raise ProfileError(str(path), "not a regular file")
+    if path.stat().st_size > MAX_PROFILE_BYTES:
+        raise ProfileError(str(path), f"file is {path.stat().st_size} bytes, more than {MAX_PROFILE_BYTES}")
+    try:
+        d = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ProfileError(str(path), f"cannot read: {exc.strerror}") from None
+    except (ValueError, RecursionError) as exc:
+        raise ProfileError(str(path), f"not valid JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
+    return DeviceProfile.from_dict(d, str(path))
 
 
 def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE) -> DeviceProfile:
@@ -192,8 +211,8 @@ def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE) -> DeviceP
     if isinstance(device, DeviceProfile):
         return device
     text = str(device)
-    if text.endswith(".json") and Path(text).is_file():
-        return DeviceProfile.from_dict(json.loads(Path(text).read_text()))
+    if text.endswith(".json") and Path(text).exists():
+        return _load_file(Path(text))
     if text not in device_names():
         raise UnknownDeviceError(text, list(device_names()))
     return _load_bundled(text)

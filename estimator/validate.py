@@ -1,0 +1,124 @@
+"""Checks of what the estimator is given: a device profile before it is used.
+
+A profile drives every figure the estimator prints, so a file that is not a profile (an estimate
+report, a list, wrong types) or one with a negative or non-finite coefficient is refused on load
+with one line that names the problem, instead of producing a traceback or a negative estimate.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pytest_tflite_latency.estimator.errors import ProfileError
+from pytest_tflite_latency.estimator.features import FEATURES
+
+_REQUIRED = {"name": str, "title": str, "backend": str, "runtime": str, "features": list, "base": dict,
+             "trained_range": dict, "interval": dict, "cpu_fallback": dict, "transfer": dict,
+             "provenance": dict}
+_OPTIONAL = {"max_partitions": int, "calibration": dict, "context": dict, "correction": (dict, type(None))}
+_COSTS = ("base", "cpu_fallback", "transfer", "context", "trained_range")  # every number ≥ 0
+_ROOFLINE = ("launch_ms", "ms_per_flop", "ms_per_byte", "relative_flop_cost")
+_TREE_ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
+
+
+def validate_profile(d: object, source: str = "<profile>") -> None:
+    """Raise `ProfileError` unless ``d`` is a device profile the estimator can use: required keys
+    with the right types, every number finite, costs ≥ 0, calibration factors > 0, trees whose
+    indices stay in range."""
+    if not isinstance(d, dict):
+        raise ProfileError(source, f"expected a JSON object, got {type(d).__name__}")
+    for key, kind in {**_REQUIRED, **_OPTIONAL}.items():
+        if key in _REQUIRED and key not in d:
+            raise ProfileError(source, f"missing key {key!r}")
+        if key in d and (not isinstance(d[key], kind) or isinstance(d[key], bool)):
+            raise ProfileError(source, f"{key!r} has the wrong type ({type(d[key]).__name__})")
+    _check_numbers(d, source, "", nonnegative=False)
+    for key in _COSTS:
+        _check_numbers(d.get(key, {}), source, key, nonnegative=True)
+    _check_features(d["features"], source)
+    for key in ("base", "cpu_fallback", "transfer"):
+        _check_roofline(d[key], source, key)
+    _check_calibration(d.get("calibration", {}), source)
+    _check_interval(d["interval"], source)
+    if d.get("backend") not in ("gpu", "cpu"):
+        raise ProfileError(source, f"backend must be 'gpu' or 'cpu', got {d.get('backend')!r}")
+    if d.get("max_partitions", 1) < 1:
+        raise ProfileError(source, f"max_partitions must be at least 1, got {d['max_partitions']}")
+    if d.get("correction"):
+        _check_trees(d["correction"], source, len(d["features"]))
+
+
+def _check_numbers(value: object, source: str, where: str, nonnegative: bool) -> None:
+    """Every number inside ``value`` is finite (and ≥ 0 where it is a cost)."""
+    stack = [(where, value)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, dict):
+            stack += [(f"{path}.{k}" if path else str(k), x) for k, x in v.items()]
+        elif isinstance(v, list):
+            stack += [(f"{path}[{i}]", x) for i, x in enumerate(v)]
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            if not math.isfinite(v):
+                raise ProfileError(source, f"{path} is {v}, not a finite number")
+            if nonnegative and v < 0:
+                raise ProfileError(source, f"{path} is {v}; a cost cannot be negative")
+
+
+def _check_features(features: list, source: str) -> None:
+    if tuple(features) != FEATURES:
+        raise ProfileError(source, f"its {len(features)} features are not the {len(FEATURES)} this "
+                                   "estimator computes; export it again with this version")
+
+
+def _check_roofline(p: dict, source: str, where: str) -> None:
+    for key in _ROOFLINE:
+        if key not in p:
+            raise ProfileError(source, f"{where} has no {key!r}")
+    for key in _ROOFLINE[:3]:
+        if not _is_number(p[key]):
+            raise ProfileError(source, f"{where}.{key} must be a number")
+    if not isinstance(p["relative_flop_cost"], dict) or not all(map(_is_number, p["relative_flop_cost"].values())):
+        raise ProfileError(source, f"{where}.relative_flop_cost must map kernel kinds to numbers")
+
+
+def _check_calibration(calibration: dict, source: str) -> None:
+    for kind, factor in calibration.items():
+        if not _is_number(factor) or factor <= 0:
+            raise ProfileError(source, f"calibration.{kind} must be a positive factor, got {factor!r}")
+
+
+def _check_interval(interval: dict, source: str) -> None:
+    low, high = interval.get("low"), interval.get("high")
+    if not (_is_number(low) and _is_number(high) and -1 < low <= high):
+        raise ProfileError(source, f"interval needs numbers -1 < low ≤ high, got low={low!r}, high={high!r}")
+
+
+def _check_trees(t: dict, source: str, n_features: int) -> None:
+    """The tree arrays: equal lengths, child, root and feature indices in range."""
+    for key in ("algorithm", "compare", "combine", "base_score", "depth", *_TREE_ARRAYS):
+        if key not in t:
+            raise ProfileError(source, f"correction has no {key!r}")
+    if t["compare"] not in ("lt", "le") or t["combine"] not in ("sum", "mean"):
+        raise ProfileError(source, "correction.compare must be lt|le and correction.combine sum|mean")
+    if not isinstance(t["depth"], int) or not 0 <= t["depth"] <= 64 or not _is_number(t["base_score"]):
+        raise ProfileError(source, "correction.depth must be an integer from 0 to 64, base_score a number")
+    arrays = [t[k] for k in _TREE_ARRAYS]
+    if not all(isinstance(a, list) and all(map(_is_number, a)) for a in arrays):
+        raise ProfileError(source, f"correction.{', '.join(_TREE_ARRAYS)} must be lists of numbers")
+    nodes = len(t["feature"])
+    if any(len(t[k]) != nodes for k in _TREE_ARRAYS[1:]) or not t["roots"]:
+        raise ProfileError(source, "correction arrays differ in length or hold no tree")
+    _check_indices(t, ("roots",), 0, nodes, source)
+    _check_indices(t, ("left", "right"), -1, nodes, source)
+    _check_indices(t, ("feature",), -1, n_features, source)
+
+
+def _check_indices(t: dict, keys: tuple[str, ...], low: int, high: int, source: str) -> None:
+    for key in keys:
+        bad = [v for v in t[key] if v != int(v) or not low <= v < high]
+        if bad:
+            raise ProfileError(source, f"correction.{key} holds {bad[0]!r}, outside {low}…{high - 1}")
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
