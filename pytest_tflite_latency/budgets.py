@@ -18,6 +18,7 @@ Model paths are relative to the budget file. Errors name the file and the line.
 from __future__ import annotations
 
 import glob
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ import yaml
 
 POLICIES = ("estimate", "upper")  # hold the estimate, or the interval's upper bound, to the budget
 _ENTRY_KEYS = {"model", "device", "devices", "max_ms", "policy", "margin_pct", "name"}
+_TOP_KEYS = {"defaults", "budgets"}
+_DEFAULT_KEYS = {"device", "policy", "margin_pct"}
 
 
 class BudgetFileError(Exception):
@@ -50,9 +53,26 @@ class Budget:
 
 
 class _LineLoader(yaml.SafeLoader):
-    """Records the 1-based line of every mapping as ``__line__``."""
+    """Safe YAML without aliases (a few lines could expand to gigabytes), with string keys, each at
+    most once; records the 1-based line of every mapping as ``__line__``."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a budget file",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
+        self.flatten_mapping(node)
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(None, None, f"keys must be names, got {key!r}",
+                                                        key_node.start_mark)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
@@ -60,24 +80,52 @@ class _LineLoader(yaml.SafeLoader):
 
 def load_budgets(path: Path, default_device: str, default_policy: str = "estimate") -> list[Budget]:
     """Every (model, device) budget in ``path``; raises `BudgetFileError` if the file is unusable."""
+    doc = _load_yaml(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("budgets"), list):
+        raise BudgetFileError(path, doc.get("__line__") if isinstance(doc, dict) else 1,
+                              "expected a mapping with a 'budgets:' list")
+    _known_keys(path, doc, _TOP_KEYS, "top-level key")
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise BudgetFileError(path, doc["__line__"], "'defaults' must be a mapping")
+    _known_keys(path, defaults, _DEFAULT_KEYS, "key in 'defaults'")
+    if not isinstance(defaults.get("device", ""), str):
+        raise BudgetFileError(path, defaults["__line__"], "defaults: device must be a device name")
+    out: list[Budget] = []
+    for i, entry in enumerate(doc["budgets"]):
+        out += _entry(path, i, entry, defaults, default_device, default_policy)
+    return out
+
+
+def _load_yaml(path: Path):
     try:
-        doc = yaml.load(path.read_text(), Loader=_LineLoader)
+        return yaml.load(path.read_text(), Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise BudgetFileError(path, mark.line + 1 if mark else None, f"not valid YAML: {problem}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BudgetFileError(path, None, f"cannot read: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("budgets"), list):
-        raise BudgetFileError(path, doc.get("__line__") if isinstance(doc, dict) else 1,
-                              "expected a mapping with a 'budgets:' list")
-    defaults = doc.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        raise BudgetFileError(path, doc["__line__"], "'defaults' must be a mapping")
-    out: list[Budget] = []
-    for i, entry in enumerate(doc["budgets"]):
-        out += _entry(path, i, entry, defaults, default_device, default_policy)
-    return out
+    except (ValueError, OverflowError, RecursionError) as exc:  # e.g. an integer of 5,000 digits
+        raise BudgetFileError(path, None, f"unusable value ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
+def _known_keys(path: Path, mapping: dict, known: set[str], what: str) -> None:
+    unknown = sorted(set(mapping) - known - {"__line__"})
+    if unknown:
+        raise BudgetFileError(path, mapping["__line__"], f"unknown {what} {', '.join(map(repr, unknown))}; "
+                                                         f"expected {', '.join(sorted(known))}")
+
+
+def finite_number(value: object) -> float | None:
+    """``value`` as a float if it is a finite number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) -> list[Budget]:
@@ -95,15 +143,18 @@ def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) 
     for key in ("model", "max_ms"):
         if key not in entry:
             return bad(f"budget #{i + 1} has no '{key}'")
-    max_ms = entry["max_ms"]
-    if isinstance(max_ms, bool) or not isinstance(max_ms, (int, float)) or not max_ms > 0:
-        return bad(f"max_ms must be a positive number of milliseconds, got {max_ms!r}")
+    max_ms = finite_number(entry["max_ms"])
+    if max_ms is None or max_ms <= 0:
+        return bad(f"max_ms must be a finite positive number of milliseconds, got {_short(entry['max_ms'])}")
+    if not isinstance(entry["model"], str):
+        return bad(f"model must be a path or a glob, got {_short(entry['model'])}")
     pol = entry.get("policy", defaults.get("policy", policy))
     if pol not in POLICIES:
         return bad(f"policy must be one of {', '.join(POLICIES)}, got {pol!r}")
-    margin = entry.get("margin_pct", defaults.get("margin_pct", 0))
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 100:
-        return bad(f"margin_pct must be a number from 0 to 100, got {margin!r}")
+    margin = finite_number(entry.get("margin_pct", defaults.get("margin_pct", 0)))
+    if margin is None or not 0 <= margin < 100:
+        return bad(f"margin_pct must be a number from 0 to 100, got "
+                   f"{_short(entry.get('margin_pct', defaults.get('margin_pct')))}")
     devices = entry.get("devices") or [entry.get("device") or defaults.get("device") or device]
     if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
         return bad("devices must be a list of device names")
@@ -112,6 +163,11 @@ def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) 
         return bad(f"model {entry['model']!r} matches no file")
     return [Budget(m, _label(path, m), d, float(max_ms), pol, float(margin), line)
             for m in models for d in devices]
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _models(path: Path, pattern: str) -> list[Path]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pytest_tflite_latency.budgets import POLICIES
+from pytest_tflite_latency.budgets import POLICIES, finite_number
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
 from pytest_tflite_latency.estimator.pipeline import Estimate, estimate
 
@@ -50,8 +51,13 @@ class BudgetResult:
         return self.max_ms * (1 - self.margin_pct / 100)
 
     @property
+    def implausible(self) -> bool:
+        """The figure held to the budget is not a finite positive time: it can never pass."""
+        return not (math.isfinite(self.compared_ms) and self.compared_ms > 0)
+
+    @property
     def over_budget(self) -> bool:
-        return self.compared_ms > self.limit_ms
+        return self.implausible or self.compared_ms > self.limit_ms
 
     @property
     def regression_pct(self) -> float | None:
@@ -79,7 +85,10 @@ class BudgetResult:
     def message(self) -> str:
         head = f"{self.model} on {self.device}: "
         lines = []
-        if self.over_budget:
+        if self.implausible:
+            lines.append(f"{head}{self.what()} is not a finite positive time: it cannot be held to the "
+                         f"{self.limit_ms:.2f} ms budget")
+        elif self.over_budget:
             over = self.compared_ms - self.limit_ms
             margin = f" ({self.max_ms:g} ms less {self.margin_pct:g}% margin)" if self.margin_pct else ""
             lines.append(f"{head}{self.what()} exceeds the {self.limit_ms:.2f} ms budget{margin} "
@@ -133,8 +142,11 @@ def check_budget(model: str | os.PathLike, max_ms: float, device: str = DEFAULT_
     """Estimate ``model`` on ``device`` and compare it with ``max_ms``; never raises on a miss."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
-    if not isinstance(max_ms, (int, float)) or isinstance(max_ms, bool) or max_ms <= 0:
-        raise ValueError(f"max_ms must be a positive number of milliseconds, not {max_ms!r}")
+    if (finite_number(max_ms) or 0) <= 0:
+        raise ValueError(f"max_ms must be a finite positive number of milliseconds, not {max_ms!r}")
+    margin = finite_number(margin_pct)
+    if margin is None or not 0 <= margin < 100:
+        raise ValueError(f"margin_pct must be a number from 0 to 100, not {margin_pct!r}")
     est = estimate_file(model, device)
     return BudgetResult(label or str(model), device, float(max_ms), est.total_ms, est.interval_ms,
                         policy, float(margin_pct), top_layers=describe_layers(est), path=str(Path(model).resolve()))

@@ -7,6 +7,7 @@ so a session without budgets pays nothing.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,11 +107,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _load_baseline(path: Path) -> dict[tuple[str, str], dict]:
+    """(model, device) → that check's result in a previous report; every estimate finite and positive."""
     try:
         data = json.loads(path.read_text())
-        return {(r["model"], r["device"]): {**r, "estimate_ms": float(r["estimate_ms"])} for r in data["results"]}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise pytest.UsageError(f"--latency-baseline: {path}: not a latency report ({exc})") from None
+        baseline = {(r["model"], r["device"]): r for r in data["results"] if not r.get("error")}
+        figures = {key: r["estimate_ms"] for key, r in baseline.items()}
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise pytest.UsageError(f"--latency-baseline: {path}: not a latency report "
+                                f"({type(exc).__name__}: {str(exc)[:80]})") from None
+    for (model, device), ms in figures.items():
+        if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not (math.isfinite(ms) and ms > 0):
+            raise pytest.UsageError(f"--latency-baseline: {path}: {model} on {device} has estimate_ms {ms!r}, "
+                                    "not a finite positive time")
+    return {key: {**r, "estimate_ms": float(r["estimate_ms"])} for key, r in baseline.items()}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -174,17 +183,17 @@ class BudgetItem(pytest.Item):
 
     def runtest(self) -> None:
         from pytest_tflite_latency.budgets import BudgetFileError
+        from pytest_tflite_latency.estimator.errors import EstimatorError
 
         b = self.budget
         if b.error:
+            _record_error(self, b.label, b.device, b.max_ms, b.error)
             raise BudgetFileError(Path(self.path), b.line, b.error)
-        from pytest_tflite_latency.estimator.errors import UnknownDeviceError
-
         settings = self.config.stash[SETTINGS]
         margin = b.margin_pct or settings.margin_pct
         try:
             run_check(self, b.model, b.max_ms, b.device, b.policy, margin, b.label)
-        except UnknownDeviceError as exc:  # a typo in the file: point at its line
+        except EstimatorError as exc:  # a missing model, a typo in a device name: point at the line
             raise BudgetFileError(Path(self.path), b.line, str(exc)) from None
 
     def repr_failure(self, excinfo):
@@ -215,14 +224,31 @@ def _default_device() -> str:
 def run_check(item: pytest.Item | None, model, max_ms, device=None, policy=None, margin_pct=None,
               label=None):
     """Estimate (and with --on-device, measure), record in the item's report, raise on a miss."""
-    from pytest_tflite_latency.check import LatencyBudgetExceeded, check_budget
+    from pytest_tflite_latency.check import LatencyBudgetExceeded
 
     # outside a pytest session with this plugin: plain defaults, no baseline, no phone
     settings = _State.settings or Settings(None, None, "estimate", 0.0, None, {}, 5.0, None, None)
     device = device or settings.device or _default_device()
+    try:
+        result = _checked(settings, model, max_ms, device, policy, margin_pct, label)
+    except Exception as exc:  # recorded in the report, then failed as usual
+        if item is not None:
+            _record_error(item, label or str(model), device, max_ms, str(exc))
+        raise
+    result.test = item.nodeid if item is not None else ""
+    if item is not None:
+        _record(item, result)
+    if not result.passed:
+        raise LatencyBudgetExceeded(result)
+    return result
+
+
+def _checked(settings: Settings, model, max_ms, device: str, policy, margin_pct, label):
+    """The budget result, with the baseline and, with --on-device, the phone's measurement."""
+    from pytest_tflite_latency.check import check_budget
+
     result = check_budget(model, max_ms, device, policy or settings.policy,
                           settings.margin_pct if margin_pct is None else margin_pct, label)
-    result.test = item.nodeid if item is not None else ""
     baseline = settings.baseline.get((result.model, result.device))
     result.baseline_ms = baseline["estimate_ms"] if baseline else None
     result.regression_limit_pct = settings.regression_pct
@@ -232,11 +258,14 @@ def run_check(item: pytest.Item | None, model, max_ms, device=None, policy=None,
         from pytest_tflite_latency.device import measure
 
         result.measured_ms = measure(Path(model), settings.device_serial, settings.benchmark_binary)
-    if item is not None:
-        _record(item, result)
-    if not result.passed:
-        raise LatencyBudgetExceeded(result)
     return result
+
+
+def _record_error(item: pytest.Item, model: str, device: str, max_ms, error: str) -> None:
+    """A check that could not be made still appears in the report, failed, with its error."""
+    entry = {"model": model, "device": device, "max_ms": max_ms if isinstance(max_ms, (int, float)) else None,
+             "error": error, "passed": False, "test": item.nodeid}
+    item.user_properties.append((RESULT_PROPERTY, json.dumps(entry, default=str)))
 
 
 def _record(item: pytest.Item, result) -> None:

@@ -11,7 +11,10 @@ HEADS = ("model", "device", "estimate", "90% interval", "budget", "margin", "mea
 
 
 def row(r: dict) -> tuple[str, ...]:
-    """One check's cells under `HEADS`, from a `BudgetResult.to_dict()`."""
+    """One check's cells under `HEADS`, from a `BudgetResult.to_dict()` (or an errored check's entry)."""
+    if r.get("error"):  # the check could not be made: no figures
+        budget = f"{r['max_ms']:g} ms" if r.get("max_ms") is not None else "-"
+        return (r["model"], r["device"], "-", "-", budget, "-", "-", "ERROR")
     lo, hi = r["interval_ms"]
     limit = r["max_ms"] * (1 - r["margin_pct"] / 100)
     headroom = limit - r["compared_ms"]
@@ -55,8 +58,9 @@ def write_report(path: Path, results: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     results = [with_layers(r) for r in results]
     data = {"tool": "pytest-tflite-latency", "results": results,
-            "passed": sum(r["passed"] for r in results), "failed": sum(not r["passed"] for r in results)}
+            "passed": sum(r["passed"] for r in results), "failed": sum(not r["passed"] for r in results),
+            "errors": sum(bool(r.get("error")) for r in results)}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
+        json.dump(data, f, indent=2, allow_nan=False)
     os.replace(tmp, path)

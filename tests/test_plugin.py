@@ -75,6 +75,15 @@ def test_assert_latency_fixture_and_marker(project):
 @pytest.mark.parametrize("text,message", [
     ("budgets: [unclosed", "latency-budgets.yaml:1: not valid YAML"),
     ("- just a list", "expected a mapping with a 'budgets:' list"),
+    ("a: &x [1, 2]\nb: [*x, *x]\nbudgets: []", "latency-budgets.yaml:2: not valid YAML: aliases (*name)"),
+    ("budgets: []\n1: 2\n", "latency-budgets.yaml:2: not valid YAML: keys must be names, got 1"),
+    ("budgets: []\ntrue: 2\n", "latency-budgets.yaml:2: not valid YAML: keys must be names, got True"),
+    ("budgets:\n  - {model: m, max_ms: 1, max_ms: 2}\n", ":2: not valid YAML: duplicate key 'max_ms'"),
+    ("budgets: []\nbudgets: []\n", "latency-budgets.yaml:2: not valid YAML: duplicate key 'budgets'"),
+    ("devcie: adreno630\nbudgets: []\n", "latency-budgets.yaml:1: unknown top-level key 'devcie'"),
+    ("defualts: {}\nbudgets: []\n", "latency-budgets.yaml:1: unknown top-level key 'defualts'"),
+    ("defaults: {polcy: upper}\nbudgets: []\n", "latency-budgets.yaml:1: unknown key in 'defaults' 'polcy'"),
+    ("budgets: " + "[" * 5000 + "]" * 5000, "latency-budgets.yaml"),
 ])
 def test_unusable_budget_file_is_a_collection_error(project, text, message):
     budgets(project, text)
@@ -85,8 +94,13 @@ def test_unusable_budget_file_is_a_collection_error(project, text, message):
 
 
 @pytest.mark.parametrize("entry,message", [
-    ("  - model: models/net.tflite\n    max_ms: -3\n", ":3: max_ms must be a positive number"),
-    ("  - model: models/net.tflite\n    max_ms: fast\n", ":3: max_ms must be a positive number"),
+    ("  - model: models/net.tflite\n    max_ms: -3\n", ":3: max_ms must be a finite positive number"),
+    ("  - model: models/net.tflite\n    max_ms: fast\n", ":3: max_ms must be a finite positive number"),
+    ("  - model: models/net.tflite\n    max_ms: .inf\n", ":3: max_ms must be a finite positive number"),
+    ("  - model: models/net.tflite\n    max_ms: 1e400\n", ":3: max_ms must be a finite positive number"),
+    ("  - model: models/net.tflite\n    max_ms: .nan\n", ":3: max_ms must be a finite positive number"),
+    ("  - model: models/net.tflite\n    max_ms: " + "9" * 400 + "\n", ":3: max_ms must be a finite positive"),
+    ("  - model: models/missing.tflite\n    max_ms: 5\n", ":3: model 'models/missing.tflite' matches no file"),
     ("  - max_ms: 5\n", ":3: budget #2 has no 'model'"),
     ("  - model: 'models/*.onnx'\n    max_ms: 5\n", ":3: model 'models/*.onnx' matches no file"),
     ("  - model: models/net.tflite\n    max_ms: 5\n    device: pixel99\n", ":3: unknown device 'pixel99'"),
@@ -104,7 +118,45 @@ def test_unparsable_model_fails_with_its_path(project):
     budgets(project, "budgets:\n  - model: models/broken.tflite\n    max_ms: 5\n")
     r = project.runpytest()
     r.assert_outcomes(failed=1)
-    r.stdout.fnmatch_lines(["*models/broken.tflite: not a TFLite model*"])
+    r.stdout.fnmatch_lines(["*latency-budgets.yaml:2: *models/broken.tflite: not a TFLite model*"])
+
+
+def test_profile_that_is_not_a_profile_fails_the_item_with_file_and_line(project):
+    (project.path / "report.json").write_text(json.dumps({"model": "x", "total_ms": 3}))
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    device: report.json\n    max_ms: 5\n")
+    r = project.runpytest()
+    r.assert_outcomes(failed=1)
+    r.stdout.fnmatch_lines(["*latency-budgets.yaml:2: report.json: not a usable device profile: missing key*"])
+    assert "Traceback" not in r.stdout.str()
+
+
+def test_report_records_checks_that_errored_and_counts_match(project):
+    budgets(project, "budgets:\n  - {model: models/net.tflite, max_ms: 100}\n"
+                     "  - {model: models/net.tflite, max_ms: 100, device: pixel99}\n"
+                     "  - {model: models/gone.tflite, max_ms: 100}\n"
+                     "  - {model: models/net.tflite, max_ms: .inf}\n")
+    r = project.runpytest("--latency-report", "report.json")
+    r.assert_outcomes(passed=1, failed=3)
+    report = json.loads((project.path / "report.json").read_text())
+    assert (report["passed"], report["failed"], report["errors"]) == (1, 3, 3)
+    errors = {res["device"]: res["error"] for res in report["results"] if res.get("error")}
+    assert "unknown device 'pixel99'" in errors["pixel99"]
+    r.stdout.fnmatch_lines(["*models/net.tflite*pixel99*ERROR*"])
+
+
+@pytest.mark.parametrize("figure,message", [
+    (float("nan"), "has estimate_ms nan, not a finite positive time"),
+    (-4.0, "has estimate_ms -4.0, not a finite positive time"),
+    ("deep", "not a latency report (RecursionError"),
+])
+def test_unusable_baseline_is_a_usage_error(project, figure, message):
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 100\n")
+    results = [{"model": "models/net.tflite", "device": "adreno640", "estimate_ms": figure}]
+    text = json.dumps({"results": results}) if figure != "deep" else '{"results": ' + "[" * 100000 + "]" * 100000 + "}"
+    (project.path / "base.json").write_text(text)
+    r = project.runpytest("--latency-baseline", "base.json")
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
+    r.stderr.fnmatch_lines([f"*--latency-baseline: *base.json*{message}*"])
 
 
 def test_json_report_junit_properties_and_github_summary(project, monkeypatch):
