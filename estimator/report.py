@@ -32,7 +32,7 @@ def _cells(layer: LayerEstimate) -> dict[str, str]:
 def render(est: Estimate, fmt: str = "table") -> str:
     """The estimate as ``table`` (default), ``csv`` or ``json`` text."""
     if fmt == "json":
-        return json.dumps(est.to_dict(), indent=2) + "\n"
+        return json.dumps(est.to_dict(), indent=2, allow_nan=False) + "\n"  # the pipeline returns finite figures
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")

@@ -1,0 +1,111 @@
+"""Hostile input never hangs, never crashes and never yields a figure that could pass a budget."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.bench.writer import ModelWriter
+from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
+from pytest_tflite_latency.estimator.errors import ModelError, ProfileError
+from pytest_tflite_latency.estimator.pipeline import estimate
+from pytest_tflite_latency.estimator.profile import DeviceProfile, _bundled_dir, load_profile
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest_tflite_latency.cli", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def bundled() -> dict:
+    return json.loads((_bundled_dir() / f"{DEFAULT_DEVICE}.json").read_text())
+
+
+def _set(d: dict, path: str, value) -> dict:
+    *parents, last = path.split(".")
+    target = d
+    for key in parents:
+        target = target[key]
+    target[last] = value
+    return d
+
+
+@pytest.mark.parametrize("text,problem", [
+    (json.dumps({"model": "m.tflite", "device": "x", "total_ms": 3.0}), "missing key 'name'"),
+    ("[1, 2, 3]", "expected a JSON object, got list"),
+    ("{not json", "not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "not valid JSON (RecursionError"),
+    (json.dumps(_set(bundled(), "title", 7)), "'title' has the wrong type"),
+    (json.dumps(_set(bundled(), "base.ms_per_flop", -1e-8)), "base.ms_per_flop is -1e-08; a cost cannot be negative"),
+    (json.dumps(_set(bundled(), "transfer.launch_ms", math.inf)), "transfer.launch_ms is inf, not a finite number"),
+    (json.dumps(_set(bundled(), "interval.high", math.nan)), "interval.high is nan, not a finite number"),
+    (json.dumps(_set(bundled(), "calibration", {"conv": 0})), "calibration.conv must be a positive factor"),
+    (json.dumps(_set(bundled(), "correction.left", [10**9])), "correction arrays differ in length"),
+    (json.dumps(_set(bundled(), "features", ["flops"])), "its 1 features are not the"),
+])
+def test_file_that_is_not_a_usable_profile_exits_2_naming_it(tmp_path, nb201_path, text, problem):
+    path = tmp_path / "phone.json"
+    path.write_text(text)
+    r = cli("estimate", str(nb201_path), "--device", str(path))
+    assert r.returncode == 2, r.stdout
+    assert r.stderr.count("\n") == 1 and f"{path}: not a usable device profile: {problem}" in r.stderr
+
+
+def test_profile_validation_happens_in_from_dict():
+    with pytest.raises(ProfileError, match=r"mine: not a usable device profile: base\.launch_ms is -1"):
+        DeviceProfile.from_dict(_set(bundled(), "base.launch_ms", -1), "mine")
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/urandom", "fifo"])
+def test_devices_and_fifos_are_refused_before_reading(tmp_path, path):
+    if path == "fifo":
+        path = str(tmp_path / "model.tflite")
+        os.mkfifo(path)
+    r = cli("estimate", path)
+    assert r.returncode == 2 and "not a regular file" in r.stderr and path in r.stderr
+
+
+def test_file_beyond_two_gigabytes_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge.tflite"
+    with open(path, "wb") as f:
+        f.truncate(2**31 + 10)  # sparse: takes no disk space
+    with pytest.raises(ModelError, match="beyond the 2 GB a TFLite FlatBuffer can address"):
+        estimate(path)
+
+
+def test_tensor_beyond_two_billion_elements_is_a_model_error():
+    m = ModelWriter()
+    x = m.input((1, 8, 8, 2))
+    (y,) = m.op("RELU", [x], [(1, 65536, 65536, 2)])
+    with pytest.raises(ModelError, match=r"tensor \d+ has shape \(1, 65536, 65536, 2\), more than 2\^31"):
+        estimate(m.to_bytes([y]))
+
+
+def test_absurd_strides_and_windows_are_clamped_with_a_warning():
+    m = ModelWriter()
+    x = m.input((1, 8, 8, 4))
+    (y,) = m.op("AVERAGE_POOL_2D", [x], [(1, 4, 4, 4)],
+                {"StrideW": 0, "StrideH": -3, "FilterWidth": 2**30, "FilterHeight": 2, "Padding": 1})
+    est = estimate(m.to_bytes([y]))
+    assert est.total_ms > 0 and math.isfinite(est.interval_ms[1])
+    assert any("StrideW 0, StrideH -3, FilterWidth 1073741824, outside 1…65536: clamped" in w for w in est.warnings)
+
+
+def test_a_negative_figure_is_never_returned_even_from_a_hand_made_profile(nb201_bytes):
+    profile = load_profile(DEFAULT_DEVICE)
+    broken = replace(profile, base={**profile.base, "launch_ms": -5.0})  # bypasses from_dict's checks
+    with pytest.raises(ModelError, match="not a finite non-negative time"):
+        estimate(nb201_bytes, broken)
+
+
+def test_json_report_is_strict_json(tmp_path):
+    path = tmp_path / "m.tflite"
+    path.write_bytes(zoo.build("mobilenet_v1", size=32, fill="zeros"))
+    r = cli("estimate", str(path), "--format", "json")
+    json.loads(r.stdout, parse_constant=lambda token: pytest.fail(f"{token} in the JSON report"))
