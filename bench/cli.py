@@ -61,11 +61,17 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
-    from pytest_tflite_latency.bench.db import Database
+    import sqlite3
+
+    from pytest_tflite_latency.bench.db import Database, DatabaseError
 
     with Database(args.db) as database:
-        return {"run": _run, "import-nb201": _import, "train": _train, "export": _export,
-                "calibrate": _calibrate, "status": _status}[args.bench_command](args, database)
+        handler = {"run": _run, "import-nb201": _import, "train": _train, "export": _export,
+                   "calibrate": _calibrate, "status": _status}[args.bench_command]
+        try:
+            return handler(args, database)
+        except sqlite3.DatabaseError as exc:  # corrupt pages show only when they are read
+            raise DatabaseError(f"{args.db}: damaged measurement database ({exc})") from None
 
 
 def _features(data: bytes) -> dict:

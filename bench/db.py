@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS measurements (
 """
 
 
+_TABLES = ("meta", "devices", "models", "measurements")
+
+
 class DatabaseError(Exception):
     """The database file is unusable (not SQLite, or a newer schema)."""
 
@@ -62,27 +65,40 @@ class Database:
         self.path = Path(path)
         try:
             self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
-            version = self._version()
-            if version is None:
-                with self.transaction():
-                    for statement in filter(str.strip, _SCHEMA.split(";")):
-                        self.conn.execute(statement)
-                    self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                                      (str(SCHEMA_VERSION),))
-            elif version > SCHEMA_VERSION:
-                raise DatabaseError(f"{self.path}: schema version {version} is newer than this tool's "
-                                    f"{SCHEMA_VERSION}; upgrade pytest-tflite-latency")
+            self._open()
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"{self.path}: not a measurement database ({exc})") from None
 
-    def _version(self) -> int | None:
-        try:
-            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.OperationalError:
-            return None
-        return int(row[0]) if row else None
+    def _open(self) -> None:
+        """Create the schema in an empty file; refuse, without writing to it, any other file."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            with self.transaction():
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self.conn.execute(statement)
+                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        version = self._version(tables)
+        if version > SCHEMA_VERSION:
+            raise DatabaseError(f"{self.path}: schema version {version} is newer than this tool's "
+                                f"{SCHEMA_VERSION}; upgrade pytest-tflite-latency")
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+
+    def _version(self, tables: set[str]) -> int:
+        """The schema version of a file this tool wrote; `DatabaseError` for any other file."""
+        tables = tables or {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = sorted(set(_TABLES) - tables)
+        if "meta" in missing:
+            raise DatabaseError(f"{self.path}: not a measurement database (an SQLite file without this tool's "
+                                "meta table); left unchanged")
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None or not str(row[0]).isdigit():
+            raise DatabaseError(f"{self.path}: not a measurement database (schema version "
+                                f"{row[0] if row else 'missing'!r}); left unchanged")
+        if missing and int(row[0]) <= SCHEMA_VERSION:
+            raise DatabaseError(f"{self.path}: damaged measurement database: no table {', '.join(missing)}")
+        return int(row[0])
 
     def transaction(self):
         return _Transaction(self.conn)
@@ -99,15 +115,17 @@ class Database:
     # -- writes --------------------------------------------------------------------------------
     def device(self, name: str, runner: str, backend: str, runtime: str, runtime_version: str,
                detail: str = "") -> int:
-        """The device's id, registering it on first use."""
-        row = self.conn.execute("SELECT id FROM devices WHERE name=?", (name,)).fetchone()
-        if row:
-            return row[0]
-        with self.transaction():
-            cur = self.conn.execute(
-                "INSERT INTO devices (name, runner, backend, runtime, runtime_version, detail, created_at)"
+        """The device's id, registering it on first use; `DatabaseError` when ``name`` is already a
+        device measured another way (another runner, backend or runtime)."""
+        with self.transaction():  # insert-if-absent and read back in one write transaction: no race
+            self.conn.execute(
+                "INSERT OR IGNORE INTO devices (name, runner, backend, runtime, runtime_version, detail, created_at)"
                 " VALUES (?,?,?,?,?,?,?)", (name, runner, backend, runtime, runtime_version, detail, time.time()))
-        return cur.lastrowid
+            row = self.conn.execute("SELECT id, runner, backend, runtime FROM devices WHERE name=?", (name,)).fetchone()
+        if tuple(row[1:]) != (runner, backend, runtime):
+            raise DatabaseError(f"{self.path}: device {name!r} holds measurements from {row[1]} on {row[2]} "
+                                f"({row[3]}), not {runner} on {backend} ({runtime}); choose another --device-name")
+        return row[0]
 
     def model(self, sha256: str, kind: str, kernel_type: str, config: dict, source: str,
               features: dict[str, tuple[np.ndarray, np.ndarray]]) -> int:
@@ -116,14 +134,14 @@ class Database:
         if row:
             return row[0]
         (xg, lg), (xc, lc) = features["gpu"], features["cpu"]
-        with self.transaction():
-            cur = self.conn.execute(
-                "INSERT INTO models (sha256, kind, kernel_type, config, source, features_gpu, learned_gpu,"
+        with self.transaction():  # another process may have stored it meanwhile: insert if absent
+            self.conn.execute(
+                "INSERT OR IGNORE INTO models (sha256, kind, kernel_type, config, source, features_gpu, learned_gpu,"
                 " features_cpu, learned_cpu, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (sha256, kind, kernel_type, json.dumps(config, sort_keys=True), source,
                  json.dumps(xg.tolist()), json.dumps(lg.tolist()), json.dumps(xc.tolist()),
                  json.dumps(lc.tolist()), time.time()))
-        return cur.lastrowid
+            return self.conn.execute("SELECT id FROM models WHERE sha256=?", (sha256,)).fetchone()[0]
 
     def done(self, device_id: int, model_id: int) -> bool:
         """Measured successfully already (errors are retried by the next run)."""

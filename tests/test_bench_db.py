@@ -98,3 +98,62 @@ def test_kill_9_mid_run_loses_at_most_one_and_the_rerun_resumes(tmp_path):
     assert f"{total - before} measured, {before} already in" in out.stdout
     with Database(db) as d:
         assert len(d.records("host")) == total
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest_tflite_latency.cli", "bench", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("setup,message", [
+    ("CREATE TABLE songs (title TEXT)", "without this tool's meta table); left unchanged"),
+    ("CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('schema_version', 'one')",
+     "schema version 'one'); left unchanged"),
+    ("CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('schema_version', '1')",
+     "damaged measurement database: no table devices, measurements, models"),
+])
+@pytest.mark.parametrize("command", [["status"], ["train", "--device-name", "host"],
+                                     ["export", "--device-name", "host"]])
+def test_foreign_sqlite_file_is_refused_in_one_line_and_left_unchanged(tmp_path, setup, message, command):
+    path = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(setup)
+    conn.close()
+    before = path.read_bytes()
+    r = _cli(*command, "--db", str(path))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+    assert path.read_bytes() == before and not (tmp_path / "other.sqlite-wal").exists()
+
+
+def test_corrupt_pages_give_one_line(tmp_path):
+    path = tmp_path / "m.sqlite"
+    with Database(path) as db:
+        dev = db.device("phone", "adb", "gpu", "x", "y")
+        for i in range(200):
+            db.record(dev, db.model(f"sha{i}", "kernel", "conv", {}, "conv", feats(20)), error="e")
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    data[4096:] = b"\xff" * (len(data) - 4096)  # every page but the first (the schema)
+    path.write_bytes(bytes(data))
+    r = _cli("status", "--db", str(path))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "database" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_device_name_keeps_its_runner_and_backend(tmp_path):
+    with Database(tmp_path / "m.sqlite") as db:
+        db.device("host", "local", "cpu", "LiteRT", "1.2")
+        with pytest.raises(DatabaseError, match="device 'host' holds measurements from local on cpu"):
+            db.device("host", "adb", "gpu", "benchmark_model", "2.16")
+
+
+def test_two_runs_on_one_database_both_finish(tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    cmd = ["run", "--runner", "local", "--device-name", "host", "--db", str(tmp_path / "m.sqlite"),
+           "--grid", "small", "--kernels", "elementwise", "--repeats", "2"]
+    procs = [subprocess.Popen([sys.executable, "-m", "pytest_tflite_latency.cli", "bench", *cmd],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    with Database(tmp_path / "m.sqlite") as db:
+        assert len(db.records("host")) == len(grid(("elementwise",), "small"))
