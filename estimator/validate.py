@@ -16,7 +16,7 @@ _REQUIRED = {"name": str, "title": str, "backend": str, "runtime": str, "feature
              "trained_range": dict, "interval": dict, "cpu_fallback": dict, "transfer": dict,
              "provenance": dict}
 _OPTIONAL = {"max_partitions": int, "calibration": dict, "context": dict, "correction": (dict, type(None))}
-_COSTS = ("base", "cpu_fallback", "transfer", "context", "trained_range")  # every number ≥ 0
+_COSTS = ("base", "cpu_fallback", "transfer", "trained_range")  # every number ≥ 0 (context is a signed correction)
 _ROOFLINE = ("launch_ms", "ms_per_flop", "ms_per_byte", "relative_flop_cost")
 _TREE_ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
 

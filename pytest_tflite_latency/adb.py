@@ -13,13 +13,21 @@ import hashlib
 import math
 import os
 import re
+import secrets
+import shlex
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REMOTE_DIR = "/data/local/tmp/tflite_latency"
+REMOTE_DIR = "/data/local/tmp/tflite_latency"  # each session works in a folder of its own inside
 PREINSTALLED = "/data/local/tmp/benchmark_model"
-_TIMINGS = re.compile(r"Inference timings in us:.*?Inference \(avg\): ([0-9.eE+-]+)")
-_COUNT = re.compile(r"count=(\d+) .*?avg=([0-9.eE+-]+) std=([0-9.eE+-]+)")
+STALE_S = 24 * 3600  # another host's session folder left this long is taken as abandoned
+PLAUSIBLE_US = (1.0, 3600e6)  # a model runs for at least 1 µs and at most an hour
+_TIMINGS = re.compile(r"Inference timings in us:.*?Inference \(avg\): (\S+)")
+_COUNT = re.compile(r"count=(\S+) .*?avg=(\S+) std=(\S+)")
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_SESSION = re.compile(r"([0-9a-f]{8})-(\d{1,10})-(\d{1,12})-[0-9a-f]{8}")  # host-pid-created-token
 
 
 class DeviceError(Exception):
@@ -56,18 +64,58 @@ def list_serials() -> list[str]:
 
 
 def parse_benchmark_output(text: str) -> Measurement:
-    """The mean (and spread) of the timed runs in ``benchmark_model`` output."""
+    """The mean (and spread) of the timed runs in ``benchmark_model`` output; `BenchmarkOutputError`
+    for malformed numbers and for latencies outside 1 µs … 1 hour."""
     m = _TIMINGS.search(text)
     if not m:
         last = next((ln for ln in reversed(text.strip().splitlines()) if ln.strip()), "(no output)")
         raise BenchmarkOutputError(f"benchmark_model printed no 'Inference timings' line; last line: "
                                    f"{last.strip()[:120]!r}")
-    mean_us = float(m.group(1))
+    mean_us = _number(m.group(1), "average latency")
+    if not PLAUSIBLE_US[0] <= mean_us <= PLAUSIBLE_US[1]:
+        raise BenchmarkOutputError(f"benchmark_model reported an implausible latency: {m.group(1)[:40]} us")
     counts = _COUNT.findall(text)
-    runs, std_us = (int(counts[-1][0]), float(counts[-1][2])) if counts else (0, 0.0)
-    if not math.isfinite(mean_us) or mean_us <= 0:
-        raise BenchmarkOutputError(f"benchmark_model reported an impossible latency: {m.group(1)} us")
-    return Measurement(mean_us / 1000, std_us / 1000, runs)
+    runs, std_us = (_number(counts[-1][0], "run count"), _number(counts[-1][2], "deviation")) if counts else (0, 0.0)
+    if runs != int(runs) or std_us < 0:
+        raise BenchmarkOutputError(f"benchmark_model reported {runs:g} runs with deviation {std_us:g} us")
+    return Measurement(mean_us / 1000, std_us / 1000, int(runs))
+
+
+def _number(token: str, what: str) -> float:
+    """A finite, non-negative number printed by benchmark_model, else `BenchmarkOutputError`."""
+    try:
+        value = float(token) if len(token) <= 40 else math.inf
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise BenchmarkOutputError(f"benchmark_model printed {token[:40]!r} as its {what}")
+    return value
+
+
+def session_dir() -> str:
+    """A folder on the phone for this process alone: host, pid, creation time and a random token."""
+    return f"{REMOTE_DIR}/{_HOST}-{os.getpid()}-{int(time.time())}-{secrets.token_hex(4)}"
+
+
+def abandoned(name: str, now: float) -> bool:
+    """Is ``name`` (an entry of REMOTE_DIR) left behind: another version's file, a folder of a process
+    of this host that is gone, or another host's folder older than STALE_S?"""
+    m = _SESSION.fullmatch(name)
+    if m is None:
+        return True
+    if m.group(1) == _HOST:
+        return not _alive(int(m.group(2)))
+    return now - int(m.group(3)) > STALE_S
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 class AdbBenchmark:
@@ -79,6 +127,7 @@ class AdbBenchmark:
         self.runs, self.warmup_runs, self.timeout_s = runs, warmup_runs, timeout_s
         self.device = None
         self.remote_binary = PREINSTALLED
+        self.remote_dir = session_dir()
 
     def _fail(self, step: str, exc: BaseException) -> DeviceError:
         return DeviceError(f"adb device {self.serial or '(default)'}: {step} failed: "
@@ -96,9 +145,10 @@ class AdbBenchmark:
         client = _client()
         self.device = self._do("connect", client.device, self.serial)
         self.serial = self.device.serial
-        self._do("mkdir", self.device.shell, f"mkdir -p {REMOTE_DIR}")
+        self._remove_abandoned()
+        self._do("mkdir", self.device.shell, f"mkdir -p {self.remote_dir}")
         if self.binary_path:
-            self.remote_binary = f"{REMOTE_DIR}/benchmark_model"
+            self.remote_binary = f"{self.remote_dir}/benchmark_model"
             self._do("push benchmark_model", self.device.sync.push, str(self.binary_path),
                      self.remote_binary, 0o755)
         else:
@@ -111,7 +161,7 @@ class AdbBenchmark:
     def measure(self, model: str | os.PathLike, use_gpu: bool = True) -> Measurement:
         """Push ``model``, benchmark it, remove it; the mean of ``runs`` timed runs."""
         data = Path(model).read_bytes()
-        remote = f"{REMOTE_DIR}/{hashlib.sha256(data).hexdigest()[:16]}.tflite"
+        remote = f"{self.remote_dir}/{hashlib.sha256(data).hexdigest()[:16]}.tflite"
         self._do("push model", self.device.sync.push, data, remote, 0o644)
         cmd = (f"{self.remote_binary} --graph={remote} --use_gpu={'true' if use_gpu else 'false'} "
                f"--num_runs={self.runs} --warmup_runs={self.warmup_runs}")
@@ -128,10 +178,19 @@ class AdbBenchmark:
         except BenchmarkOutputError as exc:
             raise BenchmarkOutputError(f"adb device {self.serial}: {Path(model).name}: {exc}") from None
 
+    def _remove_abandoned(self) -> None:
+        """What earlier sessions left on the phone (a disconnect stops them cleaning up)."""
+        r = self._do("list old sessions", self.device.shell2, f"ls {REMOTE_DIR}")
+        now = time.time()
+        old = [n for n in r.output.split() if re.fullmatch(r"[\w.-]+", n) and abandoned(n, now)] \
+            if r.returncode == 0 else []
+        if old:
+            self._quiet_shell("rm -rf " + " ".join(shlex.quote(f"{REMOTE_DIR}/{n}") for n in old))
+
     def _quiet_shell(self, cmd: str) -> None:
         with contextlib.suppress(DeviceError):  # the phone may be gone: nothing left to clean then
             self._do("cleanup", self.device.shell, cmd)
 
     def __exit__(self, *exc) -> None:
         if self.device is not None:
-            self._quiet_shell(f"rm -rf {REMOTE_DIR}")
+            self._quiet_shell(f"rm -rf {self.remote_dir}; rmdir {REMOTE_DIR}")  # rmdir: when no other session

@@ -55,7 +55,7 @@ class EmulatedPhone:
     """A phone that listens on ``127.0.0.1:port``; ``fault`` injects a failure mode."""
 
     def __init__(self, port: int = 0, fault: str | None = None, root: Path | None = None):
-        self.root = Path(root or tempfile.mkdtemp(prefix="tflite-emu-"))
+        self.root = Path(root or tempfile.mkdtemp(prefix="tflite-emu-")).resolve()
         self.fault = fault
         self.server = socket.create_server(("127.0.0.1", port))
         self.port = self.server.getsockname()[1]
@@ -70,8 +70,12 @@ class EmulatedPhone:
         return f"127.0.0.1:{self.port}"
 
     def path(self, device_path: str) -> Path:
-        """Where a device path lives in the sandbox."""
-        return self.root / device_path.lstrip("/")
+        """Where a device path lives in the sandbox; `PermissionError` for a path (``..``, a link)
+        that leads outside it."""
+        p = (self.root / device_path.lstrip("/")).resolve()
+        if not p.is_relative_to(self.root):
+            raise PermissionError(f"{device_path}: Permission denied")
+        return p
 
     def close(self) -> None:
         self._stop.set()
@@ -151,7 +155,12 @@ class EmulatedPhone:
         return "".join(out)
 
     def _command(self, words: list[str], conn) -> tuple[str, int]:
-        name, args = words[0], words[1:]
+        try:
+            return self._run(words[0], words[1:], conn)
+        except PermissionError as exc:
+            return f"{words[0]}: {exc}\n", 1
+
+    def _run(self, name: str, args: list[str], conn) -> tuple[str, int]:
         if name == "echo":
             return " ".join(args) + "\n", 0
         if name == "getprop":
@@ -167,6 +176,13 @@ class EmulatedPhone:
                 p = self.path(a)
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             return "", 0
+        if name == "rmdir":
+            for a in (a for a in args if not a.startswith("-")):
+                try:
+                    self.path(a).rmdir()
+                except OSError:
+                    return f"rmdir '{a}': Directory not empty\n", 1
+            return "", 0
         if name == "chmod":
             return "", 0
         if name in ("ls", "cat"):
@@ -176,7 +192,9 @@ class EmulatedPhone:
                 return f"{name}: {missing[0]}: No such file or directory\n", 1
             if name == "cat":
                 return "".join(p.read_text(errors="replace") for p in paths), 0
-            return "".join(f"{a}\n" for a in args if not a.startswith("-")), 0
+            names = [a for a in args if not a.startswith("-")]  # a folder lists its entries, as toybox does
+            return "".join("".join(f"{e.name}\n" for e in sorted(p.iterdir())) if p.is_dir() else f"{a}\n"
+                           for a, p in zip(names, paths, strict=True)), 0
         if Path(name).name == "benchmark_model":
             if not self.path(name).is_file():
                 return f"/system/bin/sh: {name}: not found\n", 127
@@ -202,8 +220,8 @@ class EmulatedPhone:
             if ident == b"QUIT":
                 return
             if ident == b"STAT":
-                p = self.path(s.read(length).decode())
-                st = p.stat() if p.exists() else None
+                p = self._inside(s.read(length).decode())
+                st = p.stat() if p is not None and p.exists() else None
                 mode = (0o40755 if p.is_dir() else 0o100644) if st else 0
                 reply = struct.pack("<4sIII", b"STAT", mode, st.st_size if st else 0,
                                     int(st.st_mtime) if st else 0)
@@ -216,20 +234,31 @@ class EmulatedPhone:
                 self._write(conn, lock, s, _fail(f"unknown sync request {ident!r}"))
                 return
 
+    def _inside(self, device_path: str) -> Path | None:
+        """The sandbox path, or None for one outside the sandbox."""
+        try:
+            return self.path(device_path)
+        except PermissionError:
+            return None
+
     def _receive_file(self, conn, lock, s: _Stream, device_path: str) -> None:
-        target = self.path(device_path)
+        chunks = []
+        while True:
+            ident, length = struct.unpack("<4sI", s.read(8))
+            if ident == b"DONE":
+                break
+            chunks.append(s.read(length))
+        target = self._inside(device_path)
+        if target is None:
+            self._write(conn, lock, s, _fail(f"{device_path}: Permission denied"))
+            return
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as f:
-            while True:
-                ident, length = struct.unpack("<4sI", s.read(8))
-                if ident == b"DONE":
-                    break
-                f.write(s.read(length))
+        target.write_bytes(b"".join(chunks))
         self._write(conn, lock, s, b"OKAY\0\0\0\0")
 
     def _send_file(self, conn, lock, s: _Stream, device_path: str) -> None:
-        p = self.path(device_path)
-        if not p.is_file():
+        p = self._inside(device_path)
+        if p is None or not p.is_file():
             self._write(conn, lock, s, _fail("No such file or directory"))
             return
         data = p.read_bytes()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 from emulator import run_benchmark
 from pytest_tflite_latency.bench import zoo
@@ -11,7 +14,9 @@ from pytest_tflite_latency.adb import (
     AdbBenchmark,
     BenchmarkOutputError,
     DeviceError,
+    abandoned,
     parse_benchmark_output,
+    session_dir,
 )
 
 pytest.importorskip("ai_edge_litert")
@@ -28,7 +33,7 @@ def test_measures_and_cleans_the_phone(phone_factory, benchmark_binary, model):
     phone = phone_factory()
     with AdbBenchmark(phone.serial, benchmark_binary, runs=5) as bench:
         m = bench.measure(model)
-        assert phone.path(f"{REMOTE_DIR}/benchmark_model").is_file()
+        assert phone.path(f"{bench.remote_dir}/benchmark_model").is_file()
     assert m.mean_ms > 0 and m.runs == 5 and m.std_ms >= 0
     assert phone.benchmarks == 1
     assert not phone.path(REMOTE_DIR).exists()  # everything pushed was removed
@@ -61,10 +66,66 @@ def test_parser_reads_the_real_tool_format(tmp_path, model):
     assert m.runs == 7 and m.mean_ms > 0
 
 
+TIMINGS = "Inference timings in us: Init: 5, First inference: 3, Warmup (avg): 2, Inference (avg): {}"
+
+
 @pytest.mark.parametrize("text", [
-    "", "Segmentation fault", "Inference timings in us: Init: 5, First inference: 3, "
-    "Warmup (avg): 2, Inference (avg): -4", "Inference timings in us: Inference (avg): nan",
+    "", "Segmentation fault", TIMINGS.format("-4"), TIMINGS.format("nan"), TIMINGS.format("1.2.3"),
+    TIMINGS.format("-"), TIMINGS.format("e"), TIMINGS.format("9" * 5000), TIMINGS.format("0.5"),
+    TIMINGS.format("4e9"), "count=" + "9" * 5000 + " first=1 avg=10 std=1\n" + TIMINGS.format("10"),
+    "count=5 first=1 avg=10 std=-1\n" + TIMINGS.format("10"),
 ])
-def test_parser_rejects_nonsense(text):
+def test_parser_rejects_malformed_and_implausible_figures(text):
     with pytest.raises(BenchmarkOutputError):
         parse_benchmark_output(text)
+
+
+def test_two_sessions_on_one_phone_keep_their_files(phone_factory, benchmark_binary, model):
+    phone = phone_factory()
+    with AdbBenchmark(phone.serial, benchmark_binary, runs=2) as a:
+        with AdbBenchmark(phone.serial, benchmark_binary, runs=2) as b:
+            assert a.remote_dir != b.remote_dir
+            b.measure(model)
+        assert phone.path(f"{a.remote_dir}/benchmark_model").is_file()  # b's exit left a's files alone
+        assert a.measure(model).runs == 2
+    assert not phone.path(REMOTE_DIR).exists()
+
+
+def test_what_a_disconnected_session_left_is_removed_by_the_next(phone_factory, benchmark_binary, model):
+    phone = phone_factory()
+    gone = phone.path(f"{REMOTE_DIR}/{session_dir().split('/')[-1]}".replace(f"-{os.getpid()}-", "-999999999-"))
+    old_layout = phone.path(f"{REMOTE_DIR}/0123456789abcdef.tflite")
+    for path in (gone / "benchmark_model", old_layout):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"left behind")
+    with AdbBenchmark(phone.serial, benchmark_binary, runs=2) as bench:
+        assert not gone.exists() and not old_layout.exists()
+        assert phone.path(bench.remote_dir).is_dir()
+
+
+def test_abandoned_sessions_are_told_from_live_ones():
+    now = time.time()
+    mine = session_dir().split("/")[-1]
+    other_host = "f" * 8 + mine[8:]
+    assert not abandoned(mine, now)
+    assert abandoned(mine.replace(f"-{os.getpid()}-", "-999999999-"), now)
+    assert not abandoned(other_host, now) and abandoned(other_host, now + 2 * 24 * 3600)
+    assert abandoned("benchmark_model", now)
+
+
+@pytest.mark.parametrize("command", ["cat {up}/outside.txt", "rm -rf {up}/outside.txt",
+                                     "ls /data/local/{up}/outside.txt", "mkdir {up}/made"])
+def test_emulated_phone_keeps_paths_inside_its_root(phone_factory, tmp_path, command):
+    import adbutils
+
+    phone = phone_factory()
+    secret = tmp_path / "outside.txt"
+    secret.write_text("host file")
+    device = adbutils.AdbClient(port=int(os.environ["ANDROID_ADB_SERVER_PORT"])).device(phone.serial)
+    up = "../" * 40 + str(tmp_path).lstrip("/")  # the host's tmp_path, were ".." not confined
+    out = device.shell2(command.format(up=up))
+    assert out.returncode != 0 and "Permission denied" in out.output
+    assert secret.read_text() == "host file" and not (tmp_path / "made").exists()
+    with pytest.raises(adbutils.AdbError):
+        device.sync.push(b"x", f"/{up}/pushed.txt")
+    assert not (tmp_path / "pushed.txt").exists()
