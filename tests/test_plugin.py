@@ -303,7 +303,23 @@ def test_on_device_measurement_over_budget_fails(project, phone_factory, benchma
 def test_phone_crash_fails_the_item_with_one_line(project, phone_factory, benchmark_binary):
     phone_factory("crash")
     budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 1000\n")
-    r = project.runpytest("--on-device", "--latency-benchmark-binary", str(benchmark_binary))
+    r = project.runpytest("--on-device", "--latency-benchmark-binary", str(benchmark_binary),
+                          "--latency-report", "r.json")
     r.assert_outcomes(failed=1)
     r.stdout.fnmatch_lines(["*benchmark_model exited with 139*Segmentation fault*"])
     assert "Traceback" not in r.stdout.str()
+    (res,) = json.loads((project.path / "r.json").read_text())["results"]
+    assert "exited with 139" in res["error"] and not res["passed"]
+
+
+def test_on_device_under_xdist_workers_keep_their_own_files(project, phone_factory, benchmark_binary):
+    pytest.importorskip("xdist")
+    phone = phone_factory()
+    budgets(project, "budgets:\n  - model: 'models/*.tflite'\n    devices: [adreno640, adreno630]\n"
+                     "    max_ms: 100000\n")
+    r = project.runpytest("-n", "2", "--on-device", phone.serial, "--latency-benchmark-binary",
+                          str(benchmark_binary), "--latency-report", "r.json")
+    r.assert_outcomes(passed=4)
+    results = json.loads((project.path / "r.json").read_text())["results"]
+    assert all(res["measured_ms"] > 0 for res in results)
+    assert phone.benchmarks == 4 and not any(phone.path("/data/local/tmp").iterdir())
