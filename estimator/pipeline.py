@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 from pytest_tflite_latency.estimator.errors import ModelError
 from pytest_tflite_latency.estimator.features import featurize, params
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
-from pytest_tflite_latency.estimator.predict import predict
+from pytest_tflite_latency.estimator.predict import KernelTimes, predict
 from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE, DeviceProfile, load_profile
 
 
@@ -68,8 +69,7 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
     except (IndexError, KeyError, ValueError, ZeroDivisionError, OverflowError) as exc:
         # A file can be well-formed FlatBuffers yet describe an impossible graph.
         raise ModelError(graph.source, f"inconsistent model graph ({type(exc).__name__}: {exc})") from None
-    times = predict(kg.kernels, X, profile)
-    _check_figures(graph.source, kg.kernels, times.ms, times.total_ms, times.interval_ms)
+    times = _checked(graph.source, kg.kernels, predict(kg.kernels, X, profile))
     layers = []
     for k, ms in zip(kg.kernels, times.ms, strict=True):
         p = params(k)
@@ -81,14 +81,23 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
                     tuple(layers), (*kg.warnings, *times.warnings), kg.partitions)
 
 
-def _check_figures(source: str, kernels: list, ms, total: float, interval: tuple[float, float]) -> None:
-    """The last line of defence: a figure that is not finite, a negative kernel or a total that is not
-    positive is never returned (it would pass any budget); the model is refused with the reason."""
-    for k, v in zip(kernels, ms, strict=True):
-        if not (math.isfinite(v) and v >= 0):
+def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
+    """The last line of defence, as no figure that is not finite and positive may pass a budget: a
+    non-finite kernel or total is a `ModelError` with the reason; a kernel below zero (a profile's
+    in-network correction can take a tiny kernel there) counts as 0 ms, with a warning."""
+    for k, v in zip(kernels, times.ms, strict=True):
+        if not math.isfinite(v):
             raise ModelError(source, f"implausible model: kernel #{k.index} ({'+'.join(k.op_names)}) "
-                                     f"is estimated at {v} ms, not a finite non-negative time")
-    lo, hi = interval
+                                     f"is estimated at {v} ms, not a finite time")
+    negative = times.ms < 0
+    if negative.any():
+        lift = float(-times.ms[negative].sum())
+        times = replace(times, ms=np.where(negative, 0.0, times.ms), total_ms=times.total_ms + lift,
+                        interval_ms=(times.interval_ms[0] + lift, times.interval_ms[1] + lift),
+                        warnings=(*times.warnings, f"{int(negative.sum())} kernels estimated below zero "
+                                                   f"(in all {-lift:.4f} ms) counted as 0 ms"))
+    total, (lo, hi) = times.total_ms, times.interval_ms
     if not all(map(math.isfinite, (total, lo, hi))) or total <= 0 or not 0 <= lo <= total <= hi:
         raise ModelError(source, f"implausible model: estimated total {total} ms (interval {lo}–{hi}) "
                                  "is not a finite positive time")
+    return times

@@ -97,11 +97,23 @@ def test_absurd_strides_and_windows_are_clamped_with_a_warning():
     assert any("StrideW 0, StrideH -3, FilterWidth 1073741824, outside 1…65536: clamped" in w for w in est.warnings)
 
 
-def test_a_negative_figure_is_never_returned_even_from_a_hand_made_profile(nb201_bytes):
+def test_a_negative_total_is_never_returned_even_from_a_hand_made_profile(nb201_bytes):
     profile = load_profile(DEFAULT_DEVICE)
     broken = replace(profile, base={**profile.base, "launch_ms": -5.0})  # bypasses from_dict's checks
-    with pytest.raises(ModelError, match="not a finite non-negative time"):
+    with pytest.raises(ModelError, match="not a finite positive time"):
         estimate(nb201_bytes, broken)
+    with pytest.raises(ModelError, match="not a finite time"):
+        estimate(nb201_bytes, replace(profile, base={**profile.base, "ms_per_byte": math.inf}))
+
+
+def test_a_kernel_below_zero_counts_as_zero_with_a_warning(nb201_bytes):
+    profile = load_profile(DEFAULT_DEVICE)
+    signed = replace(profile, context={"ms_per_weight_byte": 0.0, "ms_per_kernel": -0.003})
+    est = estimate(nb201_bytes, signed)
+    assert min(layer.ms for layer in est.layers) == 0 and est.total_ms > 0
+    assert est.total_ms == pytest.approx(sum(layer.ms for layer in est.layers))
+    assert est.interval_ms[0] <= est.total_ms <= est.interval_ms[1]
+    assert any("kernels estimated below zero" in w for w in est.warnings)
 
 
 def test_json_report_is_strict_json(tmp_path):
