@@ -280,7 +280,8 @@ def _worker(conn, seeds: list[Seed], seed: int, memory_mb: int) -> None:
     """Answer case numbers from ``conn`` until it closes, under an address-space limit."""
     devices = device_names()
     used = _address_space()
-    resource.setrlimit(resource.RLIMIT_AS, (used + memory_mb * 2**20, resource.RLIM_INFINITY))
+    if used:  # without /proc the limit cannot be set relative to what is mapped already
+        resource.setrlimit(resource.RLIMIT_AS, (used + memory_mb * 2**20, resource.RLIM_INFINITY))
     while True:
         try:
             i = conn.recv()
