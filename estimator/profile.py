@@ -193,6 +193,8 @@ def _load_bundled(name: str) -> DeviceProfile:
 
 def _load_file(path: Path) -> DeviceProfile:
     """A profile JSON file, refused with one line if it is not a regular, readable, valid profile."""
+    if not path.exists():
+        raise ProfileError(str(path), "no such file")
     if not path.is_file():
         raise ProfileError(str(path), "not a regular file")
     if path.stat().st_size > MAX_PROFILE_BYTES:
@@ -211,7 +213,7 @@ def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE) -> DeviceP
     if isinstance(device, DeviceProfile):
         return device
     text = str(device)
-    if text.endswith(".json") and Path(text).exists():
+    if text.endswith(".json"):
         return _load_file(Path(text))
     if text not in device_names():
         raise UnknownDeviceError(text, list(device_names()))

@@ -15,7 +15,7 @@ from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
 from pytest_tflite_latency.estimator.errors import ModelError, ProfileError
 from pytest_tflite_latency.estimator.pipeline import estimate
-from pytest_tflite_latency.estimator.profile import DeviceProfile, _bundled_dir, load_profile
+from pytest_tflite_latency.estimator.profile import DeviceProfile, load_profile
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -24,7 +24,8 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def bundled() -> dict:
-    return json.loads((_bundled_dir() / f"{DEFAULT_DEVICE}.json").read_text())
+    """A fresh copy of the default profile's JSON form."""
+    return json.loads(json.dumps(load_profile(DEFAULT_DEVICE).to_dict()))
 
 
 def _set(d: dict, path: str, value) -> dict:
@@ -48,10 +49,12 @@ def _set(d: dict, path: str, value) -> dict:
     (json.dumps(_set(bundled(), "calibration", {"conv": 0})), "calibration.conv must be a positive factor"),
     (json.dumps(_set(bundled(), "correction.left", [10**9])), "correction arrays differ in length"),
     (json.dumps(_set(bundled(), "features", ["flops"])), "its 1 features are not the"),
+    (None, "no such file"),
 ])
 def test_file_that_is_not_a_usable_profile_exits_2_naming_it(tmp_path, nb201_path, text, problem):
     path = tmp_path / "phone.json"
-    path.write_text(text)
+    if text is not None:
+        path.write_text(text)
     r = cli("estimate", str(nb201_path), "--device", str(path))
     assert r.returncode == 2, r.stdout
     assert r.stderr.count("\n") == 1 and f"{path}: not a usable device profile: {problem}" in r.stderr
