@@ -187,7 +187,7 @@ class BudgetItem(pytest.Item):
 
         b = self.budget
         if b.error:
-            _record_error(self, b.label, b.device, b.max_ms, b.error)
+            _record_error(self, b.label, b.device, b.max_ms or None, b.error)  # 0: the entry had none usable
             raise BudgetFileError(Path(self.path), b.line, b.error)
         settings = self.config.stash[SETTINGS]
         margin = b.margin_pct or settings.margin_pct
