@@ -34,7 +34,6 @@ class Record:
     X: np.ndarray  # kernels × features
     y_ms: float
     learned: np.ndarray  # bool per kernel: predicted by the learned part (not CPU fallback/copy)
-    fixed_ms: float = 0.0  # part of y_ms predicted by priors (CPU fallback, copies)
     kind: str = "model"  # "kernel": a single-kernel model; "model": a whole network
 
 

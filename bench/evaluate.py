@@ -1,11 +1,13 @@
-"""Accuracy of the device profiles on networks they did not train on.
+"""Accuracy of every bundled profile on networks it did not train on: the figures the README and
+`tflite-latency devices` state.
 
-    python -m pytest_tflite_latency.bench.evaluate [--devices adreno640 adreno630 cortexa76] [--algorithms ...]
+    python -m pytest_tflite_latency.bench.evaluate [--profiles pixel4-gpu ...] [--algorithms xgboost ...]
 
-5-fold cross-validation over the shared NAS-Bench-201 networks: each fold's networks are
-predicted by a model trained on the other four. Prints, per device and regressor, the share of
-networks within ±5% / ±10% of their measured latency, the MAPE, and how often the measurement
-falls inside the 90% interval calibrated on the other folds.
+Stock-runtime GPU profiles: leave-one-family-out cross-validation over the shared real CNNs (every
+`mobilenetv3_*` in one fold, every ResNet variant in another …), whole-model estimates of exactly the
+predictor `estimate` serves against measured end-to-end times, beside the floor (latency linear in
+FLOPs and file size, same folds). nn-Meter profiles: 5-fold cross-validation over NAS-Bench-201 (in
+family) and the bundled profile on the real CNNs. Also the kernel-list agreement with the delegate.
 """
 
 from __future__ import annotations
@@ -13,39 +15,60 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
-from pytest_tflite_latency.bench import profiles, train
-from pytest_tflite_latency.bench.dataset import NB201_DEVICES, nb201_records
+from pytest_tflite_latency.bench import profiles, qed, train
+from pytest_tflite_latency.bench.dataset import nb201_records
 from pytest_tflite_latency.bench.progress import progress
+from pytest_tflite_latency.estimator.profile import load_profile
+
+STOCK = {spec[0]: phone for phone, spec in qed.PHONES.items()}
+
+
+def _row(name: str, what: str, s: dict, cover: float | None = None) -> str:
+    cov = f"{cover:8.1f}%" if cover is not None else f"{'':9s}"
+    return (f"{name:18s} {what:30s} {s['models']:6d} {s['within_10pct']:6.1f}% {s['within_25pct']:6.1f}% "
+            f"{s['mape_pct']:6.2f}% {cov}")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pytest_tflite_latency.bench.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--devices", nargs="+", default=list(NB201_DEVICES), choices=list(NB201_DEVICES))
+    p.add_argument("--profiles", nargs="+", default=[*STOCK, *profiles.NNMETER],
+                   choices=[*STOCK, *profiles.NNMETER])
     p.add_argument("--algorithms", nargs="+", default=list(train.ALGORITHMS), choices=train.ALGORITHMS)
     args = p.parse_args(argv)
-    records = nb201_records(args.devices, progress=lambda rows: progress(rows, "building networks"))
-    print(f"{'device':10s} {'regressor':14s} {'networks':>8s} {'±5%':>7s} {'±10%':>7s} {'MAPE':>7s} "
-          f"{'90% interval coverage':>22s}")
-    for device in args.devices:
+    everything = qed.load()
+    models = qed.usable(everything)
+    exact = sum(m.matched() for m in everything)
+    print(f"kernel lists against the delegate's rows ({len(everything)} models): {exact} exact "
+          f"({100 * exact / len(everything):.0f}%), {len(models)} same kernels in any order "
+          f"({100 * len(models) / len(everything):.0f}%)   [python -m pytest_tflite_latency.bench.qed]")
+    left_out = sorted(m.name for m in everything if not m.aligned())
+    print(f"left out (rebuilt graph differs from the measured file): {', '.join(left_out) or 'none'}\n")
+    print(f"{'profile':18s} {'predictor':30s} {'models':>6s} {'±10%':>7s} {'±25%':>7s} {'MAPE':>7s} "
+          f"{'coverage':>9s}")
+    groups = [m.family for m in models]
+    for name in [n for n in args.profiles if n in STOCK]:
+        phone = STOCK[name]
         for algorithm in args.algorithms:
-            errors = profiles.cross_validate(records[device], algorithm)
-            s = profiles.summarize(errors)
-            print(f"{device:10s} {algorithm:14s} {len(errors):8d} {s['within_5pct']:6.1f}% "
-                  f"{s['within_10pct']:6.1f}% {s['mape_pct']:6.2f}% {coverage(errors):21.1f}%")
+            errors = profiles.leave_family_out(models, phone, algorithm, f"{name}: {algorithm}")
+            print(_row(name, f"{algorithm}, families left out", profiles.summarize(errors),
+                       profiles.coverage(errors, groups)), flush=True)
+        print(_row(name, "floor: FLOPs + file size", profiles.summarize(profiles.floor_errors(models, phone))),
+              flush=True)
+    nnmeter = [n for n in args.profiles if n in profiles.NNMETER]
+    if nnmeter:
+        columns = [profiles.NNMETER[n][0] for n in nnmeter]
+        nb201 = nb201_records(columns, progress=lambda rows: progress(rows, "building NAS-Bench-201 networks"))
+    for name in nnmeter:
+        column, _, backend, _, _, phone = profiles.NNMETER[name]
+        for algorithm in args.algorithms:
+            errors = profiles.cross_validate(nb201[column], algorithm, backend)
+            print(_row(name, f"{algorithm}, NAS-Bench-201 5-fold", profiles.summarize(errors),
+                       profiles.coverage(errors, [str(i % profiles.FOLDS) for i in range(len(errors))])),
+                  flush=True)
+        real = profiles.real_network_errors(load_profile(name), phone)
+        print(_row(name, "bundled, on the real CNNs", profiles.summarize(real)), flush=True)
     return 0
-
-
-def coverage(errors: np.ndarray) -> float:
-    """Share of networks inside an interval calibrated on the other folds' errors."""
-    order = np.random.default_rng(1).permutation(len(errors))
-    inside = 0
-    for fold in np.array_split(order, profiles.FOLDS):
-        rest = np.setdiff1d(order, fold)
-        lo, hi = np.quantile(errors[rest], profiles.INTERVAL)
-        inside += int(np.sum((errors[fold] >= lo) & (errors[fold] <= hi)))
-    return 100.0 * inside / len(errors)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
-"""How much few-shot calibration helps a phone no profile covers.
+"""How well few-shot calibration serves a phone no profile covers.
 
-    python -m pytest_tflite_latency.bench.fewshot [--shots 20] [--draws 5]
+    python -m pytest_tflite_latency.bench.fewshot [--draws 20]
 
-Real data: the Adreno 630 stands in for the new phone. Starting from the bundled Adreno 640 profile,
-``--shots`` measured Adreno 630 networks calibrate it; the other networks judge. Compared with
-the uncalibrated Adreno 640 profile and with a profile trained from scratch on the same shots.
+Each Android phone of the shared data in turn plays the new phone: its own profile is left out. N of
+its measured models, drawn at random, calibrate another profile (`bench calibrate`); its other models
+judge. Two ways to pick the source: each other Android phone's profile in turn (averaged), and `auto`
+(`bench calibrate --from auto`: of every other bundled GPU profile, the one with the smallest
+leave-one-out error on the N models). Prints, per N, the share within ±10% of the measurement and the
+MAPE, averaged over draws. The networks are the shared ones the sources trained on: this measures
+moving to a new phone, not to new networks.
 """
 
 from __future__ import annotations
@@ -14,45 +18,53 @@ import random
 import sys
 
 import numpy as np
-from pytest_tflite_latency.bench import train
-from pytest_tflite_latency.bench.calibrate import _parts, calibrate
-from pytest_tflite_latency.bench.dataset import nb201_records
-from pytest_tflite_latency.bench.progress import progress
+from pytest_tflite_latency.bench import qed
+from pytest_tflite_latency.bench.calibrate import best_source, calibrate
+from pytest_tflite_latency.bench.train import predict
 from pytest_tflite_latency.estimator.profile import load_profile
 
-
-def _score(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    e = np.abs(pred / y - 1)
-    return float(np.mean(e) * 100), float(np.mean(e <= 0.10) * 100)
+ANDROID = ("pixel4", "mi8se", "s10", "a03s")
+SHOTS = (0, 1, 3, 10, 30)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pytest_tflite_latency.bench.fewshot", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--shots", type=int, default=20)
-    p.add_argument("--draws", type=int, default=5)
-    p.add_argument("--source", default="adreno640")
-    p.add_argument("--target", default="adreno630")
+    p.add_argument("--draws", type=int, default=20, help="random draws of the N measured models")
     args = p.parse_args(argv)
-    records = nb201_records([args.target], progress=lambda rows: progress(rows, "building networks"))[args.target]
-    source = load_profile(args.source)
-    rows = {"uncalibrated": [], "calibrated": [], "from scratch": []}
-    for draw in range(args.draws):
-        idx = list(range(len(records)))
-        random.Random(draw).shuffle(idx)
-        shots = [records[i] for i in idx[:args.shots]]
-        rest = [records[i] for i in idx[args.shots:]]
-        y = np.array([r.y_ms for r in rest])
-        rows["uncalibrated"].append(_score(_parts(source, rest).sum(axis=1), y))
-        calibrated = calibrate(source, shots, f"{args.target}-fewshot")
-        rows["calibrated"].append(_score(_parts(calibrated, rest).sum(axis=1), y))
-        rows["from scratch"].append(_score(train.predict(rest, train.fit(shots, "xgboost")), y))
-    print(f"{args.source} → {args.target}, {args.shots} measured networks, {len(records) - args.shots} held out, "
-          f"median of {args.draws} draws")
-    for name, scores in rows.items():
-        mape, within = np.median(np.array(scores), axis=0)
-        print(f"  {name:13s} MAPE {mape:6.2f}%   within ±10% {within:5.1f}%")
+    models = qed.usable(qed.load())
+    print(f"{'new phone':10s} {'source':8s} " + " ".join(f"{f'N={n}':>15s}" for n in SHOTS)
+          + "   (within ±10% / MAPE)")
+    overall: dict[str, dict[int, list[float]]] = {"each": {n: [] for n in SHOTS}, "auto": {n: [] for n in SHOTS}}
+    for target in ANDROID:
+        records = qed.model_records(models, target)
+        others = [load_profile(spec[0]) for phone, spec in qed.PHONES.items() if phone != target]
+        android = [p for p in others if p.name in {qed.PHONES[a][0] for a in ANDROID}]
+        for how in ("each", "auto"):
+            cells = []
+            for n in SHOTS:
+                scores = [_score(records, n, draw, source, others if how == "auto" else None)
+                          for source in (android if how == "each" else [None])
+                          for draw in range(args.draws if n else 1)]
+                within, mape = np.mean(scores, axis=0)
+                overall[how][n].append(within)
+                cells.append(f"{within:5.1f}% / {mape:4.1f}%")
+            print(f"{target:10s} {how:8s} " + " ".join(f"{c:>15s}" for c in cells), flush=True)
+    for how, per_n in overall.items():
+        print(f"{'mean':10s} {how:8s} " + " ".join(f"{f'{np.mean(per_n[n]):5.1f}%':>15s}" for n in SHOTS))
     return 0
+
+
+def _score(records, n: int, draw: int, source, candidates) -> tuple[float, float]:
+    """(within ±10%, MAPE) on the records left after calibrating with ``n`` drawn ones."""
+    idx = list(range(len(records)))
+    random.Random(draw).shuffle(idx)
+    shots, rest = [records[i] for i in idx[:n]], [records[i] for i in idx[n:]]
+    if candidates is not None:
+        source = best_source(candidates, shots) if n >= 2 else candidates[0]
+    tuned = calibrate(source, shots, "new-phone") if n else source
+    e = np.abs(predict(rest, tuned) / np.array([r.y_ms for r in rest]) - 1)
+    return float(np.mean(e <= 0.10) * 100), float(np.mean(e) * 100)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
-"""Rebuild the bundled device profiles from the shared NAS-Bench-201 measurements, bit for bit.
+"""Rebuild the bundled device profiles from the shared measurements, bit for bit.
 
-    python -m pytest_tflite_latency.bench.profiles            # writes estimator/profiles/*.json
-    python -m pytest_tflite_latency.bench.profiles --check    # rebuilds in memory and fails if any bundled file differs
+    python -m pytest_tflite_latency.bench.profiles                    # writes estimator/profiles/*.json
+    python -m pytest_tflite_latency.bench.profiles --check            # fails if any bundled file differs
+    python -m pytest_tflite_latency.bench.profiles --only pixel4-gpu  # one profile
+
+Stock-runtime GPU profiles (`pixel4-gpu` …) learn from the qed-usc kernels and end-to-end times of
+real CNNs; each states its error on families it never saw (leave-one-family-out cross-validation of
+exactly the predictor `estimate` serves). The `nnmeter-*` profiles learn from nn-Meter's NAS-Bench-201
+measurements (TFLite 2.1) and state their error on the real networks beside their in-family error.
 """
 
 from __future__ import annotations
@@ -11,94 +17,198 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from pytest_tflite_latency.bench import train
+from pytest_tflite_latency.bench import qed, train
 from pytest_tflite_latency.bench.dataset import NB201_CSV, Record, file_sha256, nb201_records
 from pytest_tflite_latency.bench.progress import progress
-from pytest_tflite_latency.estimator.features import FEATURES
 from pytest_tflite_latency.estimator.profile import DeviceProfile
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "estimator" / "profiles"
 FOLDS, SEED = 5, 0
 INTERVAL = (0.05, 0.95)  # a 90% prediction interval from held-out relative errors
-DEVICES = {
-    "adreno640": ("Adreno 640 GPU (Snapdragon 855, Xiaomi Mi 9)", "gpu",
-                  "TensorFlow Lite 2.1 GPU delegate (OpenCL)", 1.0),
-    "adreno630": ("Adreno 630 GPU (Snapdragon 845, Pixel 3 XL)", "gpu",
-                  "TensorFlow Lite 2.1 GPU delegate (OpenCL)", 1.25),
-    "cortexa76": ("Cortex-A76 CPU, one core (Pixel 4)", "cpu", "TensorFlow Lite 2.1 CPU", 1.0),
+REGENERATE = "python -m pytest_tflite_latency.bench.profiles"
+NNMETER = {
+    "nnmeter-adreno640": ("adreno640", "Adreno 640 GPU (Snapdragon 855, Xiaomi Mi 9), nn-Meter's TFLite 2.1",
+                          "gpu", "TensorFlow Lite 2.1 GPU delegate (OpenCL), nn-Meter's build", 1.0, "pixel4"),
+    "nnmeter-adreno630": ("adreno630", "Adreno 630 GPU (Snapdragon 845, Pixel 3 XL), nn-Meter's TFLite 2.1",
+                          "gpu", "TensorFlow Lite 2.1 GPU delegate (OpenCL), nn-Meter's build", 1.25, "pixel4"),
+    "nnmeter-cortexa76": ("cortexa76", "Cortex-A76 CPU, one core (Pixel 4), nn-Meter's TFLite 2.1", "cpu",
+                          "TensorFlow Lite 2.1 CPU, nn-Meter's build", 1.0, "pixel4"),
 }
-# Copies between GPU and CPU memory at a partition boundary: a prior, not fitted (the shared
-# measurements have no partitioned model): 0.1 ms synchronisation + 2 GB/s.
-TRANSFER = {"launch_ms": 0.1, "ms_per_flop": 0.0, "ms_per_byte": 5e-7, "relative_flop_cost": {}}
-
-
-def cross_validate(records: list[Record], algorithm: str) -> np.ndarray:
-    """Held-out relative errors (predicted / measured - 1), one per record."""
-    order = np.random.default_rng(SEED).permutation(len(records))
-    errors = np.zeros(len(records))
-    for fold in np.array_split(order, FOLDS):
-        held = set(fold.tolist())
-        f = train.fit([r for i, r in enumerate(records) if i not in held], algorithm, SEED)
-        test = [records[i] for i in fold]
-        errors[fold] = train.predict(test, f) / np.array([r.y_ms for r in test]) - 1
-    return errors
 
 
 def summarize(errors: np.ndarray) -> dict:
+    """Relative errors (predicted / measured − 1) as the figures every profile states."""
     a = np.abs(errors)
-    return {"mape_pct": round(float(a.mean() * 100), 3),
-            "within_5pct": round(float(np.mean(a <= 0.05) * 100), 2),
-            "within_10pct": round(float(np.mean(a <= 0.10) * 100), 2),
-            "p95_abs_error_pct": round(float(np.quantile(a, 0.95) * 100), 3)}
+    return {"models": len(errors), "mape_pct": round(float(a.mean() * 100), 2),
+            "within_10pct": round(float(np.mean(a <= 0.10) * 100), 1),
+            "within_25pct": round(float(np.mean(a <= 0.25) * 100), 1),
+            "median_error_pct": round(float(np.median(errors) * 100), 2)}
 
+
+def coverage(errors: np.ndarray, groups: list[str]) -> float:
+    """Share of models inside a 90% interval calibrated on the other groups' held-out errors."""
+    groups_arr = np.array(groups)
+    inside = 0
+    for g in sorted(set(groups)):
+        lo, hi = np.quantile(errors[groups_arr != g], INTERVAL)
+        held = errors[groups_arr == g]
+        inside += int(np.sum((held >= lo) & (held <= hi)))
+    return round(100.0 * inside / len(errors), 1)
+
+
+# --- stock-runtime GPU profiles (qed-usc) ---------------------------------------------------------
+
+def fit_phone(models: list[qed.QedModel], phone: str, algorithm: str) -> train.Fit:
+    return train.fit_stock(qed.kernel_records(models, phone), qed.model_records(models, phone), algorithm, SEED)
+
+
+def leave_family_out(models: list[qed.QedModel], phone: str, algorithm: str, label: str = "") -> np.ndarray:
+    """Each model's relative error when its whole family was left out of training."""
+    errors = np.zeros(len(models))
+    families = sorted({m.family for m in models})
+    for fam in progress(families, label) if label else families:
+        held = [i for i, m in enumerate(models) if m.family == fam]
+        rest = [m for m in models if m.family != fam]
+        profile = fit_phone(rest, phone, algorithm).profile("gpu")
+        test = qed.model_records([models[i] for i in held], phone)
+        errors[held] = train.predict(test, profile) / np.array([r.y_ms for r in test]) - 1
+    return errors
+
+
+def floor_errors(models: list[qed.QedModel], phone: str) -> np.ndarray:
+    """The floor any estimator must beat: latency linear in FLOPs and file size, left out by family."""
+    errors = np.zeros(len(models))
+    A = np.array([[1.0, m.X[:, 0].sum(), m.file_size] for m in models])
+    y = np.array([m.e2e_ms[phone] for m in models])
+    fams = np.array([m.family for m in models])
+    for fam in set(fams):
+        held = fams == fam
+        W = A[~held] / y[~held, None]
+        scale = np.abs(W).max(axis=0)
+        coef = np.linalg.lstsq(W / scale, np.ones(int((~held).sum())), rcond=None)[0] / scale
+        errors[held] = A[held] @ coef / y[held] - 1
+    return errors
+
+
+def build_stock(phone: str, cpu_base: dict, algorithms: tuple[str, ...] = train.ALGORITHMS) -> DeviceProfile:
+    """A phone's stock-runtime GPU profile with its leave-family-out error in its provenance."""
+    name, phone_name, soc, gpu, api = qed.PHONES[phone]
+    models = qed.usable(qed.load())
+    groups = [m.family for m in models]
+    errors = {a: leave_family_out(models, phone, a, f"{name}: {a}") for a in algorithms}
+    compared = {a: summarize(e) for a, e in errors.items()}
+    best = min(algorithms, key=lambda a: (compared[a]["mape_pct"], algorithms.index(a)))
+    f = fit_phone(models, phone, best)
+    lo, hi = np.quantile(errors[best], INTERVAL)
+    kernels = qed.kernel_records(models, phone)
+    heldout = {"method": f"leave-one-family-out cross-validation over {len(set(groups))} families "
+                         f"({', '.join(sorted(set(groups)))}), whole-model estimates against measured "
+                         "end-to-end times",
+               **compared[best], "interval_coverage_pct": coverage(errors[best], groups),
+               "floor": {"method": "latency linear in FLOPs and file size, same folds",
+                         **summarize(floor_errors(models, phone))}}
+    provenance = {
+        "trained_on": f"{len(models)} real CNNs (qed-usc mobile-ml-benchmark, shared/data/qed-usc-mobile-cnn) "
+                      "measured with stock TensorFlow Lite 2.10 on the phone's GPU",
+        "measurements": {"kernels": len(kernels), "whole_models": len(models)},
+        "dataset_sha256": {n: file_sha256(qed.QED_DIR / n) for n in ("models.csv", "gpu_kernels.csv")},
+        "regressor": best, "heldout": heldout, "compared": compared,
+        "cpu_fallback": "a prior: nn-Meter's Cortex-A76 base cost scaled by this phone's measured one-big-core "
+                        "CPU time relative to the Pixel 4's (no measured model ran partly on the CPU)",
+        "regenerate": REGENERATE,
+    }
+    device = {"phone": phone_name, "soc": soc, "gpu": gpu, "api": api, "model_precision": "float32",
+              "compute_precision": "fp16"}
+    title = f"{gpu} GPU ({phone_name}), stock TensorFlow Lite 2.10"
+    interval = {"low": round(float(lo), 6), "high": round(float(hi), 6), "coverage": 0.9}
+    return f.profile("gpu", _scaled_cpu(cpu_base, cpu_slowdown(models, phone)), name=name, title=title,
+                     runtime=f"TensorFlow Lite 2.10 GPU delegate ({api}), fp16", interval=interval,
+                     provenance=provenance, device=device)
+
+
+def cpu_slowdown(models: list[qed.QedModel], phone: str) -> float:
+    """How much slower this phone's big CPU core runs the shared models than the Pixel 4's."""
+    return float(np.median([m.cpu_ms[phone] / m.cpu_ms["pixel4"] for m in models]))
+
+
+def _scaled_cpu(base: dict, factor: float) -> dict:
+    return {**base, **{k: base[k] * factor for k in ("launch_ms", "ms_per_flop", "ms_per_byte")}}
+
+
+# --- nn-Meter's NAS-Bench-201 profiles -------------------------------------------------------------
 
 def profile_from_records(name: str, records: list[Record], title: str, backend: str, runtime: str,
                          trained_on: str, algorithms: list[str] | None = None, cpu_base: dict | None = None,
                          extra: dict | None = None, label: str | None = None) -> DeviceProfile:
-    """Cross-validate each regressor, keep the best, fit it on everything, state the provenance."""
+    """Cross-validate each regressor over whole records, keep the best, fit it on everything."""
     algorithms = algorithms or list(train.ALGORITHMS)
     compared, errors = {}, {}
     for algorithm in progress(algorithms, label or f"{name}: cross-validating"):
-        errors[algorithm] = cross_validate(records, algorithm)
+        errors[algorithm] = cross_validate(records, algorithm, backend)
         compared[algorithm] = summarize(errors[algorithm])
     best = min(algorithms, key=lambda a: (compared[a]["mape_pct"], algorithms.index(a)))
     f = train.fit(records, best, SEED)
     lo, hi = np.quantile(errors[best], INTERVAL)
     provenance = {"trained_on": trained_on, "measurements": len(records), **(extra or {}),
                   "regressor": best,
-                  "heldout": {"method": f"{FOLDS}-fold cross-validation over measured models",
-                              **compared[best]},
+                  "heldout": {"method": f"{FOLDS}-fold cross-validation over measured models", **compared[best]},
                   "compared": compared}
-    interval = {"low": round(float(lo), 6), "high": round(float(hi), 6),
-                "coverage": round(INTERVAL[1] - INTERVAL[0], 6)}
-    return DeviceProfile(name, title, backend, runtime, FEATURES, f.base, f.correction, f.trained_range,
-                         interval, dict(cpu_base or f.base), TRANSFER, provenance, context=f.context)
+    interval = {"low": round(float(lo), 6), "high": round(float(hi), 6), "coverage": 0.9}
+    return f.profile(backend, cpu_base, name=name, title=title, runtime=runtime, interval=interval,
+                     provenance=provenance)
 
 
-def build_profile(name: str, records: list[Record], cpu_base: dict | None) -> DeviceProfile:
-    title, backend, runtime, cpu_slowdown = DEVICES[name]
-    cpu = dict(cpu_base) if cpu_base else None
-    if cpu:
-        for key in ("launch_ms", "ms_per_flop", "ms_per_byte"):
-            cpu[key] = cpu[key] * cpu_slowdown
-    extra = {
-        "dataset_sha256": file_sha256(NB201_CSV),
-        "measurement_kind": "whole-model latency",
-        "cpu_fallback": "Cortex-A76 base cost" + (f" × {cpu_slowdown}" if cpu_slowdown != 1 else "")
-                        + " (a prior: no measured model ran partly on the CPU)",
-        "regenerate": "python -m pytest_tflite_latency.bench.profiles",
-    }
-    return profile_from_records(
+def cross_validate(records: list[Record], algorithm: str, backend: str) -> np.ndarray:
+    """Held-out relative errors (predicted / measured - 1), one per record, over random folds."""
+    order = np.random.default_rng(SEED).permutation(len(records))
+    errors = np.zeros(len(records))
+    for fold in np.array_split(order, FOLDS):
+        held = set(fold.tolist())
+        f = train.fit([r for i, r in enumerate(records) if i not in held], algorithm, SEED)
+        test = [records[i] for i in fold]
+        errors[fold] = train.predict(test, f.profile(backend)) / np.array([r.y_ms for r in test]) - 1
+    return errors
+
+
+def real_network_errors(profile: DeviceProfile, phone: str) -> np.ndarray:
+    """An nn-Meter profile's error on the shared real CNNs measured with stock TensorFlow Lite."""
+    models = qed.usable(qed.load())
+    records = qed.model_records(models, phone) if profile.backend == "gpu" else qed.cpu_records(models, phone)
+    return train.predict(records, profile) / np.array([r.y_ms for r in records]) - 1
+
+
+def build_nnmeter(name: str, records: list[Record], cpu_base: dict | None) -> DeviceProfile:
+    _, title, backend, runtime, cpu_slow, phone = NNMETER[name]
+    cpu = _scaled_cpu(cpu_base, cpu_slow) if cpu_base else None
+    extra = {"dataset_sha256": file_sha256(NB201_CSV), "measurement_kind": "whole-model latency",
+             "cpu_fallback": "Cortex-A76 base cost" + (f" × {cpu_slow}" if cpu_slow != 1 else "")
+                             + " (a prior: no measured model ran partly on the CPU)",
+             "regenerate": REGENERATE}
+    profile = profile_from_records(
         name, records, title, backend, runtime,
-        "NAS-Bench-201 networks measured by nn-Meter (shared/data/nnmeter-nasbench201), "
-        "built with the project's model writer", cpu_base=cpu, extra=extra)
+        "NAS-Bench-201 networks measured by nn-Meter with its TensorFlow Lite 2.1 build "
+        "(shared/data/nnmeter-nasbench201), built with the project's model writer", cpu_base=cpu, extra=extra)
+    real = summarize(real_network_errors(profile, phone))
+    what = "stock TFLite 2.10 on the Pixel 4's " + ("Adreno 640" if backend == "gpu" else "big Cortex-A76 core")
+    profile.provenance["real_networks"] = {"method": f"the {real['models']} shared real CNNs measured with {what}",
+                                           **real}
+    return profile
 
 
-def build_all() -> dict[str, DeviceProfile]:
-    records = nb201_records(list(DEVICES), progress=lambda rows: progress(rows, "building networks"))
-    cpu_fit = train.fit_base(records["cortexa76"])
-    return {name: build_profile(name, records[name], cpu_fit if DEVICES[name][1] == "gpu" else None)
-            for name in DEVICES}
+def build_all(only: list[str] | None = None) -> dict[str, DeviceProfile]:
+    """Every bundled profile (or those named in ``only``)."""
+    wanted = only or [*(p[0] for p in qed.PHONES.values()), *NNMETER]
+    nb201 = nb201_records([v[0] for v in NNMETER.values()],
+                          progress=lambda rows: progress(rows, "building NAS-Bench-201 networks"))
+    cpu_fit = train.fit_base(nb201["cortexa76"])
+    out = {}
+    for phone, (name, *_rest) in qed.PHONES.items():
+        if name in wanted:
+            out[name] = build_stock(phone, cpu_fit)
+    for name, spec in NNMETER.items():
+        if name in wanted:
+            out[name] = build_nnmeter(name, nb201[spec[0]], cpu_fit if spec[2] == "gpu" else None)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,15 +216,16 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=PROFILE_DIR, help="where to write the profiles")
     parser.add_argument("--check", action="store_true", help="compare with the files in --out")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="build only these profiles")
     args = parser.parse_args(argv)
-    if not NB201_CSV.is_file():
-        print(f"error: {NB201_CSV}: shared measurements not found", file=sys.stderr)
+    if not NB201_CSV.is_file() or not (qed.QED_DIR / "models.csv").is_file():
+        print(f"error: shared measurements not found under {NB201_CSV.parents[1]}", file=sys.stderr)
         return 2
     differ = []
-    for name, profile in build_all().items():
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, profile in build_all(args.only).items():
         path = args.out / f"{name}.json"
         tmp = path.with_suffix(".json.tmp")
-        args.out.mkdir(parents=True, exist_ok=True)
         profile.save(tmp)
         if args.check:
             same = path.is_file() and path.read_bytes() == tmp.read_bytes()

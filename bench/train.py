@@ -1,12 +1,16 @@
 """Train a device's latency model from measured records.
 
-1. Base: a three-parameter analytic cost per kernel (launch overhead, time per FLOP, time per
-   byte), fitted by non-negative least squares on the records' relative errors.
-2. Kernel latencies: every distinct kernel configuration gets a latency such that each record's
-   kernels add up to its measurement (bounded least squares over relative errors, lightly pulled
-   toward the base cost so configurations the records cannot tell apart stay sensible).
-3. Correction: a tree regressor learns ``log(latency / base)`` from the kernel features, weighted by
-   how often each configuration occurs, so unseen configurations get a learned, smooth factor.
+Two kinds of training data, one predictor (`estimator.predict`):
+
+- Whole networks only (NAS-Bench-201, a phone's `bench run --models`): a three-parameter analytic
+  base (launch, time per FLOP, time per byte, NNLS on relative errors); every distinct kernel
+  configuration gets a latency so each network's kernels add up to its measurement; a tree regressor
+  learns ``log(latency / base)``. Single-kernel records (`bench run`), when present, replace the
+  solved latencies and whole networks then fit the in-network context.
+- Kernels and whole networks of the same models (`fit_stock`, the shared qed-usc phones): per kind a
+  base from the measured kernels, trees on ``log(kernel / base)``, then the whole model from the
+  end-to-end column: a scale on the learned kernels, a per-inference overhead and the cost of the
+  kernels the kernel list leaves out (stand-alone element-wise and layout kernels).
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from pytest_tflite_latency.bench.dataset import Record
-from pytest_tflite_latency.estimator.features import FEATURES
+from pytest_tflite_latency.estimator.features import FEATURES, kinds_of
+from pytest_tflite_latency.estimator.predict import kernel_ms, total_ms
 from pytest_tflite_latency.estimator.profile import (
+    COEFFICIENTS,
     MAX_LOG_FACTOR,
+    DeviceProfile,
     TreeEnsemble,
-    context_ms,
-    correction_factor,
     roofline,
     work,
 )
@@ -33,14 +38,50 @@ RELATIVE_FLOP_COST = {"conv": 1.0, "fc": 1.0, "convtrans": 1.5, "dwconv": 4.0, "
                       "reduce": 1.0, "elementwise": 1.0, "resize": 1.0, "softmax": 1.0,
                       "other": 1.0, "concat": 0.0, "layout": 0.0, "transfer": 0.0}
 PRIOR_PULL = 0.02  # weight of "stay near the base cost" against one record's relative error
+MIN_KIND_KERNELS = 5  # a kind gets base coefficients of its own from this many measured kernels
+# Copies between GPU and CPU memory at a partition boundary: a prior, not fitted (no shared
+# measurement ran partly on the CPU): 0.1 ms synchronisation + 2 GB/s.
+TRANSFER = {"launch_ms": 0.1, "ms_per_flop": 0.0, "ms_per_byte": 5e-7, "relative_flop_cost": {}}
 
 
 @dataclass
 class Fit:
+    """What training learned; `profile` turns it into the `DeviceProfile` the estimator serves."""
+
     base: dict
-    correction: TreeEnsemble
+    correction: TreeEnsemble | None
     trained_range: dict[str, list[float]]  # kind → [max FLOPs, max bytes moved] of its configs
     context: dict = field(default_factory=dict)  # in-network cost a lone kernel does not pay
+    kernel_scale: float = 1.0
+    overhead_ms: float = 0.0
+
+    def profile(self, backend: str, cpu_fallback: dict | None = None, **meta) -> DeviceProfile:
+        """The servable profile; ``meta`` sets name, title, runtime, interval, provenance, device."""
+        return DeviceProfile(
+            meta.get("name", "trained"), meta.get("title", "trained"), backend, meta.get("runtime", ""),
+            FEATURES, self.base, self.correction, self.trained_range,
+            meta.get("interval", {"low": 0.0, "high": 0.0, "coverage": 0.0}), cpu_fallback or self.base,
+            TRANSFER, meta.get("provenance", {}), context=self.context, kernel_scale=self.kernel_scale,
+            overhead_ms=self.overhead_ms, device=meta.get("device", {}))
+
+
+def runs_on(record: Record, backend: str) -> np.ndarray:
+    """Where each kernel of a record runs: learned kernels on the profile's side, the rest on the
+    CPU, copies as copies."""
+    side = "GPU" if backend == "gpu" else "CPU"
+    copies = record.X[:, FEATURES.index("kind_transfer")] > 0
+    return np.where(record.learned, side, np.where(copies, "copy", "CPU"))
+
+
+def predict(records: list[Record], profile: DeviceProfile) -> np.ndarray:
+    """Each record's latency as `estimate` predicts it: kernels (single-kernel records) or whole
+    models (plus the per-inference overhead)."""
+    out = np.zeros(len(records))
+    for i, r in enumerate(records):
+        out[i] = total_ms(profile, r.X, runs_on(r, profile.backend))
+        if r.kind == "kernel":
+            out[i] -= profile.overhead_ms
+    return out
 
 
 def _learned(records: list[Record]) -> tuple[np.ndarray, np.ndarray]:
@@ -51,28 +92,33 @@ def _learned(records: list[Record]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _targets(records: list[Record]) -> np.ndarray:
-    return np.array([max(r.y_ms - r.fixed_ms, 1e-6) for r in records])
+    return np.array([max(r.y_ms, 1e-6) for r in records])
+
+
+def _nnls_relative(A: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative coefficients minimising the relative errors of ``A @ coef`` against ``y``."""
+    W = A / y[:, None]
+    scale = np.abs(W).max(axis=0) + 1e-30
+    coef, _ = nnls(W / scale, np.ones(len(y)))
+    return coef / scale
+
+
+def _roofline_terms(X: np.ndarray) -> np.ndarray:
+    flops, moved = work(X)
+    return np.column_stack([np.ones(len(X)), flops, moved])
 
 
 def fit_base(records: list[Record]) -> dict:
     """Launch overhead, ms per FLOP and ms per byte, by NNLS on relative errors."""
     X, owner = _learned(records)
-    unit = {"launch_ms": 1.0, "ms_per_flop": 0.0, "ms_per_byte": 0.0,
-            "relative_flop_cost": RELATIVE_FLOP_COST}
     cols = []
-    for key in ("launch_ms", "ms_per_flop", "ms_per_byte"):
-        p = {**{k: 0.0 for k in ("launch_ms", "ms_per_flop", "ms_per_byte")}, key: 1.0,
-             "relative_flop_cost": RELATIVE_FLOP_COST}
+    for key in COEFFICIENTS:
+        p = {**dict.fromkeys(COEFFICIENTS, 0.0), key: 1.0, "relative_flop_cost": RELATIVE_FLOP_COST}
         cols.append(np.bincount(owner, roofline(X, FEATURES, p), minlength=len(records)))
-    y = _targets(records)
-    A = np.column_stack(cols) / y[:, None]
-    scale = A.max(axis=0) + 1e-30
-    coef, _ = nnls(A / scale, np.ones(len(y)))
-    coef = coef / scale
-    unit.update(launch_ms=float(coef[0]), ms_per_flop=float(coef[1]), ms_per_byte=float(coef[2]))
-    if unit["launch_ms"] == 0.0:  # keep every kernel's base strictly positive
-        unit["launch_ms"] = 1e-4
-    return unit
+    coef = _nnls_relative(np.column_stack(cols), _targets(records))
+    base = {**dict(zip(COEFFICIENTS, map(float, coef), strict=True)), "relative_flop_cost": RELATIVE_FLOP_COST}
+    base["launch_ms"] = base["launch_ms"] or 1e-4  # keep every kernel's base strictly positive
+    return base
 
 
 def kernel_latencies(records: list[Record], base: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,10 +159,11 @@ def fit_context(networks: list[Record], f: Fit) -> dict:
     (weights no longer cache-hot, ≥ 0) and ``ms_per_kernel`` (either sign: a lone kernel may pay
     fixed costs a network shares), by least squares on relative residuals."""
     rows, residual = [], []
+    plain = f.profile("gpu")
     for r in networks:
         X = r.X[r.learned]
         rows.append([X[:, FEATURES.index("bytes_weights")].sum(), len(X)])
-        residual.append(r.y_ms - r.fixed_ms - _kernel_ms(X, f).sum())
+        residual.append(r.y_ms - kernel_ms(plain, X, np.full(len(X), "GPU"))[0].sum())
     y = np.array([r.y_ms for r in networks])
     A = np.array(rows) / y[:, None]
     scale = np.abs(A).max(axis=0) + 1e-30
@@ -124,8 +171,53 @@ def fit_context(networks: list[Record], f: Fit) -> dict:
     return {"ms_per_weight_byte": float(coef[0]), "ms_per_kernel": float(coef[1])}
 
 
-def _kernel_ms(X: np.ndarray, f: Fit) -> np.ndarray:
-    return roofline(X, FEATURES, f.base) * correction_factor(f.correction, X)
+def fit_stock(kernels: list[Record], networks: list[Record], algorithm: str = "xgboost", seed: int = 0) -> Fit:
+    """Kernel model from measured kernels, whole-model composition from end-to-end measurements."""
+    X = np.vstack([r.X for r in kernels])
+    y = np.array([r.y_ms for r in kernels])
+    base = fit_kind_base(X, y)
+    correction = fit_trees(X, np.log(y / roofline(X, FEATURES, base)), np.ones(len(y)), algorithm, seed,
+                           "measured")
+    f = Fit(base, correction, trained_range(X))
+    compose(f, networks)
+    return f
+
+
+def fit_kind_base(X: np.ndarray, y: np.ndarray) -> dict:
+    """A roofline for all kernels, and one per kind with at least `MIN_KIND_KERNELS` measured."""
+    coef = _nnls_relative(_roofline_terms(X), y)
+    base = {**dict(zip(COEFFICIENTS, map(float, coef), strict=True)), "relative_flop_cost": RELATIVE_FLOP_COST}
+    base["launch_ms"] = base["launch_ms"] or 1e-4
+    kinds = np.array(kinds_of(X))
+    per_kind = {}
+    for kind in sorted(set(kinds)):
+        rows = kinds == kind
+        if rows.sum() >= MIN_KIND_KERNELS:
+            c = _nnls_relative(_roofline_terms(X[rows]), y[rows])
+            per_kind[kind] = {"launch_ms": float(c[0]) or 1e-4, "ms_per_flop": float(c[1]),
+                              "ms_per_byte": float(c[2])}
+    return {**base, "per_kind": per_kind}
+
+
+def compose(f: Fit, networks: list[Record]) -> None:
+    """Fit ``kernel_scale``, ``overhead_ms`` and a roofline for the kinds no kernel measurement
+    covers, so each network's estimate matches its end-to-end measurement (NNLS, relative errors).
+    The new coefficients are set on ``f``."""
+    plain = f.profile("gpu")
+    trained = list(f.trained_range)
+    rows = []
+    for r in networks:
+        X = r.X[r.learned]
+        kinds = np.array(kinds_of(X))
+        mine = np.isin(kinds, trained)
+        learned = kernel_ms(plain, X[mine], np.full(int(mine.sum()), "GPU"))[0].sum()
+        _, moved = work(X[~mine])
+        rows.append([learned, 1.0, float((~mine).sum()), float(moved.sum())])
+    coef = _nnls_relative(np.array(rows), _targets(networks))
+    f.kernel_scale, f.overhead_ms = float(coef[0]) or 1.0, float(coef[1])
+    left_out = sorted({k for r in networks for k in kinds_of(r.X[r.learned])} - set(trained))
+    own = {"launch_ms": float(coef[2]) or 1e-4, "ms_per_flop": 0.0, "ms_per_byte": float(coef[3])}
+    f.base = {**f.base, "per_kind": {**f.base.get("per_kind", {}), **dict.fromkeys(left_out, own)}}
 
 
 def trained_range(configs: np.ndarray) -> dict[str, list[float]]:
@@ -139,36 +231,40 @@ def trained_range(configs: np.ndarray) -> dict[str, list[float]]:
     return out
 
 
-def predict(records: list[Record], f: Fit) -> np.ndarray:
-    """Predicted latency of each record (learned kernels plus the record's fixed part)."""
-    X, owner = _learned(records)
-    ms = _kernel_ms(X, f)
-    networks = np.array([records[i].kind != "kernel" for i in owner], bool)
-    ms[networks] += context_ms(X[networks], FEATURES, f.context)
-    return np.bincount(owner, ms, minlength=len(records)) + np.array([r.fixed_ms for r in records])
+# Tree settings: solved per-configuration latencies are fitted closely; measured kernels are noisy
+# and judged on families they never saw, so they get shallower-leaved, subsampled ensembles.
+TREE_SETTINGS = {
+    "solved": {"xgboost": {"n_estimators": 200, "max_depth": 6, "learning_rate": 0.1, "subsample": 1.0,
+                           "colsample_bytree": 1.0, "min_child_weight": 0.0},
+               "random_forest": {"min_samples_leaf": 1, "max_features": 0.6}, "decision_tree": {}},
+    "measured": {"xgboost": {"n_estimators": 300, "max_depth": 8, "learning_rate": 0.05, "subsample": 0.8,
+                             "colsample_bytree": 0.8, "min_child_weight": 2.0},
+                 "random_forest": {"min_samples_leaf": 2, "max_features": 0.5},
+                 "decision_tree": {"min_samples_leaf": 3}},
+}
 
 
-def fit_trees(X: np.ndarray, y: np.ndarray, w: np.ndarray, algorithm: str, seed: int) -> TreeEnsemble:
+def fit_trees(X: np.ndarray, y: np.ndarray, w: np.ndarray, algorithm: str, seed: int,
+              settings: str = "solved") -> TreeEnsemble:
     """Fit one of ALGORITHMS and export it as a `TreeEnsemble`."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
+    options = TREE_SETTINGS[settings][algorithm]
     if algorithm == "xgboost":
         import xgboost as xgb
 
-        model = xgb.XGBRegressor(n_estimators=200, max_depth=6, learning_rate=0.1, subsample=1.0,
-                                 min_child_weight=0.0, reg_lambda=1e-3, tree_method="exact",
-                                 random_state=seed, n_jobs=1, base_score=0.0)
+        model = xgb.XGBRegressor(**options, reg_lambda=1e-3, tree_method="exact", random_state=seed, n_jobs=1,
+                                 base_score=0.0)
         model.fit(X, y, sample_weight=w)
         return export_xgboost(model.get_booster())
     if algorithm == "random_forest":
         from sklearn.ensemble import RandomForestRegressor
 
-        model = RandomForestRegressor(n_estimators=100, min_samples_leaf=1, max_features=0.6,
-                                      random_state=seed, n_jobs=1)
-    elif algorithm == "decision_tree":
+        model = RandomForestRegressor(n_estimators=100, **options, random_state=seed, n_jobs=1)
+    else:
         from sklearn.tree import DecisionTreeRegressor
 
-        model = DecisionTreeRegressor(random_state=seed)
-    else:
-        raise ValueError(f"unknown algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
+        model = DecisionTreeRegressor(**options, random_state=seed)
     model.fit(X, y, sample_weight=w)
     trees = getattr(model, "estimators_", [model])
     return export_sklearn([t.tree_ for t in trees], algorithm)

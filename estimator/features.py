@@ -16,10 +16,13 @@ from pytest_tflite_latency.estimator.graph import Tensor
 from pytest_tflite_latency.estimator.kernels import KINDS, Kernel
 
 FEATURES = (
-    "flops", "bytes_in", "bytes_out", "bytes_weights", "in_h", "in_w", "in_c", "out_h", "out_w",
-    "out_c", "kernel_h", "kernel_w", "stride", "dilation", "groups", "n_ops", "n_inputs",
-    *(f"kind_{k}" for k in KINDS),
+    "flops", "bytes_in", "bytes_out", "bytes_weights", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
+    "in_slices", "out_slices", "work_items", "flops_per_item", "flops_per_byte", "kernel_h", "kernel_w",
+    "stride", "dilation", "groups", "n_ops", "n_inputs", "linked_add", "linked_mul", "linked_activation",
+    "linked_other", *(f"kind_{k}" for k in KINDS),
 )
+SLICE = 4  # GPU tensors are stored in slices of four channels
+_ACTIVATIONS = frozenset({"relu", "sigmoid", "hard_swish", "tanh", "elu", "prelu", "leaky_relu", "gelu"})
 _COL = {name: i for i, name in enumerate(FEATURES)}
 
 
@@ -48,7 +51,7 @@ def bhwc(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
 
 
 def params(k: Kernel) -> KernelParams:
-    main = k.ops[-1] if k.ops and k.ops[0].opcode.startswith("PAD") else (k.ops[0] if k.ops else None)
+    main = k.main_op
     o = main.options if main else {}
     kernel = None
     if main and main.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV") and k.weights:
@@ -94,8 +97,7 @@ def _flops(k: Kernel, p: KernelParams) -> float:
         base = 0.0
     else:
         base = out
-    linked = len(k.ops) - 1 if k.kind != "elementwise" else len(k.ops)
-    return base + max(0, linked) * out
+    return base + len(k.linked) * out
 
 
 def featurize(kernels: list[Kernel], backend: str) -> np.ndarray:
@@ -114,11 +116,21 @@ def featurize(kernels: list[Kernel], backend: str) -> np.ndarray:
             bhwc(k.output.shape) if k.output is not None else (1, 1, 1, 1)
         row[_COL["kernel_h"]], row[_COL["kernel_w"]] = p.kernel or (0, 0)
         row[_COL["stride"]] = p.stride or 0
-        main = k.ops[0].options if k.ops else {}
+        main = k.main_op.options if k.ops else {}
         row[_COL["dilation"]] = main.get("DilationHFactor", 1) or 1
         row[_COL["groups"]] = p.groups or 0
         row[_COL["n_ops"]] = len(k.ops)
         row[_COL["n_inputs"]] = len(k.inputs)
+        row[_COL["in_slices"]] = math.ceil(row[_COL["in_c"]] / SLICE)
+        row[_COL["out_slices"]] = math.ceil(row[_COL["out_c"]] / SLICE)
+        row[_COL["work_items"]] = row[_COL["out_h"]] * row[_COL["out_w"]] * row[_COL["out_slices"]]
+        row[_COL["flops_per_item"]] = row[_COL["flops"]] / max(row[_COL["work_items"]], 1.0)
+        moved = row[_COL["bytes_in"]] + row[_COL["bytes_out"]] + row[_COL["bytes_weights"]]
+        row[_COL["flops_per_byte"]] = row[_COL["flops"]] / max(moved, 1.0)
+        for name in k.linked:
+            column = f"linked_{name}" if name in ("add", "mul") else (
+                "linked_activation" if name in _ACTIVATIONS else "linked_other")
+            row[_COL[column]] += 1
         row[_COL[f"kind_{k.kind}"]] = 1.0
     return X
 

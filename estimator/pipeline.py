@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from pytest_tflite_latency.estimator.errors import ModelError
 from pytest_tflite_latency.estimator.features import featurize, params
-from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.graph import Graph, load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
 from pytest_tflite_latency.estimator.predict import KernelTimes, predict
 from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE, DeviceProfile, load_profile
@@ -47,6 +47,7 @@ class Estimate:
     layers: tuple[LayerEstimate, ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
     gpu_partitions: int = 0
+    overhead_ms: float = 0.0  # per-inference cost outside the listed kernels (in total_ms)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -69,7 +70,8 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
     except (IndexError, KeyError, ValueError, ZeroDivisionError, OverflowError) as exc:
         # A file can be well-formed FlatBuffers yet describe an impossible graph.
         raise ModelError(graph.source, f"inconsistent model graph ({type(exc).__name__}: {exc})") from None
-    times = _checked(graph.source, kg.kernels, predict(kg.kernels, X, profile))
+    runs_on = np.array([k.runs_on for k in kg.kernels])
+    times = _checked(graph.source, kg.kernels, predict(X, runs_on, profile))
     layers = []
     for k, ms in zip(kg.kernels, times.ms, strict=True):
         p = params(k)
@@ -77,8 +79,9 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
             k.index, k.op_names, k.kind, k.runs_on, tuple(t.shape for t in k.inputs),
             k.output.shape if k.output is not None else None, p.kernel, p.stride, p.filters,
             p.groups, float(ms), tuple(o.index for o in k.ops), k.note))
+    warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile))
     return Estimate(graph.source, profile.name, profile.title, times.total_ms, times.interval_ms,
-                    tuple(layers), (*kg.warnings, *times.warnings), kg.partitions)
+                    tuple(layers), warnings, kg.partitions, profile.overhead_ms)
 
 
 def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
@@ -101,3 +104,16 @@ def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
         raise ModelError(source, f"implausible model: estimated total {total} ms (interval {lo}–{hi}) "
                                  "is not a finite positive time")
     return times
+
+
+def precision_warnings(graph: Graph, profile: DeviceProfile) -> list[str]:
+    """What the estimate assumes when the model's precision differs from what the profile measured."""
+    measured = profile.device.get("model_precision")
+    if profile.backend != "gpu" or not measured:
+        return []
+    runtime = [t for t in graph.main.tensors if not t.is_const]
+    if any(t.quantized for t in runtime):
+        return [f"int8-quantized model: the GPU delegate dequantizes it and computes in "
+                f"{profile.device.get('compute_precision', 'float')}; {profile.name} measured {measured} models, "
+                "so the estimate is that of the float graph (quantize/dequantize ops removed)"]
+    return []

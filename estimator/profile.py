@@ -1,10 +1,11 @@
 """Device profiles: the bundled, trained latency model of one device.
 
-A profile is a JSON file: an analytic base cost per kernel (launch overhead + FLOPs + bytes, fitted
-by the trainer) times a learned correction ``exp(g(features))`` where ``g`` is a tree ensemble
-(XGBoost, random forest or decision tree) stored as plain arrays. The trees are evaluated here with
-NumPy, reproducing the libraries' own arithmetic, so estimating never imports xgboost or
-scikit-learn.
+A profile is a JSON file: an analytic base cost per kernel (launch overhead + FLOPs + bytes, per
+kernel kind where the trainer could fit one) times a learned correction ``exp(g(features))`` where
+``g`` is a tree ensemble (XGBoost, random forest or decision tree) stored as plain arrays, then a
+whole-model composition (``kernel_scale`` on the learned kernels, ``overhead_ms`` per inference).
+The trees are evaluated here with NumPy, reproducing the libraries' own arithmetic, so estimating
+never imports xgboost or scikit-learn.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
+from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES
 from pytest_tflite_latency.estimator.errors import ProfileError, UnknownDeviceError
 from pytest_tflite_latency.estimator.features import FEATURES
 from pytest_tflite_latency.estimator.kernels import KINDS
@@ -25,6 +26,7 @@ from pytest_tflite_latency.estimator.validate import validate_profile
 MAX_LOG_FACTOR = 1.5  # corrections are clipped to ×/÷ e^1.5 ≈ 4.5
 MAX_PROFILE_BYTES = 256 * 2**20  # the bundled profiles take under 1 MB
 RANGE_SLACK = 2.0  # a kernel up to 2× the work of the largest trained one still counts as seen
+CHUNK_ROWS = 4096  # trees are evaluated this many kernels at a time: memory stays bounded
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,11 @@ class TreeEnsemble:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """One value per row of X, as the training library would predict it."""
+        if X.shape[0] <= CHUNK_ROWS:
+            return self._predict(X)
+        return np.concatenate([self._predict(X[i:i + CHUNK_ROWS]) for i in range(0, X.shape[0], CHUNK_ROWS)])
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
         n = X.shape[0]
         if n == 0:
             return np.zeros(0)
@@ -99,8 +106,10 @@ class DeviceProfile:
     transfer: dict
     provenance: dict
     max_partitions: int = 1
-    calibration: dict = field(default_factory=dict)  # kind → factor from few-shot calibration
     context: dict = field(default_factory=dict)  # in-network cost beyond a lone kernel's
+    kernel_scale: float = 1.0  # whole model: learned kernels × this ...
+    overhead_ms: float = 0.0  # ... + this per inference (what a list of kernels leaves out)
+    device: dict = field(default_factory=dict)  # phone, SoC, GPU, API, precision
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "<profile>") -> DeviceProfile:
@@ -110,16 +119,16 @@ class DeviceProfile:
         return cls(d["name"], d["title"], d["backend"], d["runtime"], tuple(d["features"]),
                    d["base"], TreeEnsemble.from_dict(corr) if corr else None,
                    d["trained_range"], d["interval"], d["cpu_fallback"], d["transfer"],
-                   d["provenance"], int(d.get("max_partitions", 1)), d.get("calibration", {}),
-                   d.get("context", {}))
+                   d["provenance"], int(d.get("max_partitions", 1)), d.get("context", {}),
+                   float(d.get("kernel_scale", 1.0)), float(d.get("overhead_ms", 0.0)), d.get("device", {}))
 
     def to_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "backend": self.backend,
-                "runtime": self.runtime, "max_partitions": self.max_partitions,
+                "runtime": self.runtime, "device": self.device, "max_partitions": self.max_partitions,
                 "provenance": self.provenance, "features": list(self.features), "base": self.base,
                 "trained_range": self.trained_range, "interval": self.interval,
                 "cpu_fallback": self.cpu_fallback, "transfer": self.transfer,
-                "calibration": self.calibration, "context": self.context,
+                "context": self.context, "kernel_scale": self.kernel_scale, "overhead_ms": self.overhead_ms,
                 "correction": self.correction.to_dict() if self.correction else None}
 
     def save(self, path: Path) -> None:
@@ -142,6 +151,10 @@ class DeviceProfile:
 
     def context_ms(self, X: np.ndarray) -> np.ndarray:
         return context_ms(X, self.features, self.context)
+
+    def fitted_kinds(self) -> set[str]:
+        """Kernel kinds with a cost of their own: a learned correction or fitted coefficients."""
+        return set(self.trained_range) | set(self.base.get("per_kind", {}))
 
 
 def correction_factor(correction: TreeEnsemble | None, X: np.ndarray) -> np.ndarray:
@@ -166,13 +179,24 @@ def work(X: np.ndarray, features: tuple[str, ...] | None = None) -> tuple[np.nda
 
 
 def roofline(X: np.ndarray, features: tuple[str, ...], p: dict) -> np.ndarray:
-    """``launch_ms + ms_per_flop·flops·relative_cost[kind] + ms_per_byte·bytes`` per row."""
+    """``launch_ms + ms_per_flop·flops·relative_cost[kind] + ms_per_byte·bytes`` per row; kinds
+    listed in ``p["per_kind"]`` use their own three coefficients instead."""
     col = {f: i for i, f in enumerate(features)}
-    rel = np.zeros(X.shape[0])
+    launch = np.full(X.shape[0], p["launch_ms"])
+    per_flop = np.zeros(X.shape[0])
+    per_byte = np.full(X.shape[0], p["ms_per_byte"])
+    own = p.get("per_kind", {})
     for kind in KINDS:
-        rel += X[:, col[f"kind_{kind}"]] * p["relative_flop_cost"].get(kind, 1.0)
-    _, moved = work(X, features)
-    return p["launch_ms"] + p["ms_per_flop"] * X[:, col["flops"]] * rel + p["ms_per_byte"] * moved
+        rows = X[:, col[f"kind_{kind}"]] > 0
+        if kind in own:
+            launch[rows], per_flop[rows], per_byte[rows] = (own[kind][k] for k in COEFFICIENTS)
+        else:
+            per_flop[rows] = p["ms_per_flop"] * p["relative_flop_cost"].get(kind, 1.0)
+    flops, moved = work(X, features)
+    return launch + per_flop * flops + per_byte * moved
+
+
+COEFFICIENTS = ("launch_ms", "ms_per_flop", "ms_per_byte")
 
 
 def _bundled_dir():
@@ -208,13 +232,19 @@ def _load_file(path: Path) -> DeviceProfile:
     return DeviceProfile.from_dict(d, str(path))
 
 
+def resolve_device(name: str) -> str:
+    """A bundled profile's name for ``name``, which may be a GPU's name (``adreno640``)."""
+    return GPU_ALIASES.get(name.lower(), name)
+
+
 def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE) -> DeviceProfile:
-    """A bundled profile by name, or a profile JSON file by path."""
+    """A bundled profile by name (or by its GPU's name), or a profile JSON file by path."""
     if isinstance(device, DeviceProfile):
         return device
     text = str(device)
     if text.endswith(".json"):
         return _load_file(Path(text))
-    if text not in device_names():
-        raise UnknownDeviceError(text, list(device_names()))
-    return _load_bundled(text)
+    name = resolve_device(text)
+    if name not in device_names():
+        raise UnknownDeviceError(text, [*device_names(), *GPU_ALIASES])
+    return _load_bundled(name)

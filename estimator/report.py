@@ -69,29 +69,55 @@ def _table(est: Estimate) -> str:
 
 
 def render_devices(profiles: list[DeviceProfile], fmt: str = "table") -> str:
-    """The bundled device profiles and their provenance."""
-    items = []
-    for p in profiles:
-        h = p.provenance.get("heldout", {})
-        items.append({"name": p.name, "title": p.title, "backend": p.backend, "runtime": p.runtime,
-                      "trained_on": p.provenance.get("trained_on", ""),
-                      "measurements": p.provenance.get("measurements"),
-                      "regressor": p.provenance.get("regressor"),
-                      "heldout_mape_pct": h.get("mape_pct"), "heldout_within_10pct": h.get("within_10pct"),
-                      "heldout_method": h.get("method")})
+    """The bundled device profiles: phone, GPU, runtime, what each learned from and its error on
+    networks of families it never saw."""
+    items = [_device_item(p) for p in profiles]
     if fmt == "json":
         return json.dumps(items, indent=2) + "\n"
     if fmt == "csv":
+        flat = [{k: v for k, v in i.items() if not isinstance(v, dict)} for i in items]
         out = io.StringIO()
-        writer = csv.DictWriter(out, list(items[0]) if items else [], lineterminator="\n")
+        writer = csv.DictWriter(out, list(flat[0]) if flat else [], lineterminator="\n")
         writer.writeheader()
-        writer.writerows(items)
+        writer.writerows(flat)
         return out.getvalue()
     lines = []
     for i in items:
-        lines += [f"{i['name']}: {i['title']}",
-                  f"    runtime:  {i['runtime']}",
-                  f"    trained:  {i['measurements']} measurements ({i['trained_on']}), {i['regressor']}",
-                  f"    held-out: MAPE {i['heldout_mape_pct']}%, {i['heldout_within_10pct']}% within ±10% "
-                  f"({i['heldout_method']})"]
+        lines += [f"{i['name']}{' (default)' if i['default'] else ''}: {i['title']}",
+                  f"    runtime:     {i['runtime']}" + (f"; also selected by '{i['aliases']}'" if i['aliases'] else ""),
+                  f"    trained on:  {i['trained_on']} ({i['measurements']}), {i['regressor']}"]
+        if i["unseen_families"]:
+            lines.append(f"    unseen families: {_figures(i['unseen_families'])}")
+            floor = i["unseen_families"].get("floor")
+            if floor:
+                lines.append(f"    floor (FLOPs + file size): {_figures(floor)}")
+        if i["in_family"]:
+            lines.append(f"    in family:   {_figures(i['in_family'])}")
+        if i["real_networks"]:
+            lines.append(f"    real CNNs:   {_figures(i['real_networks'])} ({i['real_networks']['method']})")
     return "\n".join(lines) + "\n"
+
+
+def _figures(h: dict) -> str:
+    parts = [f"{h.get('within_10pct')}% within ±10%", f"{h.get('within_25pct')}% within ±25%",
+             f"MAPE {h.get('mape_pct')}%"]
+    if h.get("interval_coverage_pct") is not None:
+        parts.append(f"90% interval holds {h['interval_coverage_pct']}%")
+    return ", ".join(parts) + (f" of {h['models']} models" if h.get("models") else "")
+
+
+def _device_item(p: DeviceProfile) -> dict:
+    from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES
+
+    prov = p.provenance
+    heldout = prov.get("heldout", {})
+    measured = prov.get("measurements")
+    if isinstance(measured, dict):
+        measured = " and ".join(f"{v} {k.replace('_', '-').removesuffix('s')}" for k, v in measured.items())
+    stock = "families" in heldout.get("method", "")
+    return {"name": p.name, "default": p.name == DEFAULT_DEVICE, "title": p.title, "backend": p.backend,
+            "runtime": p.runtime, "aliases": ", ".join(a for a, n in GPU_ALIASES.items() if n == p.name),
+            **{k: p.device.get(k, "") for k in ("phone", "gpu", "model_precision", "compute_precision")},
+            "trained_on": prov.get("trained_on", ""), "measurements": f"{measured} measurements",
+            "regressor": prov.get("regressor"), "unseen_families": heldout if stock else {},
+            "in_family": {} if stock else heldout, "real_networks": prov.get("real_networks", {})}

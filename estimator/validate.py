@@ -15,7 +15,8 @@ from pytest_tflite_latency.estimator.features import FEATURES
 _REQUIRED = {"name": str, "title": str, "backend": str, "runtime": str, "features": list, "base": dict,
              "trained_range": dict, "interval": dict, "cpu_fallback": dict, "transfer": dict,
              "provenance": dict}
-_OPTIONAL = {"max_partitions": int, "calibration": dict, "context": dict, "correction": (dict, type(None))}
+_OPTIONAL = {"max_partitions": int, "context": dict, "correction": (dict, type(None)), "device": dict,
+             "kernel_scale": (int, float), "overhead_ms": (int, float)}
 _COSTS = ("base", "cpu_fallback", "transfer", "trained_range")  # every number ≥ 0 (context is a signed correction)
 _ROOFLINE = ("launch_ms", "ms_per_flop", "ms_per_byte", "relative_flop_cost")
 _TREE_ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
@@ -23,7 +24,7 @@ _TREE_ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
 
 def validate_profile(d: object, source: str = "<profile>") -> None:
     """Raise `ProfileError` unless ``d`` is a device profile the estimator can use: required keys
-    with the right types, every number finite, costs ≥ 0, calibration factors > 0, trees whose
+    with the right types, every number finite, costs ≥ 0, a positive kernel scale, trees whose
     indices stay in range."""
     if not isinstance(d, dict):
         raise ProfileError(source, f"expected a JSON object, got {type(d).__name__}")
@@ -38,7 +39,7 @@ def validate_profile(d: object, source: str = "<profile>") -> None:
     _check_features(d["features"], source)
     for key in ("base", "cpu_fallback", "transfer"):
         _check_roofline(d[key], source, key)
-    _check_calibration(d.get("calibration", {}), source)
+    _check_whole_model(d, source)
     _check_interval(d["interval"], source)
     if d.get("backend") not in ("gpu", "cpu"):
         raise ProfileError(source, f"backend must be 'gpu' or 'cpu', got {d.get('backend')!r}")
@@ -81,10 +82,14 @@ def _check_roofline(p: dict, source: str, where: str) -> None:
         raise ProfileError(source, f"{where}.relative_flop_cost must map kernel kinds to numbers")
 
 
-def _check_calibration(calibration: dict, source: str) -> None:
-    for kind, factor in calibration.items():
-        if not _is_number(factor) or factor <= 0:
-            raise ProfileError(source, f"calibration.{kind} must be a positive factor, got {factor!r}")
+def _check_whole_model(d: dict, source: str) -> None:
+    if d.get("kernel_scale", 1.0) <= 0:
+        raise ProfileError(source, f"kernel_scale must be a positive factor, got {d['kernel_scale']!r}")
+    if d.get("overhead_ms", 0.0) < 0:
+        raise ProfileError(source, f"overhead_ms is {d['overhead_ms']!r}; a cost cannot be negative")
+    for kind, p in d["base"].get("per_kind", {}).items():
+        if not isinstance(p, dict) or not all(_is_number(p.get(k)) for k in _ROOFLINE[:3]):
+            raise ProfileError(source, f"base.per_kind.{kind} needs numbers {', '.join(_ROOFLINE[:3])}")
 
 
 def _check_interval(interval: dict, source: str) -> None:

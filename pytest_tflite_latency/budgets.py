@@ -9,7 +9,7 @@
         device: adreno640
         max_ms: 15
       - model: models/*.tflite
-        devices: [adreno640, adreno630]
+        devices: [adreno640, nnmeter-adreno630]
         max_ms: 20
 
 Model paths are relative to the budget file. Errors name the file and the line.

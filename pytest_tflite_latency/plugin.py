@@ -49,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("tflite-latency", "TFLite latency budgets (pytest-tflite-latency)")
     g.addoption("--latency-budgets", metavar="PATH",
                 help="budget YAML file (default: latency-budgets.yaml files found in the tests)")
-    g.addoption("--latency-device", metavar="NAME", help="device for checks that name none (adreno640)")
+    g.addoption("--latency-device", metavar="NAME", help="device for checks that name none (pixel4-gpu)")
     g.addoption("--latency-policy", choices=("estimate", "upper"),
                 help="hold the estimate (default) or the interval's upper bound to the budget")
     g.addoption("--latency-margin", type=float, metavar="PCT", help="demand PCT%% of headroom")

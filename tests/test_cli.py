@@ -17,14 +17,14 @@ def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
 def test_estimate_table_by_default(nb201_path):
     r = cli("estimate", str(nb201_path))
     assert r.returncode == 0, r.stderr
-    assert "on adreno640" in r.stdout and "estimated latency:" in r.stdout
+    assert "on pixel4-gpu" in r.stdout and "estimated latency:" in r.stdout
     assert "AVERAGE_POOL_2D" in r.stdout
 
 
 def test_estimate_json_for_machines(nb201_path):
-    r = cli("estimate", str(nb201_path), "--device", "cortexa76", "--format", "json")
+    r = cli("estimate", str(nb201_path), "--device", "nnmeter-cortexa76", "--format", "json")
     d = json.loads(r.stdout)
-    assert d["device"] == "cortexa76" and d["total_ms"] > 0
+    assert d["device"] == "nnmeter-cortexa76" and d["total_ms"] > 0
     assert {layer["runs_on"] for layer in d["layers"]} == {"CPU"}
 
 
@@ -33,12 +33,21 @@ def test_estimate_csv(nb201_path):
     assert r.stdout.splitlines()[0].startswith("index,ops,kind,runs_on")
 
 
-def test_devices_lists_provenance():
+def test_devices_lists_provenance_and_error_on_unseen_families():
     r = cli("devices")
     assert r.returncode == 0
-    for name in ("adreno640", "adreno630", "cortexa76"):
+    assert r.stdout.startswith("pixel4-gpu (default): Adreno 640 GPU (Google Pixel 4)")
+    for name in ("mi8se-gpu", "galaxys10-gpu", "nnmeter-adreno630", "nnmeter-cortexa76"):
         assert f"{name}:" in r.stdout
-    assert "held-out: MAPE" in r.stdout
+    assert r.stdout.count("unseen families:") == 6 and r.stdout.count("floor (FLOPs + file size):") == 6
+    assert r.stdout.count("real CNNs:") == 3 and "also selected by 'mali-g76'" in r.stdout
+    d = json.loads(cli("devices", "--format", "json").stdout)
+    assert d[0]["unseen_families"]["within_10pct"] >= 0 and d[0]["gpu"] == "Adreno 640"
+
+
+def test_a_gpus_name_selects_its_stock_profile(nb201_path):
+    d = json.loads(cli("estimate", str(nb201_path), "--device", "mali-g76", "--format", "json").stdout)
+    assert d["device"] == "galaxys10-gpu"
 
 
 def test_example_writes_a_model_that_estimates(tmp_path):

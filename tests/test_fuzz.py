@@ -19,8 +19,6 @@ def test_fuzz_slice_has_no_crash_and_no_untrustworthy_figure(tally):
     assert tally.outcomes["estimated"] > 0 and tally.outcomes["error"] > 0
 
 
-@pytest.mark.xfail(strict=False, reason="a no-op op reading its own output loops in estimator/kernels.py's alias "
-                                        "resolution; fixed by the kernel-model rewrite (remove this mark then)")
 def test_fuzz_slice_never_hangs(tally):
     assert [f for f in tally.failures if " hang: " in f] == []
 

@@ -46,7 +46,7 @@ def _set(d: dict, path: str, value) -> dict:
     (json.dumps(_set(bundled(), "base.ms_per_flop", -1e-8)), "base.ms_per_flop is -1e-08; a cost cannot be negative"),
     (json.dumps(_set(bundled(), "transfer.launch_ms", math.inf)), "transfer.launch_ms is inf, not a finite number"),
     (json.dumps(_set(bundled(), "interval.high", math.nan)), "interval.high is nan, not a finite number"),
-    (json.dumps(_set(bundled(), "calibration", {"conv": 0})), "calibration.conv must be a positive factor"),
+    (json.dumps(_set(bundled(), "kernel_scale", 0)), "kernel_scale must be a positive factor"),
     (json.dumps(_set(bundled(), "correction.left", [10**9])), "correction arrays differ in length"),
     (json.dumps(_set(bundled(), "features", ["flops"])), "its 1 features are not the"),
     (None, "no such file"),
@@ -101,7 +101,7 @@ def test_absurd_strides_and_windows_are_clamped_with_a_warning():
 
 
 def test_a_negative_total_is_never_returned_even_from_a_hand_made_profile(nb201_bytes):
-    profile = load_profile(DEFAULT_DEVICE)
+    profile = load_profile("nnmeter-adreno640")
     broken = replace(profile, base={**profile.base, "launch_ms": -5.0})  # bypasses from_dict's checks
     with pytest.raises(ModelError, match="not a finite positive time"):
         estimate(nb201_bytes, broken)
@@ -110,7 +110,7 @@ def test_a_negative_total_is_never_returned_even_from_a_hand_made_profile(nb201_
 
 
 def test_a_kernel_below_zero_counts_as_zero_with_a_warning(nb201_bytes):
-    profile = load_profile(DEFAULT_DEVICE)
+    profile = load_profile("nnmeter-adreno640")
     signed = replace(profile, context={"ms_per_weight_byte": 0.0, "ms_per_kernel": -0.003})
     est = estimate(nb201_bytes, signed)
     assert min(layer.ms for layer in est.layers) == 0 and est.total_ms > 0

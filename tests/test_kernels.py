@@ -28,7 +28,58 @@ def test_no_linking_into_a_kernel_whose_output_has_two_consumers():
     c = m.conv2d(x, 8, 3)
     y = m.add(m.relu(c), m.avg_pool(c, 3, 1, "SAME"))
     names = [k.op_names for k in kernels(m, [y]).kernels]
-    assert names == [("CONV_2D",), ("RELU", "ADD"), ("AVERAGE_POOL_2D",)]
+    # the ADD's inputs are reordered latest-written first, so it links into the pooling kernel
+    assert names == [("CONV_2D",), ("RELU",), ("AVERAGE_POOL_2D", "ADD")]
+
+
+def test_residual_add_links_into_the_later_of_its_two_producers():
+    m = ModelWriter()
+    x = m.input((1, 16, 16, 8))
+    main = m.conv2d(m.conv2d(x, 8, 3, activation="relu"), 8, 3)
+    shortcut = m.conv2d(x, 8, 1)
+    kg = kernels(m, [m.add(main, shortcut, activation="relu")])
+    assert [(k.op_names, k.linked) for k in kg.kernels] == [
+        (("CONV_2D",), ("relu",)), (("CONV_2D",), ()), (("CONV_2D", "ADD"), ("add", "relu"))]
+
+
+def test_broadcast_multiply_of_a_squeeze_excitation_block_stays_a_kernel_of_its_own():
+    m = ModelWriter()
+    x = m.conv2d(m.input((1, 14, 14, 32)), 32, 3, activation="relu")
+    s = m.reshape(m.mean(x), (1, 1, 1, 32))
+    s = m.unary("LOGISTIC", m.conv2d(m.conv2d(s, 8, 1, activation="relu"), 32, 1))
+    kg = kernels(m, [m.mul(x, s)])
+    assert [(k.kind, k.op_names, k.linked) for k in kg.kernels] == [
+        ("conv", ("CONV_2D",), ("relu",)), ("reduce", ("MEAN",), ()), ("fc", ("CONV_2D",), ("relu",)),
+        ("fc", ("CONV_2D", "LOGISTIC"), ("sigmoid",)), ("elementwise", ("MUL",), ())]
+
+
+def test_global_average_pooling_runs_as_a_mean():
+    m = ModelWriter()
+    x = m.conv2d(m.input((1, 7, 7, 64)), 64, 1)
+    kg = kernels(m, [m.avg_pool(x, 7, 1)])
+    assert [(k.kind, k.runs_as) for k in kg.kernels] == [("conv", ""), ("reduce", "MEAN")]
+
+
+def test_multiply_by_a_constant_folds_into_the_convolution_weights():
+    m = ModelWriter()
+    x = m.conv2d(m.input((1, 8, 8, 16)), 16, 3)
+    y = m.relu(m.mul(x, m.channel_const(x, 0.5)))
+    (k,) = kernels(m, [y]).kernels
+    assert k.op_names == ("CONV_2D", "MUL", "RELU") and k.linked == ("relu",)
+
+
+def test_pad_convolution_and_activation_keep_the_convolution_as_main_op():
+    from pytest_tflite_latency.estimator.features import FEATURES, featurize, params
+
+    m = ModelWriter()
+    x = m.pad(m.input((1, 32, 32, 16)), [(0, 0), (1, 1), (1, 1), (0, 0)])
+    y = m.unary("HARD_SWISH", m.conv2d(x, 32, 3, stride=2, padding="VALID"))
+    (k,) = kernels(m, [y]).kernels
+    assert k.op_names == ("PAD", "CONV_2D", "HARD_SWISH") and k.main_op.opcode == "CONV_2D"
+    p = params(k)
+    assert p.kernel == (3, 3) and p.stride == 2 and p.filters == 32
+    flops = featurize([k], "gpu")[0, FEATURES.index("flops")]
+    assert flops >= 2 * 16 * 16 * 32 * 3 * 3 * 16
 
 
 def test_cpu_backend_runs_every_op_as_its_own_kernel():

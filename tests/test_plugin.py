@@ -38,11 +38,11 @@ def test_smallest_budget_file_passes_and_fails(project):
 
 
 def test_k_selects_budget_items_and_globs_expand(project):
-    budgets(project, "defaults:\n  device: adreno630\nbudgets:\n  - model: 'models/*.tflite'\n"
-                     "    devices: [adreno640, adreno630]\n    max_ms: 1000\n")
+    budgets(project, "defaults:\n  device: nnmeter-adreno630\nbudgets:\n  - model: 'models/*.tflite'\n"
+                     "    devices: [adreno640, nnmeter-adreno630]\n    max_ms: 1000\n")
     r = project.runpytest("-k", "net", "-v")
     r.assert_outcomes(passed=2)
-    r.stdout.fnmatch_lines(["*models/net.tflite?adreno640? PASSED*", "*models/net.tflite?adreno630? PASSED*"])
+    r.stdout.fnmatch_lines(["*models/net.tflite?adreno640? PASSED*", "*models/net.tflite?nnmeter-adreno630? PASSED*"])
 
 
 def test_assert_latency_fixture_and_marker(project):
@@ -58,7 +58,7 @@ def test_assert_latency_fixture_and_marker(project):
             assert tflite_latency.estimate("models/net.tflite").total_ms > 0
             tflite_latency("models/big.tflite", max_ms=1)
 
-        @pytest.mark.latency_budget(model="models/net.tflite", max_ms=0.01, device="adreno630")
+        @pytest.mark.latency_budget(model="models/net.tflite", max_ms=0.01, device="nnmeter-adreno630")
         def test_marker():
             pass
 
@@ -68,8 +68,8 @@ def test_assert_latency_fixture_and_marker(project):
     """)
     r = project.runpytest()
     r.assert_outcomes(passed=2, failed=2)
-    r.stdout.fnmatch_lines(["*models/big.tflite on adreno640*exceeds the 1.00 ms budget*",
-                            "*models/net.tflite on adreno630*exceeds the 0.01 ms budget*"])
+    r.stdout.fnmatch_lines(["*models/big.tflite on pixel4-gpu*exceeds the 1.00 ms budget*",
+                            "*models/net.tflite on nnmeter-adreno630*exceeds the 0.01 ms budget*"])
 
 
 @pytest.mark.parametrize("text,message", [
@@ -80,7 +80,7 @@ def test_assert_latency_fixture_and_marker(project):
     ("budgets: []\ntrue: 2\n", "latency-budgets.yaml:2: not valid YAML: keys must be names, got True"),
     ("budgets:\n  - {model: m, max_ms: 1, max_ms: 2}\n", ":2: not valid YAML: duplicate key 'max_ms'"),
     ("budgets: []\nbudgets: []\n", "latency-budgets.yaml:2: not valid YAML: duplicate key 'budgets'"),
-    ("devcie: adreno630\nbudgets: []\n", "latency-budgets.yaml:1: unknown top-level key 'devcie'"),
+    ("devcie: nnmeter-adreno630\nbudgets: []\n", "latency-budgets.yaml:1: unknown top-level key 'devcie'"),
     ("defualts: {}\nbudgets: []\n", "latency-budgets.yaml:1: unknown top-level key 'defualts'"),
     ("defaults: {polcy: upper}\nbudgets: []\n", "latency-budgets.yaml:1: unknown key in 'defaults' 'polcy'"),
     ("budgets: " + "[" * 5000 + "]" * 5000, "latency-budgets.yaml"),
@@ -151,7 +151,7 @@ def test_report_records_checks_that_errored_and_counts_match(project):
 ])
 def test_unusable_baseline_is_a_usage_error(project, figure, message):
     budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 100\n")
-    results = [{"model": "models/net.tflite", "device": "adreno640", "estimate_ms": figure}]
+    results = [{"model": "models/net.tflite", "device": "pixel4-gpu", "estimate_ms": figure}]
     text = json.dumps({"results": results}) if figure != "deep" else '{"results": ' + "[" * 100000 + "]" * 100000 + "}"
     (project.path / "base.json").write_text(text)
     r = project.runpytest("--latency-baseline", "base.json")
@@ -167,11 +167,11 @@ def test_json_report_junit_properties_and_github_summary(project, monkeypatch):
     r.assert_outcomes(passed=1)
     report = json.loads((project.path / "out" / "report.json").read_text())
     (res,) = report["results"]
-    assert res["model"] == "models/net.tflite" and res["device"] == "adreno640" and res["passed"]
+    assert res["model"] == "models/net.tflite" and res["device"] == "pixel4-gpu" and res["passed"]
     assert res["interval_ms"][0] < res["estimate_ms"] < res["interval_ms"][1]
     junit = (project.path / "junit.xml").read_text()
     assert 'name="latency_estimate_ms"' in junit and 'name="latency_budget_ms" value="15.0"' in junit
-    assert "| models/net.tflite | adreno640 |" in summary.read_text()
+    assert "| models/net.tflite | pixel4-gpu |" in summary.read_text()
 
 
 def test_baseline_regression_fails_even_under_budget(project):
@@ -189,15 +189,15 @@ def test_ini_keys_and_explicit_budget_path(project):
     (project.path / "budgets").mkdir()
     (project.path / "budgets" / "phone.yaml").write_text(
         "budgets:\n  - model: ../models/net.tflite\n    max_ms: 2\n")
-    project.makeini("[pytest]\nlatency_budgets = budgets/phone.yaml\nlatency_device = cortexa76\n")
+    project.makeini("[pytest]\nlatency_budgets = budgets/phone.yaml\nlatency_device = nnmeter-cortexa76\n")
     r = project.runpytest()
     r.assert_outcomes(failed=1)  # one CPU core is far slower than 2 ms
-    r.stdout.fnmatch_lines(["*on cortexa76*exceeds the 2.00 ms budget*"])
+    r.stdout.fnmatch_lines(["*on nnmeter-cortexa76*exceeds the 2.00 ms budget*"])
 
 
 def test_works_under_xdist(project):
     pytest.importorskip("xdist")
-    budgets(project, "budgets:\n  - model: 'models/*.tflite'\n    devices: [adreno640, adreno630]\n"
+    budgets(project, "budgets:\n  - model: 'models/*.tflite'\n    devices: [adreno640, nnmeter-adreno630]\n"
                      "    max_ms: 1000\n")
     r = project.runpytest("-n", "2", "--latency-report", "r.json", "--latency-html", "r.html")
     r.assert_outcomes(passed=4)
@@ -287,7 +287,7 @@ def test_on_device_measures_beside_the_estimate(project, phone_factory, benchmar
     r.assert_outcomes(passed=1)
     (res,) = json.loads((project.path / "r.json").read_text())["results"]
     assert res["measured_ms"] > 0 and res["compared_ms"] == res["measured_ms"]
-    r.stdout.fnmatch_lines(["*models/net.tflite*adreno640*ms*ms*ok*"])
+    r.stdout.fnmatch_lines(["*models/net.tflite*pixel4-gpu*ms*ms*ok*"])
     assert phone.benchmarks == 1 and not any(phone.path("/data/local/tmp").iterdir())
 
 
@@ -315,7 +315,7 @@ def test_phone_crash_fails_the_item_with_one_line(project, phone_factory, benchm
 def test_on_device_under_xdist_workers_keep_their_own_files(project, phone_factory, benchmark_binary):
     pytest.importorskip("xdist")
     phone = phone_factory()
-    budgets(project, "budgets:\n  - model: 'models/*.tflite'\n    devices: [adreno640, adreno630]\n"
+    budgets(project, "budgets:\n  - model: 'models/*.tflite'\n    devices: [adreno640, nnmeter-adreno630]\n"
                      "    max_ms: 100000\n")
     r = project.runpytest("-n", "2", "--on-device", phone.serial, "--latency-benchmark-binary",
                           str(benchmark_binary), "--latency-report", "r.json")

@@ -1,0 +1,86 @@
+"""Rebuild the shared qed-usc models' graphs: imgclsmob (tf2cv) → TensorFlow Lite → weights stripped.
+
+Needs TensorFlow, tf_keras and tf2cv 0.0.18 (not project dependencies: run it with a TensorFlow
+environment's Python). Each model is built as the dataset's README says, converted by TensorFlow's own
+converter, and written with every constant buffer larger than 64 bytes replaced by one byte: the graph,
+shapes and options stay exact, the file shrinks from megabytes to kilobytes, and the estimator reads
+it as it reads the full model (it looks at no weight values). Training and evaluation read these files,
+so profiles regenerate without TensorFlow.
+
+    TF_USE_LEGACY_KERAS=1 /path/to/tf-venv/bin/python bench/rebuild_qed.py [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "qed-usc-mobile-cnn"
+OUT = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn"
+KEEP_BYTES = 64  # constant buffers up to this size (shapes, axes, paddings) are kept as they are
+
+_CONVERT = """
+import os, sys
+import numpy as np
+import tensorflow as tf
+from tensorflow.lite.tools import flatbuffer_utils
+np.int = int  # tf2cv 0.0.18's regnet uses aliases NumPy 1.24 removed
+np.float = float
+from tf2cv.model_provider import get_model
+name, out, keep = sys.argv[1], sys.argv[2], int(sys.argv[3])
+net = get_model(name, pretrained=False, data_format="channels_last")
+net(tf.zeros([1, 224, 224, 3]))
+fn = tf.function(lambda x: net(x)).get_concrete_function(tf.TensorSpec([1, 224, 224, 3], tf.float32))
+data = tf.lite.TFLiteConverter.from_concrete_functions([fn], net).convert()
+model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+for buf in model.buffers:
+    if buf.data is not None and len(buf.data) > keep:
+        buf.data = np.zeros(1, np.uint8)
+open(out, "wb").write(flatbuffer_utils.convert_object_to_bytearray(model))
+print(len(data))
+"""
+
+
+def model_names() -> list[str]:
+    with open(SHARED / "models.csv", newline="") as f:
+        return [row["model"] for row in csv.DictReader(f)]
+
+
+def rebuild(name: str) -> tuple[bool, str]:
+    out = OUT / f"{name}.tflite"
+    tmp = out.with_suffix(".tmp")
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", _CONVERT, name, str(tmp), str(KEEP_BYTES)],
+                          capture_output=True, text=True, env=env, timeout=900)
+    if proc.returncode != 0:
+        return False, (proc.stderr.strip().splitlines() or ["?"])[-1]
+    tmp.replace(out)
+    return True, f"full model {int(proc.stdout.split()[-1]):,} bytes, stripped {out.stat().st_size:,}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/rebuild_qed.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", help="model names (default: every model in models.csv)")
+    parser.add_argument("--missing", action="store_true", help="skip models already rebuilt")
+    args = parser.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    names = args.only or model_names()
+    failed = 0
+    for name in names:
+        if args.missing and (OUT / f"{name}.tflite").is_file():
+            continue
+        start = time.monotonic()
+        ok, what = rebuild(name)
+        failed += not ok
+        print(f"{name}: {'ok' if ok else 'FAILED'} ({what}) {time.monotonic() - start:.0f} s", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
