@@ -54,19 +54,30 @@ def total_ms(profile: DeviceProfile, X: np.ndarray, runs_on: np.ndarray) -> floa
     return float(np.maximum(kernel_ms(profile, X, runs_on)[0], 0.0).sum()) + profile.overhead_ms
 
 
+def _outside_warnings(profile: DeviceProfile, X: np.ndarray, ms: np.ndarray, outside: np.ndarray) -> list[str]:
+    """Why kernels fall outside what the profile learned: a kind it never trained on, or a kernel
+    larger than twice the largest of its kind it trained on."""
+    if not outside.any():
+        return []
+    kinds = np.array(kinds_of(X))
+    total = max(float(ms.sum()), 1e-12)
+    unknown = outside & ~np.isin(kinds, list(profile.trained_range))
+    larger = outside & ~unknown
+    out = []
+    for mask, why in ((unknown, "of kinds it never trained on"),
+                      (larger, "more than 2× the FLOPs or bytes of the largest it trained on")):
+        if mask.any():
+            out.append(f"{int(mask.sum())} kernels ({', '.join(sorted(set(kinds[mask])))}; "
+                       f"{ms[mask].sum() / total:.0%} of the estimate) lie outside what {profile.name} was "
+                       f"trained on, {why}: estimated from its analytic base cost only, with a wider interval")
+    return out
+
+
 def predict(X: np.ndarray, runs_on: np.ndarray, profile: DeviceProfile) -> KernelTimes:
     """Milliseconds per kernel, the total and a calibrated interval for ``profile``'s device."""
     ms, uncertain = kernel_ms(profile, X, runs_on)
     learned = runs_on == ("GPU" if profile.backend == "gpu" else "CPU")
-    warnings = []
-    outside = np.flatnonzero(learned & uncertain)
-    if len(outside):
-        kinds = kinds_of(X[outside])
-        share = ms[outside].sum() / max(ms.sum(), 1e-12)
-        warnings.append(
-            f"{len(outside)} kernels ({', '.join(sorted(set(kinds)))}; {share:.0%} of the estimate) lie outside "
-            f"what {profile.name} was trained on: estimated from its analytic base cost only, "
-            "with a wider interval")
+    warnings = _outside_warnings(profile, X, ms, learned & uncertain)
     total = float(ms.sum()) + profile.overhead_ms
     u = float(ms[uncertain].sum())
     lo = max(0.0, total * (1 + profile.interval["low"]) - UNSEEN_LOW * u)

@@ -83,8 +83,11 @@ def render_devices(profiles: list[DeviceProfile], fmt: str = "table") -> str:
         return out.getvalue()
     lines = []
     for i in items:
+        precision = (f"; measured {i['model_precision']} models, {i['compute_precision']} on the GPU"
+                     if i["model_precision"] else "")
         lines += [f"{i['name']}{' (default)' if i['default'] else ''}: {i['title']}",
-                  f"    runtime:     {i['runtime']}" + (f"; also selected by '{i['aliases']}'" if i['aliases'] else ""),
+                  f"    runtime:     {i['runtime']}{precision}"
+                  + (f"; also selected by '{i['aliases']}'" if i["aliases"] else ""),
                   f"    trained on:  {i['trained_on']} ({i['measurements']}), {i['regressor']}"]
         if i["unseen_families"]:
             lines.append(f"    unseen families: {_figures(i['unseen_families'])}")

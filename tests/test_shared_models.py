@@ -78,3 +78,18 @@ def test_nnmeter_profiles_state_their_error_on_real_networks():
     for name in ("nnmeter-adreno640", "nnmeter-adreno630", "nnmeter-cortexa76"):
         real = load_profile(name).provenance["real_networks"]
         assert real["models"] >= 60 and real["mape_pct"] >= 0
+
+
+def test_kernels_beyond_the_data_scale_with_their_work_and_widen_the_interval():
+    from pytest_tflite_latency.bench.writer import ModelWriter
+
+    def conv(size: int) -> bytes:
+        m = ModelWriter(fill="zeros")
+        return m.to_bytes([m.conv2d(m.input((1, size, size, 64)), 64, 3, activation="relu")])
+
+    small, large, huge = (estimate(conv(s)) for s in (224, 448, 896))  # FLOPs ×4 at each step
+    assert 2.5 < large.total_ms / small.total_ms and 2.5 < huge.total_ms / large.total_ms
+    assert not any("outside" in w for w in small.warnings)
+    assert any("more than 2× the FLOPs or bytes of the largest it trained on" in w for w in huge.warnings)
+    width = lambda e: (e.interval_ms[1] - e.interval_ms[0]) / e.total_ms  # noqa: E731
+    assert width(huge) > 2 * width(small)
