@@ -23,7 +23,7 @@ from scipy.optimize import lsq_linear
 
 GROUPS = (("conv", "fc", "convtrans"), ("dwconv",))  # and a last group: every other kind
 PULL = 0.02  # weight of "stay at the source" against one record's relative error
-MIN_FOR_GROUPS = 3  # fewer records than this fit a single scale
+MIN_FOR_OVERHEAD, MIN_FOR_GROUPS = 3, 8  # fewer records fit fewer parameters (see `fit_scales`)
 
 
 def _group(kind: str) -> int:
@@ -40,12 +40,21 @@ def parts(profile: DeviceProfile, records: list[Record]) -> np.ndarray:
 
 
 def fit_scales(A: np.ndarray, y: np.ndarray, overhead: float) -> np.ndarray:
-    """(scale per group ..., overhead) so that ``A @ scales + overhead`` matches ``y``; fewer than
-    `MIN_FOR_GROUPS` records fit one scale for everything, overhead included."""
+    """(scale per group ..., overhead) so that ``A @ scales + overhead`` matches ``y``. Fewer than
+    `MIN_FOR_OVERHEAD` records fit one scale for everything, overhead included; fewer than
+    `MIN_FOR_GROUPS` one scale for the kernels and the overhead."""
     n = A.shape[1]
-    if len(y) < MIN_FOR_GROUPS:
+    if len(y) < MIN_FOR_OVERHEAD:
         scale = float(np.median(y / (A.sum(axis=1) + overhead)))
         return np.array([scale] * n + [overhead * scale])
+    if len(y) < MIN_FOR_GROUPS:
+        scale, b = _fit(A.sum(axis=1, keepdims=True), y, overhead)
+        return np.array([scale] * n + [b])
+    return _fit(A, y, overhead)
+
+
+def _fit(A: np.ndarray, y: np.ndarray, overhead: float) -> np.ndarray:
+    n = A.shape[1]
     M = np.vstack([np.column_stack([A, np.ones(len(y))]) / y[:, None],
                    PULL * np.diag([1.0] * n + [1.0 / max(overhead, 1e-3)])])
     rhs = np.concatenate([np.ones(len(y)), PULL * np.ones(n + 1)])

@@ -88,7 +88,7 @@ def test_kernels_beyond_the_data_scale_with_their_work_and_widen_the_interval():
         return m.to_bytes([m.conv2d(m.input((1, size, size, 64)), 64, 3, activation="relu")])
 
     small, large, huge = (estimate(conv(s)) for s in (224, 448, 896))  # FLOPs ×4 at each step
-    assert 2.5 < large.total_ms / small.total_ms and 2.5 < huge.total_ms / large.total_ms
+    assert large.total_ms / small.total_ms > 2.5 and huge.total_ms / large.total_ms > 2.5
     assert not any("outside" in w for w in small.warnings)
     assert any("more than 2× the FLOPs or bytes of the largest it trained on" in w for w in huge.warnings)
     width = lambda e: (e.interval_ms[1] - e.interval_ms[0]) / e.total_ms  # noqa: E731
