@@ -29,10 +29,12 @@ def warm_ms(data: bytes, repeats: int) -> float:
 
 
 def cold_s(path: Path, repeats: int) -> float:
+    script = Path(sys.executable).with_name("tflite-latency")  # the installed console script, venv or not
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        subprocess.run(["tflite-latency", "estimate", str(path)], check=True, capture_output=True)
+        subprocess.run([str(script) if script.exists() else "tflite-latency", "estimate", str(path)], check=True,
+                       capture_output=True)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
