@@ -25,7 +25,7 @@ STOCK = {spec[0]: phone for phone, spec in qed.PHONES.items()}
 
 def _row(name: str, what: str, s: dict, cover: float | None = None) -> str:
     cov = f"{cover:8.1f}%" if cover is not None else f"{'':9s}"
-    return (f"{name:18s} {what:30s} {s['models']:6d} {s['within_10pct']:6.1f}% {s['within_25pct']:6.1f}% "
+    return (f"{name:18s} {what:36s} {s['models']:6d} {s['within_10pct']:6.1f}% {s['within_25pct']:6.1f}% "
             f"{s['mape_pct']:6.2f}% {cov}")
 
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({100 * len(models) / len(everything):.0f}%)   [python -m pytest_tflite_latency.bench.qed]")
     left_out = sorted(m.name for m in everything if not m.aligned())
     print(f"left out (rebuilt graph differs from the measured file): {', '.join(left_out) or 'none'}\n")
-    print(f"{'profile':18s} {'predictor':30s} {'models':>6s} {'±10%':>7s} {'±25%':>7s} {'MAPE':>7s} "
+    print(f"{'profile':18s} {'predictor':36s} {'models':>6s} {'±10%':>7s} {'±25%':>7s} {'MAPE':>7s} "
           f"{'coverage':>9s}")
     groups = [m.family for m in models]
     for name in [n for n in args.profiles if n in STOCK]:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         for algorithm in args.algorithms:
             errors = profiles.leave_family_out(models, phone, algorithm, f"{name}: {algorithm}")
             print(_row(name, f"{algorithm}, families left out", profiles.summarize(errors),
-                       profiles.coverage(errors, groups)), flush=True)
+                       profiles.interval_level(errors, groups)[1]), flush=True)
         print(_row(name, "floor: FLOPs + file size", profiles.summarize(profiles.floor_errors(models, phone))),
               flush=True)
     nnmeter = [n for n in args.profiles if n in profiles.NNMETER]

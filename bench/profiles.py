@@ -62,6 +62,12 @@ def coverage(errors: np.ndarray, groups: list[str], quantiles: tuple[float, floa
     return round(100.0 * inside / len(errors), 1)
 
 
+def interval_level(errors: np.ndarray, groups: list[str]) -> tuple[tuple[float, float], float]:
+    """The quantile pair whose left-out-family coverage is closest to 90%, and that coverage."""
+    level = min(INTERVAL_LEVELS, key=lambda q: abs(coverage(errors, groups, q) - 90.0))
+    return level, coverage(errors, groups, level)
+
+
 # --- stock-runtime GPU profiles (qed-usc) ---------------------------------------------------------
 
 def fit_phone(models: list[qed.QedModel], phone: str, algorithm: str) -> train.Fit:
@@ -105,13 +111,13 @@ def build_stock(phone: str, cpu_base: dict, algorithms: tuple[str, ...] = train.
     compared = {a: summarize(e) for a, e in errors.items()}
     best = min(algorithms, key=lambda a: (compared[a]["mape_pct"], algorithms.index(a)))
     f = fit_phone(models, phone, best)
-    level = min(INTERVAL_LEVELS, key=lambda q: abs(coverage(errors[best], groups, q) - 90.0))
+    level, covered = interval_level(errors[best], groups)
     lo, hi = np.quantile(errors[best], level)
     kernels = qed.kernel_records(models, phone)
     heldout = {"method": f"leave-one-family-out cross-validation over {len(set(groups))} families "
                          f"({', '.join(sorted(set(groups)))}), whole-model estimates against measured "
                          "end-to-end times",
-               **compared[best], "interval_coverage_pct": coverage(errors[best], groups, level),
+               **compared[best], "interval_coverage_pct": covered,
                "interval_quantiles": list(level),
                "floor": {"method": "latency linear in FLOPs and file size, same folds",
                          **summarize(floor_errors(models, phone))}}
