@@ -9,7 +9,6 @@ import json
 from pytest_tflite_latency.estimator.pipeline import Estimate, LayerEstimate
 from pytest_tflite_latency.estimator.profile import DeviceProfile
 
-FORMATS = ("table", "csv", "json")
 CSV_COLUMNS = ("index", "ops", "kind", "runs_on", "input_shapes", "output_shape", "kernel", "stride",
                "filters", "groups", "ms")
 

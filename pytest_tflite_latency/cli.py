@@ -8,7 +8,7 @@ import sys
 from pytest_tflite_latency.estimator.errors import EstimatorError
 from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE
 
-EXIT_USAGE = 2
+BENCH_MODULES = ("xgboost", "sklearn", "scipy", "ai_edge_litert")  # the bench extra
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="tflite-latency",
         description="Estimate the latency of a TensorFlow Lite model on a mobile GPU, layer by layer.",
         epilog="exit codes: 0 ok, 1 failure, 2 bad input or usage")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     e = sub.add_parser("estimate", help="estimate a .tflite model's latency on a device",
                        description="Print the estimated latency of MODEL, in total and per kernel.")
@@ -45,6 +46,15 @@ def _parser() -> argparse.ArgumentParser:
 
     add_parser(sub)
     return p
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("pytest-tflite-latency")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -117,6 +127,11 @@ def _bench(args) -> int:
         return bench_main(args)
     except DatabaseError as exc:
         raise EstimatorError(str(exc)) from None
+    except ModuleNotFoundError as exc:
+        if exc.name not in BENCH_MODULES:
+            raise
+        raise EstimatorError(f"bench {args.bench_command} needs {exc.name}, from the bench extra: "
+                             "pip install 'pytest-tflite-latency[bench]'") from None
 
 
 def main(argv: list[str] | None = None) -> int:
