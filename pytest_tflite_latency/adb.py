@@ -38,6 +38,20 @@ class BenchmarkOutputError(DeviceError):
     """benchmark_model ran but its output holds no usable timing."""
 
 
+class AdbMissingError(DeviceError):
+    """adbutils, from the ``adb`` extra, is not installed."""
+
+
+def _adbutils():
+    """The adbutils module, or an `AdbMissingError` that says how to install it."""
+    try:
+        import adbutils
+    except ModuleNotFoundError:
+        raise AdbMissingError("measuring over adb needs adbutils: pip install 'pytest-tflite-latency[adb]'") \
+            from None
+    return adbutils
+
+
 @dataclass(frozen=True)
 class Measurement:
     mean_ms: float
@@ -47,19 +61,17 @@ class Measurement:
 
 
 def _client():
-    import adbutils
-
+    adbutils = _adbutils()
     port = int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
     return adbutils.AdbClient(host="127.0.0.1", port=port, socket_timeout=30)
 
 
 def list_serials() -> list[str]:
     """Serials of the attached devices that are online."""
-    import adbutils
-
+    client = _client()
     try:
-        return [d.serial for d in _client().device_list()]
-    except (adbutils.AdbError, OSError) as exc:
+        return [d.serial for d in client.device_list()]
+    except (_adbutils().AdbError, OSError) as exc:
         raise DeviceError(f"adb server not reachable ({exc})") from None
 
 
@@ -122,8 +134,9 @@ class AdbBenchmark:
     """``with AdbBenchmark(serial, binary) as b: b.measure(path)`` — cleans the phone on exit."""
 
     def __init__(self, serial: str | None = None, benchmark_binary: str | os.PathLike | None = None,
-                 runs: int = 50, warmup_runs: int = 5, timeout_s: float = 300):
-        self.serial, self.binary_path = serial, benchmark_binary
+                 runs: int = 50, warmup_runs: int = 5, timeout_s: float = 300,
+                 binary_option: str = "--benchmark-binary"):
+        self.serial, self.binary_path, self.binary_option = serial, benchmark_binary, binary_option
         self.runs, self.warmup_runs, self.timeout_s = runs, warmup_runs, timeout_s
         self.device = None
         self.remote_binary = PREINSTALLED
@@ -134,11 +147,9 @@ class AdbBenchmark:
                            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
 
     def _do(self, step: str, fn, *args, **kwargs):
-        import adbutils
-
         try:
             return fn(*args, **kwargs)
-        except (adbutils.AdbError, OSError, EOFError) as exc:
+        except (_adbutils().AdbError, OSError, EOFError) as exc:
             raise self._fail(step, exc) from None
 
     def __enter__(self) -> AdbBenchmark:
@@ -155,7 +166,7 @@ class AdbBenchmark:
             r = self._do("find benchmark_model", self.device.shell2, f"ls {PREINSTALLED}")
             if r.returncode != 0:
                 raise DeviceError(f"adb device {self.serial}: no benchmark_model at {PREINSTALLED}; "
-                                  "pass --benchmark-binary")
+                                  f"pass {self.binary_option}")
         return self
 
     def measure(self, model: str | os.PathLike, use_gpu: bool = True) -> Measurement:

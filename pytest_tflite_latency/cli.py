@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=("table", "csv", "json", "html", "model-explorer"), default="table",
                    help="html: a self-contained page; model-explorer: node data for Model Explorer")
     e.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of standard output")
+    e.add_argument("--top", type=_positive_int, metavar="N", help="table: only the N costliest kernels")
     f = sub.add_parser("diff", help="compare the estimates of two models, kernel by kernel",
                        description="Total before and after, and the kernels that appeared, disappeared or "
                                    "changed cost, largest change first.")
@@ -73,7 +74,15 @@ def _write(path: str, data: bytes) -> None:
         raise EstimatorError(f"{path}: cannot write: {exc.strerror}") from None
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
 def _estimate(args) -> int:
+    import shutil
+
     from pytest_tflite_latency.estimator.pipeline import estimate
 
     est = estimate(args.model, args.device)
@@ -89,7 +98,8 @@ def _estimate(args) -> int:
         return 0
     from pytest_tflite_latency.estimator.report import render
 
-    _emit(render(est, args.format), args.output)
+    width = shutil.get_terminal_size((80, 24)).columns
+    _emit(render(est, args.format, args.top, width), args.output)
     return 0
 
 

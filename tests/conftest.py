@@ -94,6 +94,14 @@ def adb_server(monkeypatch, tmp_path_factory):
 
 
 @pytest.fixture
+def no_adb_server(monkeypatch) -> None:
+    """No adb server on ANDROID_ADB_SERVER_PORT, and none started there: adbutils starts one when
+    it finds none, and this makes that fail."""
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(_free_port()))
+    monkeypatch.setenv("ADBUTILS_ADB_PATH", shutil.which("false") or "/bin/false")
+
+
+@pytest.fixture
 def phone_factory(adb_server, tmp_path):
     """Start an emulated phone (optionally with a fault) and `adb connect` the real server to it."""
     from emulator import EmulatedPhone
