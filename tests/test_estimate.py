@@ -137,3 +137,15 @@ def test_bundled_trees_predict_exactly_like_scikit_learn(algorithm):
     trees = [t.tree_ for t in getattr(model, "estimators_", [model])]
     Xt = rng.random((500, 5))
     assert np.array_equal(export_sklearn(trees, algorithm).predict(Xt), model.predict(Xt))
+
+
+def test_kernel_times_of_zero_or_less_are_raised_and_said_and_non_finite_ones_are_errors():
+    import numpy as np
+    from pytest_tflite_latency.estimator.errors import EstimatorError
+    from pytest_tflite_latency.estimator.predict import MIN_KERNEL_MS, _floor
+
+    ms = np.array([0.5, -0.02, 0.0, 1e-6])
+    (warning,) = _floor(ms, "p")
+    assert ms.tolist() == [0.5, MIN_KERNEL_MS, MIN_KERNEL_MS, 1e-6] and warning.startswith("2 kernels")
+    with pytest.raises(EstimatorError, match="device profile p: non-finite time for kernel #1"):
+        _floor(np.array([0.5, np.nan]), "p")
