@@ -25,7 +25,8 @@ PREINSTALLED = "/data/local/tmp/benchmark_model"
 STALE_S = 24 * 3600  # another host's session folder left this long is taken as abandoned
 PLAUSIBLE_US = (1.0, 3600e6)  # a model runs for at least 1 µs and at most an hour
 _TIMINGS = re.compile(r"Inference timings in us:.*?Inference \(avg\): (\S+)")
-_COUNT = re.compile(r"count=(\S+) .*?avg=(\S+) std=(\S+)")
+# tsl::Stat::OutputToStream: "count=N first=.. curr=.. min=.. max=.. avg=.. std=S", or "count=N curr=V(all same)"
+_COUNT = re.compile(r"count=(\S+)(?: [^\n]*?std=(\S+)| curr=\S+)?")
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 _SESSION = re.compile(r"([0-9a-f]{8})-(\d{1,10})-(\d{1,12})-[0-9a-f]{8}")  # host-pid-created-token
 
@@ -86,8 +87,9 @@ def parse_benchmark_output(text: str) -> Measurement:
     mean_us = _number(m.group(1), "average latency")
     if not PLAUSIBLE_US[0] <= mean_us <= PLAUSIBLE_US[1]:
         raise BenchmarkOutputError(f"benchmark_model reported an implausible latency: {m.group(1)[:40]} us")
-    counts = _COUNT.findall(text)
-    runs, std_us = (_number(counts[-1][0], "run count"), _number(counts[-1][2], "deviation")) if counts else (0, 0.0)
+    counts = _COUNT.findall(text[:m.start()])  # the last statistics before the timings: the timed runs
+    runs, std = counts[-1] if counts else ("0", "")
+    runs, std_us = _number(runs, "run count"), _number(std, "deviation") if std else 0.0
     if runs != int(runs) or std_us < 0:
         raise BenchmarkOutputError(f"benchmark_model reported {runs:g} runs with deviation {std_us:g} us")
     return Measurement(mean_us / 1000, std_us / 1000, int(runs))
