@@ -109,8 +109,8 @@ def test_profile_json_path_is_accepted(tmp_path, nb201_bytes):
     assert estimate(nb201_bytes, path).total_ms == estimate(nb201_bytes, "nnmeter-adreno630").total_ms
 
 
-def test_bundled_trees_predict_exactly_like_xgboost():
-    """The NumPy evaluator reproduces the library's predictions bit for bit."""
+def test_exported_xgboost_trees_evaluate_in_numpy_exactly_like_xgboost():
+    """Trees exported as a profile stores them (`TreeEnsemble`) reproduce the library bit for bit."""
     xgb = pytest.importorskip("xgboost")
     from pytest_tflite_latency.bench.train import export_xgboost
 
@@ -123,7 +123,7 @@ def test_bundled_trees_predict_exactly_like_xgboost():
 
 
 @pytest.mark.parametrize("algorithm", ["random_forest", "decision_tree"])
-def test_bundled_trees_predict_exactly_like_scikit_learn(algorithm):
+def test_exported_scikit_learn_trees_evaluate_in_numpy_exactly_like_scikit_learn(algorithm):
     pytest.importorskip("sklearn")
     from pytest_tflite_latency.bench.train import export_sklearn
     from sklearn.ensemble import RandomForestRegressor
