@@ -138,14 +138,3 @@ def test_exported_scikit_learn_trees_evaluate_in_numpy_exactly_like_scikit_learn
     Xt = rng.random((500, 5))
     assert np.array_equal(export_sklearn(trees, algorithm).predict(Xt), model.predict(Xt))
 
-
-def test_kernel_times_of_zero_or_less_are_raised_and_said_and_non_finite_ones_are_errors():
-    import numpy as np
-    from pytest_tflite_latency.estimator.errors import EstimatorError
-    from pytest_tflite_latency.estimator.predict import MIN_KERNEL_MS, _floor
-
-    ms = np.array([0.5, -0.02, 0.0, 1e-6])
-    (warning,) = _floor(ms, "p")
-    assert ms.tolist() == [0.5, MIN_KERNEL_MS, MIN_KERNEL_MS, 1e-6] and warning.startswith("2 kernels")
-    with pytest.raises(EstimatorError, match="device profile p: non-finite time for kernel #1"):
-        _floor(np.array([0.5, np.nan]), "p")
