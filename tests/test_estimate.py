@@ -138,3 +138,16 @@ def test_exported_scikit_learn_trees_evaluate_in_numpy_exactly_like_scikit_learn
     Xt = rng.random((500, 5))
     assert np.array_equal(export_sklearn(trees, algorithm).predict(Xt), model.predict(Xt))
 
+
+
+def test_interval_holds_the_estimate_when_held_out_errors_lie_on_one_side(nb201_bytes):
+    """A bench-trained profile can have held-out errors all of one sign; the interval still holds
+    the estimate (the estimator refuses an estimate outside its own interval)."""
+    from dataclasses import replace
+
+    from pytest_tflite_latency.estimator import DEFAULT_DEVICE
+
+    for low, high in ((0.2, 0.5), (-0.6, -0.3)):
+        profile = replace(load_profile(DEFAULT_DEVICE), interval={"low": low, "high": high})
+        est = estimate(nb201_bytes, profile)
+        assert 0 <= est.interval_ms[0] <= est.total_ms <= est.interval_ms[1]
