@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from pytest_tflite_latency.estimator import DEFAULT_DEVICE
 from pytest_tflite_latency.estimator.pipeline import estimate
 
 pytest_plugins = ["pytester"]
@@ -275,8 +276,8 @@ def test_on_device_without_a_phone_still_holds_the_estimate_to_the_budget(projec
                      "  - model: models/big.tflite\n    max_ms: 15\n")
     r = project.runpytest("--on-device")
     r.assert_outcomes(passed=1, failed=1)
-    r.stdout.fnmatch_lines(["*--on-device: adb server not reachable*budgets hold the estimates only*",
-                            "*models/big.tflite on adreno640: estimated * exceeds the 15.00 ms budget*"])
+    r.stdout.fnmatch_lines(["*--on-device: adb server not reachable*budgets hold the estimates only*"])
+    r.stdout.fnmatch_lines([f"*models/big.tflite on {DEFAULT_DEVICE}: estimated * exceeds the 15.00 ms budget*"])
 
 
 def test_on_device_required_without_a_phone_is_one_usage_error(project, no_adb_server):
@@ -380,9 +381,9 @@ def test_failing_checks_in_python_tests_print_the_budget_message_not_plugin_sour
     r = project.runpytest()
     r.assert_outcomes(failed=4)
     r.stdout.fnmatch_lines([
-        "test_models.py:5: models/big.tflite on adreno640: estimated * exceeds the 1.00 ms budget*",
-        "test_models.py:8: models/big.tflite on adreno640: estimated * exceeds the 2.00 ms budget*",
-        "test_models.py::test_marker: models/big.tflite on adreno640: estimated * exceeds the 3.00 ms budget*",
+        f"test_models.py:5: models/big.tflite on {DEFAULT_DEVICE}: estimated * exceeds the 1.00 ms budget*",
+        f"test_models.py:8: models/big.tflite on {DEFAULT_DEVICE}: estimated * exceeds the 2.00 ms budget*",
+        f"test_models.py::test_marker: models/big.tflite on {DEFAULT_DEVICE}: estimated * exceeds the 3.00 ms budget*",
         "test_models.py:15: *models/missing.tflite: *",
     ])
     out = r.stdout.str()
@@ -390,17 +391,18 @@ def test_failing_checks_in_python_tests_print_the_budget_message_not_plugin_sour
 
 
 def test_settings_stay_with_their_session(project, nb201_path):
-    from pytest_tflite_latency.estimator import DEFAULT_DEVICE
+    from pytest_tflite_latency.estimator.profile import device_names
 
     from pytest_tflite_latency import assert_latency
 
-    project.makepyfile(test_inner="""
+    other = next(n for n in device_names() if n != DEFAULT_DEVICE)
+    project.makepyfile(test_inner=f"""
         from pytest_tflite_latency import assert_latency
 
         def test_device_from_the_command_line():
-            assert assert_latency("models/net.tflite", max_ms=1000).device == "cortexa76"
+            assert assert_latency("models/net.tflite", max_ms=1000).device == "{other}"
     """)
-    project.runpytest("--latency-device", "cortexa76").assert_outcomes(passed=1)
+    project.runpytest("--latency-device", other).assert_outcomes(passed=1)
     assert assert_latency(nb201_path, max_ms=1000).device == DEFAULT_DEVICE
 
 
@@ -431,7 +433,8 @@ def test_explicit_entry_wins_over_a_glob_without_duplicate_node_ids(project):
                      "  - model: models/net.tflite\n    max_ms: 400\n")
     r = project.runpytest("--latency-report", "r.json", "-v")
     r.assert_outcomes(passed=2, failed=1)
-    r.stdout.fnmatch_lines(["*latency-budgets.yaml:6: models/net.tflite on adreno640 already has a budget on line 4*"])
+    r.stdout.fnmatch_lines([f"*latency-budgets.yaml:6: models/net.tflite on {DEFAULT_DEVICE} already has a budget "
+                            "on line 4*"])
     results = json.loads((project.path / "r.json").read_text())["results"]
     assert sorted((x["model"], x["max_ms"]) for x in results if not x.get("error")) == [
         ("models/big.tflite", 1000.0), ("models/net.tflite", 500.0)]
@@ -452,10 +455,10 @@ def test_junit_names_are_unique_and_summary_names_policy_and_test(project):
     r.assert_outcomes(passed=1)
     names = re.findall(r'<property name="([^"]+)"', (project.path / "junit.xml").read_text())
     assert len(names) == len(set(names))
-    assert "latency_estimate_ms[models/net.tflite@adreno640]" in names
-    assert "latency_policy[models/big.tflite@adreno640]" in names
-    r.stdout.fnmatch_lines(["*models/net.tflite*adreno640*estimate*ok*test_two.py::test_two_models*",
-                            "*models/big.tflite*adreno640*upper*ok*test_two.py::test_two_models*"])
+    assert f"latency_estimate_ms[models/net.tflite@{DEFAULT_DEVICE}]" in names
+    assert f"latency_policy[models/big.tflite@{DEFAULT_DEVICE}]" in names
+    r.stdout.fnmatch_lines([f"*models/net.tflite*{DEFAULT_DEVICE}*estimate*ok*test_two.py::test_two_models*",
+                            f"*models/big.tflite*{DEFAULT_DEVICE}*upper*ok*test_two.py::test_two_models*"])
 
 
 def test_model_paths_in_tests_are_relative_to_the_test_file(project, nb201_path):
