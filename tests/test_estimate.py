@@ -151,3 +151,16 @@ def test_interval_holds_the_estimate_when_held_out_errors_lie_on_one_side(nb201_
         profile = replace(load_profile(DEFAULT_DEVICE), interval={"low": low, "high": high})
         est = estimate(nb201_bytes, profile)
         assert 0 <= est.interval_ms[0] <= est.total_ms <= est.interval_ms[1]
+
+
+def test_interval_holds_the_estimate_when_kernels_fall_below_zero(nb201_bytes):
+    """An in-network correction that takes every kernel below zero leaves a total the pipeline lifts;
+    the interval moves with it (the estimator refuses an estimate outside its own interval)."""
+    from dataclasses import replace
+
+    from pytest_tflite_latency.estimator import DEFAULT_DEVICE
+
+    profile = load_profile(DEFAULT_DEVICE)
+    profile = replace(profile, context={"ms_per_weight_byte": 0.0, "ms_per_kernel": -1000.0})
+    est = estimate(nb201_bytes, profile)
+    assert 0 <= est.interval_ms[0] <= est.total_ms <= est.interval_ms[1]
