@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from pytest_tflite_latency.estimator.errors import EstimatorError
 
 DEFAULT_DB = "tflite-latency-bench.sqlite"
 MAX_CONSECUTIVE_FAILURES = 5
@@ -61,11 +62,17 @@ def add_parser(sub) -> None:
     db(s)
 
 
+READS_ONLY = ("train", "export", "calibrate", "status")  # steps that need an existing database
+
+
 def main(args) -> int:
+    """Run one bench step; expected faults raise `EstimatorError` (one line, exit 2)."""
     import sqlite3
 
     from pytest_tflite_latency.bench.db import Database, DatabaseError
 
+    if args.bench_command in READS_ONLY and not Path(args.db).is_file():
+        raise EstimatorError(f"{args.db}: no such measurement database (bench run or import-nb201 creates one)")
     with Database(args.db) as database:
         handler = {"run": _run, "import-nb201": _import, "train": _train, "export": _export,
                    "calibrate": _calibrate, "status": _status}[args.bench_command]
@@ -95,7 +102,8 @@ def _plan(args, database):
     types = tuple(t.strip() for t in args.kernels.split(",") if t.strip())
     unknown = set(types) - set(sampling.KERNEL_TYPES)
     if unknown:
-        raise SystemExit(f"tflite-latency bench: error: unknown kernel type(s) {', '.join(sorted(unknown))}")
+        raise EstimatorError(f"--kernels: unknown kernel type(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(sampling.KERNEL_TYPES)}")
     configs = sampling.grid(types, args.grid) if args.grid != "none" else []
     if args.from_models is not None:
         names = tuple(args.from_models) or ("mobilenet_v1", "mobilenet_v2", "resnet18")
@@ -112,9 +120,21 @@ def _plan(args, database):
     return configs
 
 
+def _read_models(paths: list[str]) -> list[tuple[str, bytes]]:
+    """The bytes of each ``--models`` file; one that cannot be read is an `EstimatorError`."""
+    out = []
+    for path in paths:
+        try:
+            out.append((path, Path(path).read_bytes()))
+        except OSError as exc:
+            raise EstimatorError(f"--models: {path}: cannot read ({exc.strerror})") from None
+    return out
+
+
 def _run(args, database) -> int:
     from pytest_tflite_latency.adb import DeviceError
 
+    models = _read_models(args.models)
     try:
         runner = _runner(args)
     except DeviceError as exc:
@@ -123,8 +143,7 @@ def _run(args, database) -> int:
     device_id = database.device(args.device_name, runner.name, runner.backend, runner.runtime,
                                 runner.runtime_version, runner.detail)
     jobs = [("kernel", c.type, c.params, c.key, c.build) for c in _plan(args, database)]
-    for path in args.models:
-        data = Path(path).read_bytes()
+    for path, data in models:
         jobs.append(("model", "model", {"path": str(path)}, Path(path).name, lambda d=data: d))
     try:
         counts = measure_jobs(database, runner, device_id, jobs, f"measuring on {args.device_name}")
@@ -204,7 +223,9 @@ def _records(database, device: str):
 
     stored = database.records(device)
     if not stored:
-        raise SystemExit(f"tflite-latency bench: error: no measurements of {device!r} in {database.path}")
+        known = sorted({r["device"] for r in database.status()})
+        raise EstimatorError(f"--device-name: no measurements of {device!r} in {database.path} "
+                             f"(devices there: {', '.join(known) or 'none'})")
     return [Record(r.name, r.X, r.mean_ms, r.learned, kind=r.kind) for r in stored], stored
 
 

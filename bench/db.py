@@ -58,16 +58,31 @@ class StoredRecord:
     learned: np.ndarray
 
 
+LOCK_TIMEOUT_S = 30  # how long to wait for another process that holds the database
+
+
 class Database:
     """``Database(path)`` opens or creates the file; use as a context manager to close it."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
-            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._open()
+            self.conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+            self._open_waiting()
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"{self.path}: not a measurement database ({exc})") from None
+
+    def _open_waiting(self) -> None:
+        """`_open`, retried while another process creates the schema: switching the journal to WAL does
+        not wait on SQLite's busy timeout (two runs on a busy host failed with "database is locked")."""
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while True:
+            try:
+                return self._open()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _open(self) -> None:
         """Create the schema in an empty file; refuse, without writing to it, any other file."""

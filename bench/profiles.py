@@ -149,6 +149,9 @@ def _scaled_cpu(base: dict, factor: float) -> dict:
     return {**base, **{k: base[k] * factor for k in ("launch_ms", "ms_per_flop", "ms_per_byte")}}
 
 
+MIN_LOW = -0.99  # profiles need -1 < interval low (estimator/validate.py)
+
+
 # --- nn-Meter's NAS-Bench-201 profiles -------------------------------------------------------------
 
 def profile_from_records(name: str, records: list[Record], title: str, backend: str, runtime: str,
@@ -163,6 +166,7 @@ def profile_from_records(name: str, records: list[Record], title: str, backend: 
     best = min(algorithms, key=lambda a: (compared[a]["mape_pct"], algorithms.index(a)))
     f = train.fit(records, best, SEED)
     lo, hi = np.quantile(errors[best], INTERVAL)
+    lo = max(float(lo), MIN_LOW)  # a held-out prediction of 0 ms is an error of -100%: no usable lower bound
     provenance = {"trained_on": trained_on, "measurements": len(records), **(extra or {}),
                   "regressor": best,
                   "heldout": {"method": f"{FOLDS}-fold cross-validation over measured models", **compared[best]},

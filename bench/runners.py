@@ -9,6 +9,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from pytest_tflite_latency.bench.litert import ready_interpreter
+
 from pytest_tflite_latency.adb import AdbBenchmark, Measurement
 
 
@@ -36,9 +38,7 @@ class LocalRunner:
 
     def __init__(self, repeats: int = 15, threads: int = 1, cold_cache: bool = False, min_batch_ms: float = 5.0):
         import numpy as np
-        from ai_edge_litert.interpreter import Interpreter
 
-        self._interpreter = Interpreter
         self.repeats, self.threads, self.min_batch_ms = repeats, threads, min_batch_ms
         self._flush = np.zeros(self.FLUSH_BYTES // 8) if cold_cache else None
         self.runtime = f"LiteRT CPU ({threads} thread{'s' if threads > 1 else ''}, " \
@@ -55,12 +55,7 @@ class LocalRunner:
         return m.to_bytes([m.relu(m.input((1, 1)))])
 
     def _per_invoke(self, data: bytes) -> list[float]:
-        import numpy as np
-
-        it = self._interpreter(model_content=data, num_threads=self.threads)
-        it.allocate_tensors()
-        for d in it.get_input_details():
-            it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+        it = ready_interpreter(data, self.threads)
         start = time.perf_counter()
         it.invoke()
         batch = 1 if self._flush is not None else \

@@ -3,7 +3,6 @@ adaptive picks where the current regressor is least sure. Each becomes a single-
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -55,9 +54,6 @@ class KernelConfig:
         else:
             raise ValueError(f"unknown kernel type {self.type!r}; known: {', '.join(KERNEL_TYPES)}")
         return m.to_bytes([y])
-
-    def sha256(self) -> str:
-        return hashlib.sha256(self.build()).hexdigest()
 
 
 def grid(types: tuple[str, ...] = KERNEL_TYPES, size: str = "full") -> list[KernelConfig]:

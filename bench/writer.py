@@ -27,7 +27,7 @@ _OPTIONS = {  # builtin op -> its options table (name in tflite.BuiltinOptions)
     "DIV": "DivOptions", "CONCATENATION": "ConcatenationOptions", "RESHAPE": "ReshapeOptions",
     "SOFTMAX": "SoftmaxOptions", "MEAN": "ReducerOptions", "SUM": "ReducerOptions",
     "REDUCE_MAX": "ReducerOptions", "PAD": "PadOptions", "RESIZE_BILINEAR": "ResizeBilinearOptions",
-    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions", "TRANSPOSE_CONV": "TransposeConvOptions",
+    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
     "TRANSPOSE": "TransposeOptions", "DEQUANTIZE": "DequantizeOptions", "QUANTIZE": "QuantizeOptions",
     "HARD_SWISH": "HardSwishOptions", "CALL_ONCE": "CallOnceOptions", "SQUARED_DIFFERENCE":
     "SquaredDifferenceOptions", "BATCH_MATMUL": "BatchMatMulOptions", "WHILE": "WhileOptions",
@@ -85,10 +85,6 @@ class GraphWriter:
         array = np.ascontiguousarray(array)
         dtype = next(k for k, v in _NUMPY.items() if v == array.dtype.type)
         return self._tensor(array.shape, dtype, name, array.tobytes(), quant)
-
-    def _act(self, shape, like: int) -> int:
-        dtype = self.tensors[like].dtype
-        return self._tensor(shape, dtype, quant=self._act_quant(dtype))
 
     @staticmethod
     def _act_quant(dtype):
@@ -154,15 +150,6 @@ class GraphWriter:
         return self._op1("DEPTHWISE_CONV_2D", [x, wt, b], shape, dict(
             Padding=_PADDING[padding], StrideW=stride, StrideH=stride, DepthMultiplier=multiplier,
             DilationWFactor=1, DilationHFactor=1, FusedActivationFunction=_ACTIVATIONS[activation]))
-
-    def transpose_conv(self, x: int, filters: int, kernel: int = 3, stride: int = 2,
-                       padding: str = "SAME") -> int:
-        n, h, w, c = self.shape(x)
-        shape = (n, h * stride, w * stride, filters)
-        out_shape = self.const(np.array(shape, np.int32))
-        wt = self._weights((filters, kernel, kernel, c))
-        return self._op1("TRANSPOSE_CONV", [out_shape, wt, x], shape, dict(
-            Padding=_PADDING[padding], StrideW=stride, StrideH=stride))
 
     def fully_connected(self, x: int, units: int, bias: bool = True,
                         activation: str | None = None) -> int:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import textwrap
 
 from pytest_tflite_latency.estimator.pipeline import Estimate, LayerEstimate
 from pytest_tflite_latency.estimator.profile import DeviceProfile
+from pytest_tflite_latency.estimator.table import text_table
 
-FORMATS = ("table", "csv", "json")
 CSV_COLUMNS = ("index", "ops", "kind", "runs_on", "input_shapes", "output_shape", "kernel", "stride",
                "filters", "groups", "ms")
 
@@ -29,8 +31,9 @@ def _cells(layer: LayerEstimate) -> dict[str, str]:
     }
 
 
-def render(est: Estimate, fmt: str = "table") -> str:
-    """The estimate as ``table`` (default), ``csv`` or ``json`` text."""
+def render(est: Estimate, fmt: str = "table", top: int | None = None, width: int = 80) -> str:
+    """The estimate as ``table`` (default; ``top`` costliest kernels only, lines of at most ``width``
+    characters), ``csv`` or ``json`` text."""
     if fmt == "json":
         return json.dumps(est.to_dict(), indent=2, allow_nan=False) + "\n"  # the pipeline returns finite figures
     if fmt == "csv":
@@ -39,33 +42,70 @@ def render(est: Estimate, fmt: str = "table") -> str:
         writer.writeheader()
         writer.writerows(_cells(layer) for layer in est.layers)
         return out.getvalue()
-    return _table(est)
+    return _table(est, top, width)
 
 
-def _table(est: Estimate) -> str:
-    heads = ("#", "ops", "on", "input", "output", "kernel", "stride", "filters", "groups", "ms", "%")
-    total = max(est.total_ms, 1e-12)
-    rows = []
+_HEADS = ("#", "ops", "on", "input", "output", "window", "filters", "ms", "%")
+_DROP_FIRST = (3, 6, 5)  # input, filters, window: left out, in this order, when a line would not fit
+_OPS = 1
+
+
+def _layer_row(layer: LayerEstimate, total: float) -> list[str]:
+    c = _cells(layer)
+    window = f"{c['kernel']}/{c['stride']}" if c["kernel"] else ""
+    return [c["index"], c["ops"], layer.runs_on, c["input_shapes"].split(" ")[0], c["output_shape"], window,
+            c["filters"], f"{layer.ms:.3f}", f"{100 * layer.ms / total:.1f}"]
+
+
+def _fit(heads: list[str], rows: list[list[str]], width: int) -> list[str]:
+    """The layer table in ``width`` columns: optional columns go first, then the ops are cut."""
+    keep = list(range(len(heads)))
+    for drop in _DROP_FIRST:
+        lines = _select(heads, rows, keep, None)
+        if max(map(len, lines)) <= width:
+            return lines
+        keep.remove(drop)
+    return _select(heads, rows, keep, width)
+
+
+def _select(heads, rows, keep: list[int], width: int | None) -> list[str]:
+    right = frozenset(i for i, k in enumerate(keep) if k in (0, 6, 7, 8))
+    return text_table([heads[k] for k in keep], [[r[k] for k in keep] for r in rows], right, width,
+                      shrink=keep.index(_OPS))
+
+
+def _by_type(est: Estimate, total: float) -> list[str]:
+    """Kernels, time and share per kernel kind and where it runs, costliest first (as benchmark_model's
+    "summary by node type")."""
+    groups: dict[tuple[str, str], list[float]] = {}
     for layer in est.layers:
-        c = _cells(layer)
-        ops = c["ops"] if len(c["ops"]) <= 30 else c["ops"][:29] + "…"
-        rows.append((c["index"], ops, layer.runs_on, c["input_shapes"].split(" ")[0],
-                     c["output_shape"], c["kernel"], c["stride"], c["filters"], c["groups"],
-                     f"{layer.ms:.3f}", f"{100 * layer.ms / total:.1f}"))
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(heads)]
-    numeric = {0, 6, 7, 8, 9, 10}
+        groups.setdefault((layer.kind, layer.runs_on), []).append(layer.ms)
+    rows = [[kind, on, str(len(ms)), f"{sum(ms):.3f}", f"{100 * sum(ms) / total:.1f}"]
+            for (kind, on), ms in sorted(groups.items(), key=lambda g: -sum(g[1]))]
+    return text_table(("kind", "on", "kernels", "ms", "%"), rows, frozenset({2, 3, 4}))
 
-    def line(cells):
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
+def fold_warnings(warnings: tuple[str, ...] | list[str]) -> list[str]:
+    """Warnings that differ only in their numbers (op indices, counts) as one line with a count."""
+    groups: dict[str, list[str]] = {}
+    for w in warnings:
+        groups.setdefault(re.sub(r"\d+", "#", w), []).append(w)
+    return [ws[0] if len(ws) == 1 else f"{ws[0]} (and {len(ws) - 1} more like it)" for ws in groups.values()]
+
+
+def _table(est: Estimate, top: int | None, width: int) -> str:
+    total = max(est.total_ms, 1e-12)
+    layers = est.layers if top is None else est.top_layers(top)
+    out = [f"{est.model} on {est.device} ({est.device_title})", ""]
+    out += _fit(list(_HEADS), [_layer_row(layer, total) for layer in layers], width)
+    if top is not None and len(layers) < len(est.layers):
+        rest = est.total_ms - sum(layer.ms for layer in layers)
+        out.append(f"({len(est.layers) - len(layers)} cheaper kernels not shown: {rest:.3f} ms)")
+    out += ["", "summary by kernel type:", *_by_type(est, total), ""]
+    out += [textwrap.fill(f"warning: {w}", width, subsequent_indent="  ") for w in fold_warnings(est.warnings)]
     lo, hi = est.interval_ms
-    out = [f"{est.model} on {est.device} ({est.device_title})",
-           f"estimated latency: {est.total_ms:.2f} ms  (90% interval {lo:.2f}–{hi:.2f} ms), "
-           f"{len(est.layers)} kernels", "", line(heads), line(["-" * w for w in widths])]
-    out += [line(r) for r in rows]
-    out += [""] + [f"warning: {w}" for w in est.warnings]
-    return "\n".join(out).rstrip() + "\n"
+    out.append(f"total: {est.total_ms:.2f} ms (90% interval {lo:.2f}–{hi:.2f} ms), {len(est.layers)} kernels")
+    return "\n".join(out) + "\n"
 
 
 def render_devices(profiles: list[DeviceProfile], fmt: str = "table") -> str:

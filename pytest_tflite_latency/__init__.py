@@ -10,10 +10,11 @@ from __future__ import annotations
 def assert_latency(model, max_ms: float, device: str | None = None, policy: str | None = None,
                    margin_pct: float | None = None):
     """Fail the current test when ``model`` is estimated (or, with --on-device, measured) slower
-    than ``max_ms`` on ``device``; return the `BudgetResult` otherwise."""
-    from pytest_tflite_latency.plugin import _State, run_check
+    than ``max_ms`` on ``device``; return the `BudgetResult` otherwise. Inside a test a relative
+    ``model`` path is relative to the test's file; outside a session, to the working directory."""
+    from pytest_tflite_latency.session import CURRENT_ITEM, run_check
 
-    return run_check(_State.item, model, max_ms, device, policy, margin_pct)
+    return run_check(CURRENT_ITEM.get(), model, max_ms, device, policy, margin_pct)
 
 
 def __getattr__(name: str):

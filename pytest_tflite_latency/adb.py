@@ -25,7 +25,8 @@ PREINSTALLED = "/data/local/tmp/benchmark_model"
 STALE_S = 24 * 3600  # another host's session folder left this long is taken as abandoned
 PLAUSIBLE_US = (1.0, 3600e6)  # a model runs for at least 1 µs and at most an hour
 _TIMINGS = re.compile(r"Inference timings in us:.*?Inference \(avg\): (\S+)")
-_COUNT = re.compile(r"count=(\S+) .*?avg=(\S+) std=(\S+)")
+# tsl::Stat::OutputToStream: "count=N first=.. curr=.. min=.. max=.. avg=.. std=S", or "count=N curr=V(all same)"
+_COUNT = re.compile(r"count=(\S+)(?: [^\n]*?std=(\S+)| curr=\S+)?")
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 _SESSION = re.compile(r"([0-9a-f]{8})-(\d{1,10})-(\d{1,12})-[0-9a-f]{8}")  # host-pid-created-token
 
@@ -38,6 +39,20 @@ class BenchmarkOutputError(DeviceError):
     """benchmark_model ran but its output holds no usable timing."""
 
 
+class AdbMissingError(DeviceError):
+    """adbutils, from the ``adb`` extra, is not installed."""
+
+
+def _adbutils():
+    """The adbutils module, or an `AdbMissingError` that says how to install it."""
+    try:
+        import adbutils
+    except ModuleNotFoundError:
+        raise AdbMissingError("measuring over adb needs adbutils: pip install 'pytest-tflite-latency[adb]'") \
+            from None
+    return adbutils
+
+
 @dataclass(frozen=True)
 class Measurement:
     mean_ms: float
@@ -47,19 +62,17 @@ class Measurement:
 
 
 def _client():
-    import adbutils
-
+    adbutils = _adbutils()
     port = int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
     return adbutils.AdbClient(host="127.0.0.1", port=port, socket_timeout=30)
 
 
 def list_serials() -> list[str]:
     """Serials of the attached devices that are online."""
-    import adbutils
-
+    client = _client()
     try:
-        return [d.serial for d in _client().device_list()]
-    except (adbutils.AdbError, OSError) as exc:
+        return [d.serial for d in client.device_list()]
+    except (_adbutils().AdbError, OSError) as exc:
         raise DeviceError(f"adb server not reachable ({exc})") from None
 
 
@@ -74,8 +87,9 @@ def parse_benchmark_output(text: str) -> Measurement:
     mean_us = _number(m.group(1), "average latency")
     if not PLAUSIBLE_US[0] <= mean_us <= PLAUSIBLE_US[1]:
         raise BenchmarkOutputError(f"benchmark_model reported an implausible latency: {m.group(1)[:40]} us")
-    counts = _COUNT.findall(text)
-    runs, std_us = (_number(counts[-1][0], "run count"), _number(counts[-1][2], "deviation")) if counts else (0, 0.0)
+    counts = _COUNT.findall(text[:m.start()])  # the last statistics before the timings: the timed runs
+    runs, std = counts[-1] if counts else ("0", "")
+    runs, std_us = _number(runs, "run count"), _number(std, "deviation") if std else 0.0
     if runs != int(runs) or std_us < 0:
         raise BenchmarkOutputError(f"benchmark_model reported {runs:g} runs with deviation {std_us:g} us")
     return Measurement(mean_us / 1000, std_us / 1000, int(runs))
@@ -122,8 +136,9 @@ class AdbBenchmark:
     """``with AdbBenchmark(serial, binary) as b: b.measure(path)`` — cleans the phone on exit."""
 
     def __init__(self, serial: str | None = None, benchmark_binary: str | os.PathLike | None = None,
-                 runs: int = 50, warmup_runs: int = 5, timeout_s: float = 300):
-        self.serial, self.binary_path = serial, benchmark_binary
+                 runs: int = 50, warmup_runs: int = 5, timeout_s: float = 300,
+                 binary_option: str = "--benchmark-binary"):
+        self.serial, self.binary_path, self.binary_option = serial, benchmark_binary, binary_option
         self.runs, self.warmup_runs, self.timeout_s = runs, warmup_runs, timeout_s
         self.device = None
         self.remote_binary = PREINSTALLED
@@ -134,11 +149,9 @@ class AdbBenchmark:
                            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
 
     def _do(self, step: str, fn, *args, **kwargs):
-        import adbutils
-
         try:
             return fn(*args, **kwargs)
-        except (adbutils.AdbError, OSError, EOFError) as exc:
+        except (_adbutils().AdbError, OSError, EOFError) as exc:
             raise self._fail(step, exc) from None
 
     def __enter__(self) -> AdbBenchmark:
@@ -155,7 +168,7 @@ class AdbBenchmark:
             r = self._do("find benchmark_model", self.device.shell2, f"ls {PREINSTALLED}")
             if r.returncode != 0:
                 raise DeviceError(f"adb device {self.serial}: no benchmark_model at {PREINSTALLED}; "
-                                  "pass --benchmark-binary")
+                                  f"pass {self.binary_option}")
         return self
 
     def measure(self, model: str | os.PathLike, use_gpu: bool = True) -> Measurement:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import glob
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -50,6 +50,7 @@ class Budget:
     margin_pct: float
     line: int
     error: str = ""  # the entry's problem; the item fails with it
+    glob: bool = False  # matched by a glob, not named
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -94,7 +95,7 @@ def load_budgets(path: Path, default_device: str, default_policy: str = "estimat
     out: list[Budget] = []
     for i, entry in enumerate(doc["budgets"]):
         out += _entry(path, i, entry, defaults, default_device, default_policy)
-    return out
+    return _one_per_model_and_device(out)
 
 
 def _load_yaml(path: Path):
@@ -126,6 +127,27 @@ def finite_number(value: object) -> float | None:
     except OverflowError:  # an integer of hundreds of digits
         return None
     return number if math.isfinite(number) else None
+
+
+def _one_per_model_and_device(budgets: list[Budget]) -> list[Budget]:
+    """An entry that names a model beats a glob that matches it (whatever their order); of two globs
+    the first keeps it; a model named twice on one device fails the second entry."""
+    out: list[Budget] = []
+    where: dict[tuple[Path, str], int] = {}
+    for b in budgets:
+        key = (b.model.resolve(), b.device) if b.model else None
+        if key is None or key not in where:
+            if key is not None:
+                where[key] = len(out)
+            out.append(b)
+            continue
+        first = out[where[key]]
+        if first.glob and not b.glob:
+            out[where[key]] = b
+        elif not first.glob and not b.glob:
+            out.append(replace(b, model=None, label=f"{b.label}@line{b.line}",
+                               error=f"{b.label} on {b.device} already has a budget on line {first.line}"))
+    return out
 
 
 def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) -> list[Budget]:
@@ -161,7 +183,8 @@ def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) 
     models = _models(path, str(entry["model"]))
     if not models:
         return bad(f"model {entry['model']!r} matches no file")
-    return [Budget(m, _label(path, m), d, float(max_ms), pol, float(margin), line)
+    glob_ = glob.has_magic(str(entry["model"]))
+    return [Budget(m, _label(path, m), d, float(max_ms), pol, float(margin), line, glob=glob_)
             for m in models for d in devices]
 
 

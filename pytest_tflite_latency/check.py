@@ -121,10 +121,11 @@ def estimate_file(model: str | os.PathLike, device: str = DEFAULT_DEVICE) -> Est
     path = Path(model)
     try:
         st = path.stat()
-        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
-    except OSError:  # let the estimator report the missing file in its own words
+    except OSError:
+        st = None
+    if st is None:  # let the estimator report the missing file in its own words, one line
         return estimate(path, device)
-    return _cached_estimate(*key, device)
+    return _cached_estimate(str(path.resolve()), st.st_mtime_ns, st.st_size, device)
 
 
 def describe_layers(est: Estimate, n: int = 3) -> list[str]:

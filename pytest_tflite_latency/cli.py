@@ -8,7 +8,7 @@ import sys
 from pytest_tflite_latency.estimator.errors import EstimatorError
 from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE
 
-EXIT_USAGE = 2
+BENCH_MODULES = ("xgboost", "sklearn", "scipy", "ai_edge_litert")  # the bench extra
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="tflite-latency",
         description="Estimate the latency of a TensorFlow Lite model on a mobile GPU, layer by layer.",
         epilog="exit codes: 0 ok, 1 failure, 2 bad input or usage")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     e = sub.add_parser("estimate", help="estimate a .tflite model's latency on a device",
                        description="Print the estimated latency of MODEL, in total and per kernel.")
@@ -25,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=("table", "csv", "json", "html", "model-explorer"), default="table",
                    help="html: a self-contained page; model-explorer: node data for Model Explorer")
     e.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of standard output")
+    e.add_argument("--top", type=_positive_int, metavar="N", help="table: only the N costliest kernels")
     f = sub.add_parser("diff", help="compare the estimates of two models, kernel by kernel",
                        description="Total before and after, and the kernels that appeared, disappeared or "
                                    "changed cost, largest change first.")
@@ -47,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("pytest-tflite-latency")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def _emit(text: str, output: str | None) -> None:
     """Write ``text`` to ``output``, or to standard output when no path is given."""
     if output is None:
@@ -63,7 +74,15 @@ def _write(path: str, data: bytes) -> None:
         raise EstimatorError(f"{path}: cannot write: {exc.strerror}") from None
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
 def _estimate(args) -> int:
+    import shutil
+
     from pytest_tflite_latency.estimator.pipeline import estimate
 
     est = estimate(args.model, args.device)
@@ -79,7 +98,8 @@ def _estimate(args) -> int:
         return 0
     from pytest_tflite_latency.estimator.report import render
 
-    _emit(render(est, args.format), args.output)
+    width = shutil.get_terminal_size((80, 24)).columns
+    _emit(render(est, args.format, args.top, width), args.output)
     return 0
 
 
@@ -117,6 +137,11 @@ def _bench(args) -> int:
         return bench_main(args)
     except DatabaseError as exc:
         raise EstimatorError(str(exc)) from None
+    except ModuleNotFoundError as exc:
+        if exc.name not in BENCH_MODULES:
+            raise
+        raise EstimatorError(f"bench {args.bench_command} needs {exc.name}, from the bench extra: "
+                             "pip install 'pytest-tflite-latency[bench]'") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,40 +9,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from pytest_tflite_latency.session import CURRENT_ITEM, RESULTS, SETTINGS, Settings, record_error, run_check
+
 CONVENTIONAL_NAMES = ("latency-budgets.yaml", "latency-budgets.yml")
-RESULT_PROPERTY = "latency_result"
-
-
-@dataclass
-class Settings:
-    budgets: Path | None
-    device: str | None
-    policy: str
-    margin_pct: float
-    report: Path | None
-    baseline: dict[tuple[str, str], dict]  # the baseline report's records, estimate_ms a float
-    regression_pct: float
-    on_device: str | None  # None | "auto" | "required" | a serial
-    benchmark_binary: str | None
-    device_serial: str | None = None
-    device_skip: str = ""
-    results: list[dict] = field(default_factory=list)
-    html: Path | None = None
-
-
-SETTINGS = pytest.StashKey[Settings]()
-
-
-class _State:
-    """The item whose test body is running, for `assert_latency` called without a fixture."""
-
-    item: pytest.Item | None = None
-    settings: Settings | None = None
+_COLLECTOR = "tflite-latency-results"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -102,8 +76,27 @@ def pytest_configure(config: pytest.Config) -> None:
         html=Path(config.getoption("--latency-html")) if config.getoption("--latency-html") else None)
     if settings.budgets and not settings.budgets.is_file():
         raise pytest.UsageError(f"--latency-budgets: {settings.budgets}: no such file")
+    if settings.device:
+        _check_device(settings.device)
     config.stash[SETTINGS] = settings
-    _State.settings = settings
+    config.pluginmanager.register(_Collector(settings), _COLLECTOR)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    collector = config.pluginmanager.get_plugin(_COLLECTOR)
+    if collector is not None:
+        config.pluginmanager.unregister(collector)
+
+
+def _check_device(device: str) -> None:
+    """An unknown --latency-device is one usage error, not one failure per test."""
+    from pytest_tflite_latency.estimator.errors import EstimatorError
+    from pytest_tflite_latency.estimator.profile import load_profile
+
+    try:
+        load_profile(device)
+    except EstimatorError as exc:
+        raise pytest.UsageError(f"--latency-device: {exc}") from None
 
 
 def _load_baseline(path: Path) -> dict[tuple[str, str], dict]:
@@ -125,11 +118,17 @@ def _load_baseline(path: Path) -> dict[tuple[str, str], dict]:
 def pytest_sessionstart(session: pytest.Session) -> None:
     settings = session.config.stash[SETTINGS]
     if settings.on_device:
-        from pytest_tflite_latency.device import find_device
+        from pytest_tflite_latency.device import DeviceError, find_device
 
-        settings.device_serial, settings.device_skip = find_device(settings.on_device)
-        if settings.device_skip and settings.on_device == "required":
-            raise pytest.UsageError(f"--on-device=required: {settings.device_skip}")
+        try:
+            settings.device_serial, settings.device_note = find_device(settings.on_device)
+        except DeviceError as exc:
+            raise pytest.UsageError(f"--on-device={settings.on_device}: {exc}") from None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    settings = config.stash.get(SETTINGS, None)
+    return f"tflite-latency --on-device: {settings.device_note}" if settings and settings.device_note else None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -141,7 +140,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 @pytest.hookimpl(tryfirst=True)  # before -k / -m deselection, which then applies to these items too
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    """Collect the configured or root-level budget file when the test paths did not reach it."""
+    """A run given no paths (pytest's testpaths or its directory) also takes the configured or
+    root-level budget file its paths did not reach; a run given paths takes only the budget files
+    under them, as it does test files."""
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        return
     settings = config.stash[SETTINGS]
     wanted = [settings.budgets] if settings.budgets else \
         [config.rootpath / n for n in CONVENTIONAL_NAMES if (config.rootpath / n).is_file()]
@@ -165,7 +168,7 @@ class BudgetFile(pytest.File):
         from pytest_tflite_latency.budgets import load_budgets
 
         settings = self.config.stash[SETTINGS]
-        for b in load_budgets(Path(self.path), settings.device or _default_device(), settings.policy):
+        for b in load_budgets(Path(self.path), settings.default_device, settings.policy):
             yield BudgetItem.from_parent(self, name=f"{b.label}[{b.device}]", budget=b)
 
     def repr_failure(self, excinfo):
@@ -187,7 +190,7 @@ class BudgetItem(pytest.Item):
 
         b = self.budget
         if b.error:
-            _record_error(self, b.label, b.device, b.max_ms or None, b.error)  # 0: the entry had none usable
+            record_error(self, b.label, b.device, b.max_ms or None, b.error)  # 0: the entry had none usable
             raise BudgetFileError(Path(self.path), b.line, b.error)
         settings = self.config.stash[SETTINGS]
         margin = b.margin_pct or settings.margin_pct
@@ -215,99 +218,94 @@ def _short_failure(excinfo) -> str | None:
     return None
 
 
-def _default_device() -> str:
-    from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
-
-    return DEFAULT_DEVICE
+def _raised_by_a_check(excinfo) -> bool:
+    return any(entry.frame.code.raw is run_check.__code__ for entry in excinfo.traceback)
 
 
-def run_check(item: pytest.Item | None, model, max_ms, device=None, policy=None, margin_pct=None,
-              label=None):
-    """Estimate (and with --on-device, measure), record in the item's report, raise on a miss."""
-    from pytest_tflite_latency.check import LatencyBudgetExceeded
+def _where(item: pytest.Item, excinfo) -> str:
+    """``file:line`` of the test's line that made the check (the test itself for a marker)."""
+    entries = [e for e in excinfo.traceback if Path(e.path) == Path(item.path)]
+    if not entries:
+        return item.nodeid
+    return f"{os.path.relpath(entries[-1].path, item.config.rootpath)}:{entries[-1].lineno + 1}"
 
-    # outside a pytest session with this plugin: plain defaults, no baseline, no phone
-    settings = _State.settings or Settings(None, None, "estimate", 0.0, None, {}, 5.0, None, None)
-    device = device or settings.device or _default_device()
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    token = CURRENT_ITEM.set(item)
     try:
-        result = _checked(settings, model, max_ms, device, policy, margin_pct, label)
-    except Exception as exc:  # recorded in the report, then failed as usual
-        if item is not None:
-            _record_error(item, label or str(model), device, max_ms, str(exc))
-        raise
-    result.test = item.nodeid if item is not None else ""
-    if item is not None:
-        _record(item, result)
-    if not result.passed:
-        raise LatencyBudgetExceeded(result)
-    return result
-
-
-def _checked(settings: Settings, model, max_ms, device: str, policy, margin_pct, label):
-    """The budget result, with the baseline and, with --on-device, the phone's measurement."""
-    from pytest_tflite_latency.check import check_budget
-
-    result = check_budget(model, max_ms, device, policy or settings.policy,
-                          settings.margin_pct if margin_pct is None else margin_pct, label)
-    baseline = settings.baseline.get((result.model, result.device))
-    result.baseline_ms = baseline["estimate_ms"] if baseline else None
-    result.regression_limit_pct = settings.regression_pct
-    if settings.on_device:
-        if settings.device_skip:
-            pytest.skip(f"--on-device: {settings.device_skip}")
-        from pytest_tflite_latency.device import measure
-
-        result.measured_ms = measure(Path(model), settings.device_serial, settings.benchmark_binary)
-    return result
-
-
-def _record_error(item: pytest.Item, model: str, device: str, max_ms, error: str) -> None:
-    """A check that could not be made still appears in the report, failed, with its error."""
-    entry = {"model": model, "device": device, "max_ms": max_ms if isinstance(max_ms, (int, float)) else None,
-             "error": error, "passed": False, "test": item.nodeid}
-    item.user_properties.append((RESULT_PROPERTY, json.dumps(entry, default=str)))
-
-
-def _record(item: pytest.Item, result) -> None:
-    """Results travel in user_properties: to JUnit XML, and from xdist workers to the controller."""
-    item.user_properties += [
-        ("latency_model", result.model), ("latency_device", result.device),
-        ("latency_estimate_ms", round(result.estimate_ms, 4)), ("latency_budget_ms", result.max_ms),
-        ("latency_interval_ms", f"{result.interval_ms[0]:.4f}-{result.interval_ms[1]:.4f}"),
-    ]
-    if result.measured_ms is not None:
-        item.user_properties.append(("latency_measured_ms", round(result.measured_ms, 4)))
-    item.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
+        return (yield)
+    finally:
+        CURRENT_ITEM.reset(token)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    _State.item = item
-    try:
-        result = yield
-    finally:
-        _State.item = None
+    result = yield
     for mark in item.iter_markers("latency_budget"):
         kwargs = dict(mark.kwargs)
         if mark.args:
             kwargs.update(zip(("model", "max_ms"), mark.args, strict=False))
         if "model" not in kwargs or "max_ms" not in kwargs:
-            raise pytest.UsageError(f"{item.nodeid}: latency_budget needs model and max_ms")
-        _State.item = item
-        try:
-            run_check(item, **kwargs)
-        finally:
-            _State.item = None
+            pytest.fail(f"{item.nodeid}: latency_budget needs model and max_ms", pytrace=False)
+        run_check(item, **kwargs)
     return result
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    settings = _State.settings
-    if settings is None or report.when != "call":  # properties ride on every phase's report
-        return
-    for key, value in report.user_properties:
-        if key == RESULT_PROPERTY:
-            settings.results.append(json.loads(value))
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A check's failure reads as a budget file's does; its results ride on the report (to JUnit
+    as properties, and from xdist workers to the controller as ``latency_results``)."""
+    results = item.stash.get(RESULTS, []) if call.when == "call" else []
+    if results:
+        item.user_properties += junit_properties(results)
+    report = yield
+    if results:
+        report.latency_results = [r if isinstance(r, dict) else r.to_dict() for r in results]
+    excinfo = call.excinfo
+    if report.failed and excinfo is not None and not isinstance(item, BudgetItem) \
+            and _raised_by_a_check(excinfo):
+        message = _short_failure(excinfo)
+        if message:
+            report.longrepr = f"{_where(item, excinfo)}: {message}"
+    return report
+
+
+def junit_properties(results: list) -> list[tuple[str, object]]:
+    """``latency_estimate_ms`` … for a test's one check; with several, each name ends in
+    ``[model@device]`` (and ``#n`` when that repeats). A check that could not be made gives its error."""
+    props, seen = [], {}
+    for r in (r if isinstance(r, dict) else r.to_dict() for r in results):
+        tag = ""
+        if len(results) > 1:
+            key = f"{r['model']}@{r['device']}"
+            seen[key] = seen.get(key, 0) + 1
+            tag = f"[{key}]" if seen[key] == 1 else f"[{key}#{seen[key]}]"
+        props += [(f"latency_{name}{tag}", value) for name, value in _junit_fields(r)]
+    return props
+
+
+def _junit_fields(r: dict) -> list[tuple[str, object]]:
+    fields = [("model", r["model"]), ("device", r["device"])]
+    if r.get("error"):
+        return [*fields, ("budget_ms", r["max_ms"]), ("error", r["error"]), ("passed", False)]
+    fields += [("policy", r["policy"]), ("estimate_ms", round(r["estimate_ms"], 4)), ("budget_ms", r["max_ms"]),
+               ("interval_ms", f"{r['interval_ms'][0]:.4f}-{r['interval_ms'][1]:.4f}")]
+    if r.get("measured_ms") is not None:
+        fields.append(("measured_ms", round(r["measured_ms"], 4)))
+    return [*fields, ("passed", r["passed"])]
+
+
+class _Collector:
+    """Gathers the session's results from every report (the controller's, under xdist)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        results = getattr(report, "latency_results", None)
+        if results and report.when == "call":
+            self.settings.results.extend(results)
 
 
 @pytest.fixture
@@ -322,7 +320,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     settings = config.stash.get(SETTINGS, None)
     if settings is None or not settings.results or hasattr(config, "workerinput"):
         return
-    from pytest_tflite_latency.summary import markdown_table, terminal_table
+    from pytest_tflite_latency.summary import markdown_summary, terminal_table
 
     terminalreporter.write_sep("-", "tflite latency")
     for line in terminal_table(settings.results):
@@ -332,7 +330,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         from pytest_tflite_latency.summary import markdown_html_link
 
         with open(summary, "a") as f:
-            f.write(markdown_table(settings.results))
+            f.write(markdown_summary(settings.results))
             if settings.html:
                 f.write(markdown_html_link(settings.html))
     if settings.html:

@@ -7,34 +7,35 @@ import os
 import tempfile
 from pathlib import Path
 
-HEADS = ("model", "device", "estimate", "90% interval", "budget", "margin", "measured", "result")
+from pytest_tflite_latency.estimator.table import markdown_table, text_table
+
+HEADS = ("model", "device", "policy", "estimate", "90% interval", "budget", "margin", "measured", "result")
 
 
-def row(r: dict) -> tuple[str, ...]:
-    """One check's cells under `HEADS`, from a `BudgetResult.to_dict()` (or an errored check's entry)."""
+def row(r: dict) -> list[str]:
+    """One check's cells under `HEADS` (the verdict last), from a `BudgetResult.to_dict()` (or an errored
+    check's entry)."""
     if r.get("error"):  # the check could not be made: no figures
         budget = f"{r['max_ms']:g} ms" if r.get("max_ms") is not None else "-"
-        return (r["model"], r["device"], "-", "-", budget, "-", "-", "ERROR")
+        return [r["model"], r["device"], r.get("policy") or "-", "-", "-", budget, "-", "-", "ERROR"]
     lo, hi = r["interval_ms"]
     limit = r["max_ms"] * (1 - r["margin_pct"] / 100)
     headroom = limit - r["compared_ms"]
     measured = f"{r['measured_ms']:.2f} ms" if r.get("measured_ms") is not None else "-"
     verdict = "ok" if r["passed"] else ("REGRESSED" if headroom >= 0 else "OVER")
-    return (r["model"], r["device"], f"{r['estimate_ms']:.2f} ms", f"{lo:.2f}–{hi:.2f} ms",
-            f"{r['max_ms']:g} ms", f"{headroom:+.2f} ms ({100 * headroom / limit:+.0f}%)", measured, verdict)
+    return [r["model"], r["device"], r["policy"], f"{r['estimate_ms']:.2f} ms", f"{lo:.2f}–{hi:.2f} ms",
+            f"{r['max_ms']:g} ms", f"{headroom:+.2f} ms ({100 * headroom / limit:+.0f}%)", measured, verdict]
 
 
 def terminal_table(results: list[dict]) -> list[str]:
-    rows = [HEADS, *(row(r) for r in results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADS))]
-    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    """One row per check: what was held to which budget, the verdict, and the test it comes from."""
+    return text_table((*HEADS, "test"), [[*row(r), r.get("test") or "-"] for r in results])
 
 
-def markdown_table(results: list[dict]) -> str:
-    lines = ["### TFLite latency budgets", "", "| " + " | ".join(HEADS) + " |",
-             "|" + "---|" * len(HEADS)]
-    lines += ["| " + " | ".join(row(r)) + " |" for r in results]
-    return "\n".join(lines) + "\n\n"
+def markdown_summary(results: list[dict]) -> str:
+    """The same rows for a GitHub job summary."""
+    rows = [[*row(r), r.get("test") or "-"] for r in results]
+    return "\n".join(["### TFLite latency budgets", "", *markdown_table((*HEADS, "test"), rows)]) + "\n\n"
 
 
 def markdown_html_link(path: Path) -> str:

@@ -1,11 +1,20 @@
-"""Shared fixtures: real .tflite files written by the project's model writer."""
+"""Shared fixtures: real .tflite files written by the project's model writer, Debian's real adb
+server and an emulated phone."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from pytest_tflite_latency.bench import zoo
+
+ADB_ATTEMPTS = 5  # a port picked free can be taken before adb binds it: try another
+ADB_TIMEOUT_S = 60  # a busy 2-core machine can take seconds to fork the server
 
 
 @pytest.fixture(scope="session")
@@ -27,35 +36,74 @@ def nb201_path(tmp_path_factory, nb201_bytes) -> Path:
     return path
 
 
-def _free_port() -> int:
-    import socket
+@pytest.fixture(scope="session")
+def resnet18_path(tmp_path_factory) -> Path:
+    """ResNet-18 (46 MB), written once per session."""
+    path = tmp_path_factory.mktemp("models") / "resnet18.tflite"
+    path.write_bytes(zoo.build("resnet18", fill="zeros"))
+    return path
 
+
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def adb_server(monkeypatch):
-    """Debian's real adb server on a private port (ANDROID_ADB_SERVER_PORT)."""
-    import shutil
-    import subprocess
+class AdbServer:
+    """Debian's adb server on a private port, with a private HOME (its key and logs)."""
 
+    def __init__(self, home: Path):
+        self.env = {**os.environ, "HOME": str(home)}
+        self.port = ""
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """``adb -P PORT ARGS``; a failure fails the test with adb's own output."""
+        cmd = ["adb", "-P", self.port, *args]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=ADB_TIMEOUT_S, env=self.env)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{' '.join(cmd)}: no answer within {ADB_TIMEOUT_S} s", pytrace=False)
+        if check and r.returncode != 0:
+            pytest.fail(f"{' '.join(cmd)} exited with {r.returncode}: {(r.stderr + r.stdout).strip()}",
+                        pytrace=False)
+        return r
+
+    def start(self) -> None:
+        """Start the server on a free port, trying another port when the one picked was taken."""
+        errors = []
+        for _ in range(ADB_ATTEMPTS):
+            self.port = str(_free_port())
+            r = self.run("start-server", check=False)
+            if r.returncode == 0:
+                return
+            errors.append(f"port {self.port}: exit {r.returncode}: {(r.stderr + r.stdout).strip()}")
+        pytest.fail("adb start-server failed:\n" + "\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def adb_server(monkeypatch, tmp_path_factory):
+    """Debian's real adb server on a private port (ANDROID_ADB_SERVER_PORT)."""
     if not shutil.which("adb"):
         pytest.skip("the adb server is not installed (Debian package 'adb'; .ci/run installs it)")
-    port = str(_free_port())
-    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", port)
-    subprocess.run(["adb", "-P", port, "start-server"], check=True, capture_output=True, timeout=30)
-    yield port
-    subprocess.run(["adb", "-P", port, "kill-server"], capture_output=True, timeout=30)
+    server = AdbServer(tmp_path_factory.mktemp("adb-home"))
+    server.start()
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", server.port)
+    yield server
+    server.run("kill-server", check=False)
+
+
+@pytest.fixture
+def no_adb_server(monkeypatch) -> None:
+    """No adb server on ANDROID_ADB_SERVER_PORT, and none started there: adbutils starts one when
+    it finds none, and this makes that fail."""
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(_free_port()))
+    monkeypatch.setenv("ADBUTILS_ADB_PATH", shutil.which("false") or "/bin/false")
 
 
 @pytest.fixture
 def phone_factory(adb_server, tmp_path):
     """Start an emulated phone (optionally with a fault) and `adb connect` the real server to it."""
-    import subprocess
-    import time
-
     from emulator import EmulatedPhone
 
     phones = []
@@ -63,14 +111,14 @@ def phone_factory(adb_server, tmp_path):
     def make(fault: str | None = None) -> EmulatedPhone:
         phone = EmulatedPhone(fault=fault, root=tmp_path / f"phone{len(phones)}")
         phones.append(phone)
-        subprocess.run(["adb", "-P", adb_server, "connect", phone.serial], check=True,
-                       capture_output=True, timeout=30)
-        for _ in range(50):  # wait until the server lists it as "device"
-            out = subprocess.run(["adb", "-P", adb_server, "devices"], capture_output=True, text=True).stdout
+        adb_server.run("connect", phone.serial)
+        deadline = time.monotonic() + ADB_TIMEOUT_S
+        while time.monotonic() < deadline:  # wait until the server lists it as "device"
+            out = adb_server.run("devices").stdout
             if f"{phone.serial}\tdevice" in out:
                 return phone
             time.sleep(0.1)
-        raise RuntimeError(f"adb never listed {phone.serial}: {out}")
+        pytest.fail(f"adb never listed {phone.serial} as a device: {out.strip()}", pytrace=False)
 
     yield make
     for phone in phones:

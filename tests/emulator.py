@@ -277,14 +277,10 @@ def run_benchmark(graph: Path, opts: dict[str, str]) -> tuple[str, int]:
     if not graph.is_file():
         return "\n".join([*head, f"ERROR: File {graph.name} does not exist", ""]), 1
     try:
-        import numpy as np
-        from ai_edge_litert.interpreter import Interpreter
+        from pytest_tflite_latency.bench.litert import ready_interpreter
 
         t0 = time.perf_counter()
-        it = Interpreter(model_path=str(graph), num_threads=int(opts.get("num_threads", 1)))
-        it.allocate_tensors()
-        for d in it.get_input_details():
-            it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+        it = ready_interpreter(graph, int(opts.get("num_threads", 1)))
         init_us = (time.perf_counter() - t0) * 1e6
     except (ValueError, RuntimeError) as exc:
         return "\n".join([*head, f"ERROR: {str(exc).splitlines()[0]}", "Failed to construct interpreter",

@@ -17,8 +17,61 @@ def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
 def test_estimate_table_by_default(nb201_path):
     r = cli("estimate", str(nb201_path))
     assert r.returncode == 0, r.stderr
-    assert "on pixel4-gpu" in r.stdout and "estimated latency:" in r.stdout
-    assert "AVERAGE_POOL_2D" in r.stdout
+    assert "on pixel4-gpu" in r.stdout and "AVERAGE_POOL_2D" in r.stdout
+    assert r.stdout.splitlines()[-1].startswith("total: ") and "90% interval" in r.stdout.splitlines()[-1]
+
+
+def test_estimate_table_fits_the_terminal_and_shows_top_n_and_a_summary_by_type(mobilenet_path):
+    import os
+
+    for columns in (60, 80, 200):
+        r = subprocess.run([sys.executable, "-m", "pytest_tflite_latency.cli", "estimate", str(mobilenet_path),
+                            "--top", "3"], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "COLUMNS": str(columns)})
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert max(len(ln) for ln in lines if not ln.startswith(str(mobilenet_path))) <= columns
+        head = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("#"))
+        assert lines[head + 5].startswith("(") and "cheaper kernels not shown" in lines[head + 5]
+        assert "summary by kernel type:" in lines and lines[-1].startswith("total: ")
+
+
+def test_repeated_warnings_fold_into_one_line_with_a_count():
+    from pytest_tflite_latency.estimator.report import fold_warnings
+
+    warnings = [f"op {i} (CUSTOM 'Foo'): runs on the CPU" for i in (3, 7, 9)] + ["subgraph 1: dynamic dims"]
+    assert fold_warnings(warnings) == ["op 3 (CUSTOM 'Foo'): runs on the CPU (and 2 more like it)",
+                                       "subgraph 1: dynamic dims"]
+
+
+def test_version():
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("tflite-latency ") and r.stdout.split()[1][0].isdigit()
+
+
+def test_bench_run_with_a_missing_model_is_one_line_exit_2(tmp_path):
+    r = cli("bench", "run", "--runner", "local", "--device-name", "x", "--db", str(tmp_path / "b.sqlite"),
+            "--models", str(tmp_path / "missing.tflite"))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().endswith("missing.tflite: cannot read (No such file or directory)")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("step", ["train", "export", "status"])
+def test_bench_step_on_a_missing_database_creates_nothing(tmp_path, step):
+    db = tmp_path / "missing.sqlite"
+    args = ["--device-name", "x"] if step != "status" else []
+    r = cli("bench", step, "--db", str(db), *args)
+    assert r.returncode == 2 and "missing.sqlite: no such measurement database" in r.stderr
+    assert not db.exists() and "Traceback" not in r.stderr
+
+
+def test_bench_train_on_an_unknown_device_name_is_exit_2(tmp_path, nb201_path):
+    db = str(tmp_path / "b.sqlite")
+    cli("bench", "run", "--runner", "local", "--device-name", "x", "--db", db, "--grid", "none", "--repeats", "1",
+        "--models", str(nb201_path))
+    r = cli("bench", "train", "--db", db, "--device-name", "nosuch")
+    assert r.returncode == 2 and "no measurements of 'nosuch'" in r.stderr and "(devices there: x)" in r.stderr
 
 
 def test_estimate_json_for_machines(nb201_path):

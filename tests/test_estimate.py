@@ -109,8 +109,8 @@ def test_profile_json_path_is_accepted(tmp_path, nb201_bytes):
     assert estimate(nb201_bytes, path).total_ms == estimate(nb201_bytes, "nnmeter-adreno630").total_ms
 
 
-def test_bundled_trees_predict_exactly_like_xgboost():
-    """The NumPy evaluator reproduces the library's predictions bit for bit."""
+def test_exported_xgboost_trees_evaluate_in_numpy_exactly_like_xgboost():
+    """Trees exported as a profile stores them (`TreeEnsemble`) reproduce the library bit for bit."""
     xgb = pytest.importorskip("xgboost")
     from pytest_tflite_latency.bench.train import export_xgboost
 
@@ -123,7 +123,7 @@ def test_bundled_trees_predict_exactly_like_xgboost():
 
 
 @pytest.mark.parametrize("algorithm", ["random_forest", "decision_tree"])
-def test_bundled_trees_predict_exactly_like_scikit_learn(algorithm):
+def test_exported_scikit_learn_trees_evaluate_in_numpy_exactly_like_scikit_learn(algorithm):
     pytest.importorskip("sklearn")
     from pytest_tflite_latency.bench.train import export_sklearn
     from sklearn.ensemble import RandomForestRegressor
@@ -137,3 +137,30 @@ def test_bundled_trees_predict_exactly_like_scikit_learn(algorithm):
     trees = [t.tree_ for t in getattr(model, "estimators_", [model])]
     Xt = rng.random((500, 5))
     assert np.array_equal(export_sklearn(trees, algorithm).predict(Xt), model.predict(Xt))
+
+
+
+def test_interval_holds_the_estimate_when_held_out_errors_lie_on_one_side(nb201_bytes):
+    """A bench-trained profile can have held-out errors all of one sign; the interval still holds
+    the estimate (the estimator refuses an estimate outside its own interval)."""
+    from dataclasses import replace
+
+    from pytest_tflite_latency.estimator import DEFAULT_DEVICE
+
+    for low, high in ((0.2, 0.5), (-0.6, -0.3)):
+        profile = replace(load_profile(DEFAULT_DEVICE), interval={"low": low, "high": high})
+        est = estimate(nb201_bytes, profile)
+        assert 0 <= est.interval_ms[0] <= est.total_ms <= est.interval_ms[1]
+
+
+def test_interval_holds_the_estimate_when_kernels_fall_below_zero(nb201_bytes):
+    """An in-network correction that takes every kernel below zero leaves a total the pipeline lifts;
+    the interval moves with it (the estimator refuses an estimate outside its own interval)."""
+    from dataclasses import replace
+
+    from pytest_tflite_latency.estimator import DEFAULT_DEVICE
+
+    profile = load_profile(DEFAULT_DEVICE)
+    profile = replace(profile, context={"ms_per_weight_byte": 0.0, "ms_per_kernel": -1000.0})
+    est = estimate(nb201_bytes, profile)
+    assert 0 <= est.interval_ms[0] <= est.total_ms <= est.interval_ms[1]

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
-from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.estimator import DEFAULT_DEVICE
 from pytest_tflite_latency.estimator.pipeline import estimate
 
 pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester):
-    """An example project with a small and a large model."""
+def project(pytester: pytest.Pytester, nb201_path, resnet18_path):
+    """An example project with a small and a large model (links to files written once a session)."""
     (pytester.path / "models").mkdir()
-    (pytester.path / "models" / "net.tflite").write_bytes(zoo.build("nasbench201", fill="zeros"))
-    (pytester.path / "models" / "big.tflite").write_bytes(zoo.build("resnet18", fill="zeros"))
+    (pytester.path / "models" / "net.tflite").symlink_to(nb201_path)
+    (pytester.path / "models" / "big.tflite").symlink_to(resnet18_path)
     return pytester
 
 
@@ -263,20 +265,53 @@ def test_session_without_budgets_never_loads_the_estimator(pytester):
     pytester.makepyfile(test_plain="""
         import sys
         def test_nothing_heavy():
-            assert "estimator.pipeline" not in sys.modules and "numpy" not in sys.modules
+            assert "pytest_tflite_latency.estimator.pipeline" not in sys.modules
+            assert "numpy" not in sys.modules
     """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
-def test_on_device_without_phone_skips_or_errors(project, monkeypatch):
-    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", "1")  # nothing listens there: no adb server
+def test_on_device_without_a_phone_still_holds_the_estimate_to_the_budget(project, no_adb_server):
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 15\n"
+                     "  - model: models/big.tflite\n    max_ms: 15\n")
+    r = project.runpytest("--on-device")
+    r.assert_outcomes(passed=1, failed=1)
+    r.stdout.fnmatch_lines(["*--on-device: adb server not reachable*budgets hold the estimates only*"])
+    r.stdout.fnmatch_lines([f"*models/big.tflite on {DEFAULT_DEVICE}: estimated * exceeds the 15.00 ms budget*"])
+
+
+def test_on_device_required_without_a_phone_is_one_usage_error(project, no_adb_server):
     budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 15\n")
-    r = project.runpytest("--on-device", "-rs")
-    r.assert_outcomes(skipped=1)
-    r.stdout.fnmatch_lines(["*--on-device:*adb*"])
     r = project.runpytest("--on-device=required")
-    assert r.ret != 0
-    r.stderr.fnmatch_lines(["*--on-device=required:*"])
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
+    r.stderr.fnmatch_lines(["*--on-device=required: adb server not reachable*"])
+
+
+def test_on_device_serial_that_is_not_attached_is_a_usage_error(project, phone_factory):
+    phone = phone_factory()
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 15\n")
+    r = project.runpytest("--on-device=emulator-5554")
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
+    r.stderr.fnmatch_lines([f"*device 'emulator-5554' is not attached (adb devices: {phone.serial})*"])
+
+
+def test_on_device_with_several_phones_says_which_one_it_uses(project, phone_factory, benchmark_binary):
+    first, second = phone_factory(), phone_factory()
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 1000\n")
+    r = project.runpytest("--on-device", "--latency-benchmark-binary", str(benchmark_binary))
+    r.assert_outcomes(passed=1)
+    r.stdout.fnmatch_lines(["*--on-device: measuring on 127.0.0.1:*, the first of 2 attached*"
+                            "name one with --on-device=SERIAL*"])
+    assert first.benchmarks + second.benchmarks == 1
+
+
+def test_missing_benchmark_binary_hint_names_the_plugin_option(project, phone_factory):
+    phone_factory()
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 1000\n")
+    r = project.runpytest("--on-device")
+    r.assert_outcomes(failed=1)
+    r.stdout.fnmatch_lines(["*no benchmark_model at /data/local/tmp/benchmark_model; "
+                            "pass --latency-benchmark-binary*"])
 
 
 def test_on_device_measures_beside_the_estimate(project, phone_factory, benchmark_binary):
@@ -323,3 +358,118 @@ def test_on_device_under_xdist_workers_keep_their_own_files(project, phone_facto
     results = json.loads((project.path / "r.json").read_text())["results"]
     assert all(res["measured_ms"] > 0 for res in results)
     assert phone.benchmarks == 4 and not any(phone.path("/data/local/tmp").iterdir())
+
+
+def test_failing_checks_in_python_tests_print_the_budget_message_not_plugin_source(project):
+    project.makepyfile(test_models="""
+        import pytest
+        from pytest_tflite_latency import assert_latency
+
+        def test_function():
+            assert_latency("models/big.tflite", max_ms=1)
+
+        def test_fixture(tflite_latency):
+            tflite_latency("models/big.tflite", max_ms=2)
+
+        @pytest.mark.latency_budget(model="models/big.tflite", max_ms=3)
+        def test_marker():
+            pass
+
+        def test_missing_model():
+            assert_latency("models/missing.tflite", max_ms=5)
+    """)
+    r = project.runpytest()
+    r.assert_outcomes(failed=4)
+    r.stdout.fnmatch_lines([
+        f"test_models.py:5: models/big.tflite on {DEFAULT_DEVICE}: estimated * exceeds the 1.00 ms budget*",
+        f"test_models.py:8: models/big.tflite on {DEFAULT_DEVICE}: estimated * exceeds the 2.00 ms budget*",
+        f"test_models.py::test_marker: models/big.tflite on {DEFAULT_DEVICE}: estimated * exceeds the 3.00 ms budget*",
+        "test_models.py:15: *models/missing.tflite: *",
+    ])
+    out = r.stdout.str()
+    assert "run_check" not in out and "During handling" not in out and "Traceback" not in out
+
+
+def test_settings_stay_with_their_session(project, nb201_path):
+    from pytest_tflite_latency.estimator.profile import device_names
+
+    from pytest_tflite_latency import assert_latency
+
+    other = next(n for n in device_names() if n != DEFAULT_DEVICE)
+    project.makepyfile(test_inner=f"""
+        from pytest_tflite_latency import assert_latency
+
+        def test_device_from_the_command_line():
+            assert assert_latency("models/net.tflite", max_ms=1000).device == "{other}"
+    """)
+    project.runpytest("--latency-device", other).assert_outcomes(passed=1)
+    assert assert_latency(nb201_path, max_ms=1000).device == DEFAULT_DEVICE
+
+
+def test_fixture_module_does_not_import_the_plugin():
+    code = "import sys, pytest_tflite_latency.fixture; assert 'pytest_tflite_latency.plugin' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_latency_device_is_one_usage_error(project):
+    budgets(project, "budgets:\n  - model: 'models/*.tflite'\n    max_ms: 10\n")
+    r = project.runpytest("--latency-device", "pixel99")
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
+    assert (r.stdout.str() + r.stderr.str()).count("unknown device 'pixel99'") == 1
+    r.stderr.fnmatch_lines(["*--latency-device: unknown device 'pixel99'*"])
+
+
+def test_node_id_selection_leaves_out_the_root_budget_file(project):
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 1000\n")
+    project.makepyfile(test_x="def test_y():\n    pass\n\ndef test_z():\n    pass\n")
+    project.runpytest("test_x.py::test_y").assert_outcomes(passed=1)
+    project.runpytest("test_x.py").assert_outcomes(passed=2)
+    project.runpytest().assert_outcomes(passed=3)
+
+
+def test_explicit_entry_wins_over_a_glob_without_duplicate_node_ids(project):
+    budgets(project, "budgets:\n  - model: 'models/*.tflite'\n    max_ms: 1000\n"
+                     "  - model: models/net.tflite\n    max_ms: 500\n"
+                     "  - model: models/net.tflite\n    max_ms: 400\n")
+    r = project.runpytest("--latency-report", "r.json", "-v")
+    r.assert_outcomes(passed=2, failed=1)
+    r.stdout.fnmatch_lines([f"*latency-budgets.yaml:6: models/net.tflite on {DEFAULT_DEVICE} already has a budget "
+                            "on line 4*"])
+    results = json.loads((project.path / "r.json").read_text())["results"]
+    assert sorted((x["model"], x["max_ms"]) for x in results if not x.get("error")) == [
+        ("models/big.tflite", 1000.0), ("models/net.tflite", 500.0)]
+    assert [x["model"] for x in results if x.get("error")] == ["models/net.tflite@line6"]
+    ids = [ln.split(" ")[0] for ln in r.stdout.lines if "latency-budgets.yaml::" in ln and "PASSED" in ln]
+    assert len(ids) == len(set(ids)) == 2
+
+
+def test_junit_names_are_unique_and_summary_names_policy_and_test(project):
+    project.makepyfile(test_two="""
+        from pytest_tflite_latency import assert_latency
+
+        def test_two_models():
+            assert_latency("models/net.tflite", max_ms=1000)
+            assert_latency("models/big.tflite", max_ms=1000, policy="upper")
+    """)
+    r = project.runpytest("--junitxml", "junit.xml")
+    r.assert_outcomes(passed=1)
+    names = re.findall(r'<property name="([^"]+)"', (project.path / "junit.xml").read_text())
+    assert len(names) == len(set(names))
+    assert f"latency_estimate_ms[models/net.tflite@{DEFAULT_DEVICE}]" in names
+    assert f"latency_policy[models/big.tflite@{DEFAULT_DEVICE}]" in names
+    r.stdout.fnmatch_lines([f"*models/net.tflite*{DEFAULT_DEVICE}*estimate*ok*test_two.py::test_two_models*",
+                            f"*models/big.tflite*{DEFAULT_DEVICE}*upper*ok*test_two.py::test_two_models*"])
+
+
+def test_model_paths_in_tests_are_relative_to_the_test_file(project, nb201_path):
+    sub = project.path / "tests" / "phone"
+    sub.mkdir(parents=True)
+    (sub / "local.tflite").symlink_to(nb201_path)
+    (sub / "test_rel.py").write_text(
+        "import pytest\nfrom pytest_tflite_latency import assert_latency\n\n"
+        "def test_function(tflite_latency):\n"
+        "    assert_latency('local.tflite', max_ms=1000)\n"
+        "    assert tflite_latency.estimate('local.tflite').total_ms > 0\n\n"
+        "@pytest.mark.latency_budget(model='../../models/net.tflite', max_ms=1000)\n"
+        "def test_marker():\n    pass\n")
+    project.runpytest("tests").assert_outcomes(passed=2)

@@ -5,16 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pytest_tflite_latency.bench import nasbench201, zoo
+from pytest_tflite_latency.bench.litert import ready_interpreter
 from pytest_tflite_latency.bench.writer import ModelWriter, conv_output_size
 
-litert = pytest.importorskip("ai_edge_litert.interpreter")
+pytest.importorskip("ai_edge_litert")
 
 
 def run(data: bytes) -> list[np.ndarray]:
-    it = litert.Interpreter(model_content=data)
-    it.allocate_tensors()
-    for d in it.get_input_details():
-        it.set_tensor(d["index"], np.ones(d["shape"], d["dtype"]))
+    it = ready_interpreter(data, fill=1.0)
     it.invoke()
     return [it.get_tensor(d["index"]) for d in it.get_output_details()]
 
