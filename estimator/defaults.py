@@ -4,3 +4,8 @@ DEFAULT_DEVICE = "pixel4-gpu"
 # A GPU's name selects the stock-runtime profile of the phone measured with that GPU.
 GPU_ALIASES = {"adreno640": "pixel4-gpu", "adreno616": "mi8se-gpu", "mali-g76": "galaxys10-gpu",
                "powervr-ge8320": "galaxya03s-gpu"}
+
+
+def resolve_device(name: str) -> str:
+    """A bundled profile's name for ``name``, which may be a GPU's name (``adreno640``)."""
+    return GPU_ALIASES.get(name.lower(), name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import textwrap
 from dataclasses import asdict, dataclass, fields
 
 from pytest_tflite_latency.estimator.pipeline import Estimate, LayerEstimate
@@ -138,19 +139,22 @@ def _index(c: KernelChange) -> str:
     return f"{old}→{new}"
 
 
-def render_text(d: ModelDiff) -> str:
-    """The diff for a terminal or a review comment."""
+def render_text(d: ModelDiff, width: int | None = None) -> str:
+    """The diff for a terminal (lines of at most ``width`` characters: output shapes are cut first)
+    or a review comment."""
+    from pytest_tflite_latency.estimator.table import text_table
+
     lines = [f"{d.old_model} → {d.new_model} on {d.device}",
              f"total: {d.old_ms:.2f} ms → {d.new_ms:.2f} ms ({d.delta_ms:+.2f} ms{_pct(d)}), "
              f"kernels: {d.old_kernels} → {d.new_kernels}, {d.unchanged} unchanged", ""]
+    if width is not None:
+        lines = [*(textwrap.fill(ln, width, subsequent_indent="  ", break_long_words=False) for ln in lines[:2]), ""]
     if not d.changes:
         return "\n".join([*lines, "no kernel changed cost"]) + "\n"
-    rows = [("change ms", "status", "kernel", "ops", "on", "old ms", "new ms", "output")]
-    rows += [(f"{c.delta_ms:+.3f}", c.status, _index(c), c.ops, c.runs_on, _opt_ms(c.old_ms), _opt_ms(c.new_ms),
-              c.new_shape if c.new_shape == c.old_shape or not c.old_shape else f"{c.old_shape}→{c.new_shape}")
-             for c in d.changes]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    heads = ("change ms", "status", "kernel", "ops", "on", "old ms", "new ms", "output")
+    rows = [(f"{c.delta_ms:+.3f}", c.status, _index(c), c.ops, c.runs_on, _opt_ms(c.old_ms), _opt_ms(c.new_ms),
+             c.new_shape or c.old_shape) for c in d.changes]  # both shapes: JSON and HTML
+    lines += text_table(heads, rows, frozenset({0, 5, 6}), width, shrink=heads.index("ops"))
     return "\n".join(lines) + "\n"
 
 
@@ -171,12 +175,12 @@ def html_body(d: ModelDiff) -> str:
     return head + "\n" + table(heads, rows)
 
 
-def render(d: ModelDiff, fmt: str = "text") -> str:
-    """The diff as ``text``, ``json`` or ``html`` (a whole page)."""
+def render(d: ModelDiff, fmt: str = "text", width: int | None = None) -> str:
+    """The diff as ``text`` (lines of at most ``width`` characters), ``json`` or ``html`` (a whole page)."""
     if fmt == "json":
         return json.dumps(d.to_dict(), indent=2) + "\n"
     if fmt == "html":
         from pytest_tflite_latency.estimator.html_report import page
 
         return page(f"{d.old_model} → {d.new_model} on {d.device}", html_body(d))
-    return render_text(d)
+    return render_text(d, width)

@@ -117,7 +117,9 @@ def load_graph(model: str | os.PathLike | bytes, name: str | None = None) -> Gra
         raise
     except (struct.error, IndexError, ValueError, TypeError, OverflowError, UnicodeDecodeError,
             AttributeError, KeyError, MemoryError, RecursionError) as exc:
-        raise ModelError(source, f"truncated or corrupted TFLite model ({type(exc).__name__})") from None
+        why = "its tables point outside the file" if isinstance(exc, (struct.error, IndexError)) else \
+            f"unreadable structure: {type(exc).__name__}"
+        raise ModelError(source, f"truncated or corrupted TFLite model ({why})") from None
 
 
 def _read(model, name) -> tuple[str, bytes]:

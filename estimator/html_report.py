@@ -239,7 +239,9 @@ def summary(est: Estimate, description: str = "") -> str:
     on = [layer.runs_on for layer in est.layers]
     facts = [("description", description)] if description else []
     facts += [("device", f"{est.device} ({est.device_title})"), ("90% interval", f"{ms(lo)}–{ms(hi)} ms"),
-             ("kernels", str(len(est.layers))), ("GPU partitions", str(est.gpu_partitions)),
+             ("kernels", str(len(est.layers))),
+             ("per-inference overhead", f"{ms(est.overhead_ms)} ms, no kernel of its own"),
+             ("GPU partitions", str(est.gpu_partitions)),
              ("CPU kernels", str(on.count("CPU"))), ("GPU↔CPU copies", str(on.count("copy")))]
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
     return (f"<h1>{esc(est.model)}</h1>\n<div class=\"total\" id=\"total\">{ms(est.total_ms)} ms</div>\n"
@@ -259,6 +261,8 @@ def render_html(est: Estimate, graph: Graph) -> str:
     costly = [(f"#{layer.index} {'+'.join(layer.ops)} {shape(layer.output_shape)}", layer.ms, f"k{layer.index}")
               for layer in est.top_layers(BAR_CHART_ROWS)]
     by_op = [(f"{name} ×{n}", total, "") for name, total, n in op_breakdown(est)]
+    if est.overhead_ms > 0:
+        by_op.append(("per-inference overhead", est.overhead_ms, ""))
     body = [summary(est, graph.description), warnings_list(est.warnings),
             f"<h2>Costliest kernels</h2>\n{bar_chart(costly, est.total_ms)}",
             f"<h2>By op type</h2>\n{bar_chart(by_op, est.total_ms)}",

@@ -14,6 +14,7 @@ from pytest_tflite_latency.estimator.graph import Graph, load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
 from pytest_tflite_latency.estimator.predict import KernelTimes, predict
 from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE, DeviceProfile, load_profile
+from pytest_tflite_latency.estimator.table import counted
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
         lift = float(-times.ms[negative].sum())
         times = replace(times, ms=np.where(negative, 0.0, times.ms), total_ms=times.total_ms + lift,
                         interval_ms=(times.interval_ms[0] + lift, times.interval_ms[1] + lift),
-                        warnings=(*times.warnings, f"{int(negative.sum())} kernels estimated below zero "
+                        warnings=(*times.warnings, f"{counted(int(negative.sum()), 'kernel')} estimated below zero "
                                                    f"(in all {-lift:.4f} ms) counted as 0 ms"))
     total, (lo, hi) = times.total_ms, times.interval_ms
     if not all(map(math.isfinite, (total, lo, hi))) or total <= 0 or not 0 <= lo <= total <= hi:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from pytest_tflite_latency.estimator.features import kinds_of
 from pytest_tflite_latency.estimator.profile import DeviceProfile, roofline
+from pytest_tflite_latency.estimator.table import counted
 
 UNSEEN_LOW, UNSEEN_HIGH = 0.5, 1.0  # a kernel known only from priors may be 2× off either way
 
@@ -67,8 +68,8 @@ def _outside_warnings(profile: DeviceProfile, X: np.ndarray, ms: np.ndarray, out
     for mask, why in ((unknown, "of kinds it never trained on"),
                       (larger, "more than 2× the FLOPs or bytes of the largest it trained on")):
         if mask.any():
-            out.append(f"{int(mask.sum())} kernels ({', '.join(sorted(set(kinds[mask])))}; "
-                       f"{ms[mask].sum() / total:.0%} of the estimate) lie outside what {profile.name} was "
+            out.append(f"{counted(int(mask.sum()), 'kernel')} ({', '.join(sorted(set(kinds[mask])))}; "
+                       f"{ms[mask].sum() / total:.0%} of the estimate) outside what {profile.name} was "
                        f"trained on, {why}: estimated from its analytic base cost only, with a wider interval")
     return out
 

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES
+from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES, resolve_device
 from pytest_tflite_latency.estimator.errors import ProfileError, UnknownDeviceError
 from pytest_tflite_latency.estimator.features import FEATURES
 from pytest_tflite_latency.estimator.kernels import KINDS
@@ -230,11 +230,6 @@ def _load_file(path: Path) -> DeviceProfile:
     except (ValueError, RecursionError) as exc:
         raise ProfileError(str(path), f"not valid JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
     return DeviceProfile.from_dict(d, str(path))
-
-
-def resolve_device(name: str) -> str:
-    """A bundled profile's name for ``name``, which may be a GPU's name (``adreno640``)."""
-    return GPU_ALIASES.get(name.lower(), name)
 
 
 def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE) -> DeviceProfile:

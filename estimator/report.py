@@ -10,7 +10,7 @@ import textwrap
 
 from pytest_tflite_latency.estimator.pipeline import Estimate, LayerEstimate
 from pytest_tflite_latency.estimator.profile import DeviceProfile
-from pytest_tflite_latency.estimator.table import text_table
+from pytest_tflite_latency.estimator.table import counted, text_table
 
 CSV_COLUMNS = ("index", "ops", "kind", "runs_on", "input_shapes", "output_shape", "kernel", "stride",
                "filters", "groups", "ms")
@@ -45,6 +45,8 @@ def render(est: Estimate, fmt: str = "table", top: int | None = None, width: int
     return _table(est, top, width)
 
 
+# What a whole inference costs beyond its kernels (dispatch, synchronisation): learned per profile.
+OVERHEAD = "per-inference overhead"
 _HEADS = ("#", "ops", "on", "input", "output", "window", "filters", "ms", "%")
 _DROP_FIRST = (3, 6, 5)  # input, filters, window: left out, in this order, when a line would not fit
 _OPS = 1
@@ -82,6 +84,8 @@ def _by_type(est: Estimate, total: float) -> list[str]:
         groups.setdefault((layer.kind, layer.runs_on), []).append(layer.ms)
     rows = [[kind, on, str(len(ms)), f"{sum(ms):.3f}", f"{100 * sum(ms) / total:.1f}"]
             for (kind, on), ms in sorted(groups.items(), key=lambda g: -sum(g[1]))]
+    if est.overhead_ms > 0:
+        rows.append([OVERHEAD, "", "", f"{est.overhead_ms:.3f}", f"{100 * est.overhead_ms / total:.1f}"])
     return text_table(("kind", "on", "kernels", "ms", "%"), rows, frozenset({2, 3, 4}))
 
 
@@ -96,11 +100,15 @@ def fold_warnings(warnings: tuple[str, ...] | list[str]) -> list[str]:
 def _table(est: Estimate, top: int | None, width: int) -> str:
     total = max(est.total_ms, 1e-12)
     layers = est.layers if top is None else est.top_layers(top)
-    out = [f"{est.model} on {est.device} ({est.device_title})", ""]
+    out = [*textwrap.wrap(f"{est.model} on {est.device} ({est.device_title})", width, subsequent_indent="  ",
+                                 break_long_words=False, break_on_hyphens=False), ""]
     out += _fit(list(_HEADS), [_layer_row(layer, total) for layer in layers], width)
     if top is not None and len(layers) < len(est.layers):
-        rest = est.total_ms - sum(layer.ms for layer in layers)
-        out.append(f"({len(est.layers) - len(layers)} cheaper kernels not shown: {rest:.3f} ms)")
+        rest = est.total_ms - est.overhead_ms - sum(layer.ms for layer in layers)
+        out.append(f"({counted(len(est.layers) - len(layers), 'cheaper kernel')} not shown: {rest:.3f} ms)")
+    if est.overhead_ms > 0:
+        out.append(textwrap.fill(f"{OVERHEAD} (no kernel of its own): {est.overhead_ms:.3f} ms "
+                                 f"({100 * est.overhead_ms / total:.1f}%)", width, subsequent_indent="  "))
     out += ["", "summary by kernel type:", *_by_type(est, total), ""]
     out += [textwrap.fill(f"warning: {w}", width, subsequent_indent="  ") for w in fold_warnings(est.warnings)]
     lo, hi = est.interval_ms
@@ -108,9 +116,9 @@ def _table(est: Estimate, top: int | None, width: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_devices(profiles: list[DeviceProfile], fmt: str = "table") -> str:
+def render_devices(profiles: list[DeviceProfile], fmt: str = "table", width: int = 80) -> str:
     """The bundled device profiles: phone, GPU, runtime, what each learned from and its error on
-    networks of families it never saw."""
+    networks of families it never saw (the table in lines of at most ``width`` characters)."""
     items = [_device_item(p) for p in profiles]
     if fmt == "json":
         return json.dumps(items, indent=2) + "\n"
@@ -138,7 +146,9 @@ def render_devices(profiles: list[DeviceProfile], fmt: str = "table") -> str:
             lines.append(f"    in family:   {_figures(i['in_family'])}")
         if i["real_networks"]:
             lines.append(f"    real CNNs:   {_figures(i['real_networks'])} ({i['real_networks']['method']})")
-    return "\n".join(lines) + "\n"
+    wrapped = [textwrap.fill(line, width, subsequent_indent=" " * (17 if line.startswith(" ") else 4),
+                             break_long_words=False, break_on_hyphens=False) for line in lines]
+    return "\n".join(wrapped) + "\n"
 
 
 def _figures(h: dict) -> str:

@@ -26,3 +26,8 @@ def markdown_table(heads: Sequence[str], rows: Sequence[Sequence[str]]) -> list[
     """The same table in GitHub Markdown."""
     return ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads),
             *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: "1 kernel", "3 kernels"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from pytest_tflite_latency.estimator.defaults import resolve_device
+
 POLICIES = ("estimate", "upper")  # hold the estimate, or the interval's upper bound, to the budget
 _ENTRY_KEYS = {"model", "device", "devices", "max_ms", "policy", "margin_pct", "name"}
 _TOP_KEYS = {"defaults", "budgets"}
@@ -82,10 +84,11 @@ class _LineLoader(yaml.SafeLoader):
 def load_budgets(path: Path, default_device: str, default_policy: str = "estimate") -> list[Budget]:
     """Every (model, device) budget in ``path``; raises `BudgetFileError` if the file is unusable."""
     doc = _load_yaml(path)
+    if isinstance(doc, dict):
+        _known_keys(path, doc, _TOP_KEYS, "top-level key")
     if not isinstance(doc, dict) or not isinstance(doc.get("budgets"), list):
         raise BudgetFileError(path, doc.get("__line__") if isinstance(doc, dict) else 1,
                               "expected a mapping with a 'budgets:' list")
-    _known_keys(path, doc, _TOP_KEYS, "top-level key")
     defaults = doc.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise BudgetFileError(path, doc["__line__"], "'defaults' must be a mapping")
@@ -131,11 +134,12 @@ def finite_number(value: object) -> float | None:
 
 def _one_per_model_and_device(budgets: list[Budget]) -> list[Budget]:
     """An entry that names a model beats a glob that matches it (whatever their order); of two globs
-    the first keeps it; a model named twice on one device fails the second entry."""
+    the first keeps it; a model named twice on one device fails the second entry. A GPU's name and
+    its profile's name are one device."""
     out: list[Budget] = []
     where: dict[tuple[Path, str], int] = {}
     for b in budgets:
-        key = (b.model.resolve(), b.device) if b.model else None
+        key = (b.model.resolve(), resolve_device(b.device)) if b.model else None
         if key is None or key not in where:
             if key is not None:
                 where[key] = len(out)

@@ -135,6 +135,9 @@ def describe_layers(est: Estimate, n: int = 3) -> list[str]:
         share = 100 * layer.ms / max(est.total_ms, 1e-12)
         out.append(f"#{layer.index} {'+'.join(layer.ops)} → {shape} on {layer.runs_on}: "
                    f"{layer.ms:.2f} ms ({share:.0f}%)")
+    if est.overhead_ms > 0:
+        out.append(f"and a per-inference overhead no kernel change removes: {est.overhead_ms:.2f} ms "
+                   f"({100 * est.overhead_ms / max(est.total_ms, 1e-12):.0f}%)")
     return out
 
 

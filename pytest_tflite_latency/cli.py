@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 
 from pytest_tflite_latency.estimator.errors import EstimatorError
@@ -81,8 +82,6 @@ def _positive_int(text: str) -> int:
 
 
 def _estimate(args) -> int:
-    import shutil
-
     from pytest_tflite_latency.estimator.pipeline import estimate
 
     est = estimate(args.model, args.device)
@@ -107,8 +106,8 @@ def _diff(args) -> int:
     from pytest_tflite_latency.estimator.diff import diff_estimates, render
     from pytest_tflite_latency.estimator.pipeline import estimate
 
-    _emit(render(diff_estimates(estimate(args.old, args.device), estimate(args.new, args.device)), args.format),
-          args.output)
+    d = diff_estimates(estimate(args.old, args.device), estimate(args.new, args.device))
+    _emit(render(d, args.format, shutil.get_terminal_size((80, 24)).columns), args.output)
     return 0
 
 
@@ -116,7 +115,8 @@ def _devices(args) -> int:
     from pytest_tflite_latency.estimator.profile import device_names, load_profile
     from pytest_tflite_latency.estimator.report import render_devices
 
-    sys.stdout.write(render_devices([load_profile(n) for n in device_names()], args.format))
+    width = shutil.get_terminal_size((80, 24)).columns
+    sys.stdout.write(render_devices([load_profile(n) for n in device_names()], args.format, width))
     return 0
 
 

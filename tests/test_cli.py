@@ -36,6 +36,37 @@ def test_estimate_table_fits_the_terminal_and_shows_top_n_and_a_summary_by_type(
         assert "summary by kernel type:" in lines and lines[-1].startswith("total: ")
 
 
+def test_table_shows_the_overhead_so_its_shares_add_up_to_the_total(mobilenet_path):
+    r = cli("estimate", str(mobilenet_path), "--top", "3")
+    lines = r.stdout.splitlines()
+    total = float(lines[-1].split()[1])
+    shown = [float(ln.split()[-2]) for ln in lines[lines.index(next(x for x in lines if x.startswith("--"))) + 1:][:3]]
+    rest = float(next(ln for ln in lines if "cheaper kernels not shown" in ln).split()[-2])
+    overhead = next(ln for ln in lines if ln.startswith("per-inference overhead (no kernel of its own)"))
+    assert abs(sum(shown) + rest + float(overhead.split(": ")[1].split()[0]) - total) < 0.02
+    summary = lines[lines.index("summary by kernel type:") + 3:]
+    shares = [float(ln.split()[-1]) for ln in summary[:summary.index("")]]
+    assert summary[len(shares) - 1].startswith("per-inference overhead") and abs(sum(shares) - 100) < 0.5
+
+
+def test_devices_fit_an_80_column_terminal():
+    import os
+
+    r = subprocess.run([sys.executable, "-m", "pytest_tflite_latency.cli", "devices"], capture_output=True,
+                       text=True, timeout=120, env={**os.environ, "COLUMNS": "80"})
+    assert r.returncode == 0 and max(len(ln) for ln in r.stdout.splitlines()) <= 80
+
+
+def test_local_bench_run_without_the_bench_extra_names_it_and_creates_nothing(tmp_path, nb201_path):
+    db = tmp_path / "b.sqlite"
+    code = ("import sys; sys.modules['ai_edge_litert'] = None\n"  # as if the bench extra were not installed
+            "from pytest_tflite_latency.cli import main; sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", code, "bench", "run", "--runner", "local", "--device-name", "x",
+                        "--db", str(db), "--models", str(nb201_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and not db.exists()
+    assert "needs ai_edge_litert, from the bench extra: pip install 'pytest-tflite-latency[bench]'" in r.stderr
+
+
 def test_repeated_warnings_fold_into_one_line_with_a_count():
     from pytest_tflite_latency.estimator.report import fold_warnings
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 import subprocess
@@ -84,6 +85,7 @@ def test_assert_latency_fixture_and_marker(project):
     ("budgets: []\nbudgets: []\n", "latency-budgets.yaml:2: not valid YAML: duplicate key 'budgets'"),
     ("devcie: nnmeter-adreno630\nbudgets: []\n", "latency-budgets.yaml:1: unknown top-level key 'devcie'"),
     ("defualts: {}\nbudgets: []\n", "latency-budgets.yaml:1: unknown top-level key 'defualts'"),
+    ("budget:\n  - model: m.tflite\n    max_ms: 5\n", "latency-budgets.yaml:1: unknown top-level key 'budget'"),
     ("defaults: {polcy: upper}\nbudgets: []\n", "latency-budgets.yaml:1: unknown key in 'defaults' 'polcy'"),
     ("budgets: " + "[" * 5000 + "]" * 5000, "latency-budgets.yaml"),
 ])
@@ -403,7 +405,9 @@ def test_settings_stay_with_their_session(project, nb201_path):
             assert assert_latency("models/net.tflite", max_ms=1000).device == "{other}"
     """)
     project.runpytest("--latency-device", other).assert_outcomes(passed=1)
-    assert assert_latency(nb201_path, max_ms=1000).device == DEFAULT_DEVICE
+    # an empty context: no running test of this session either, so this call is outside every session
+    outside = contextvars.Context().run(assert_latency, nb201_path, max_ms=1000)
+    assert outside.device == DEFAULT_DEVICE
 
 
 def test_fixture_module_does_not_import_the_plugin():
@@ -417,6 +421,18 @@ def test_unknown_latency_device_is_one_usage_error(project):
     assert r.ret == pytest.ExitCode.USAGE_ERROR
     assert (r.stdout.str() + r.stderr.str()).count("unknown device 'pixel99'") == 1
     r.stderr.fnmatch_lines(["*--latency-device: unknown device 'pixel99'*"])
+
+
+def test_a_gpu_name_and_its_profile_name_are_one_device_for_duplicates_and_globs(project):
+    budgets(project, "budgets:\n  - model: 'models/*.tflite'\n    devices: [pixel4-gpu]\n    max_ms: 1000\n"
+                     "  - model: models/net.tflite\n    device: adreno640\n    max_ms: 500\n"
+                     "  - model: models/net.tflite\n    device: pixel4-gpu\n    max_ms: 400\n")
+    r = project.runpytest("--latency-report", "r.json")
+    r.assert_outcomes(passed=2, failed=1)
+    r.stdout.fnmatch_lines(["*latency-budgets.yaml:8: models/net.tflite on pixel4-gpu already has a budget on line 5*"])
+    results = json.loads((project.path / "r.json").read_text())["results"]
+    assert sorted((x["model"], x["max_ms"]) for x in results if not x.get("error")) == [
+        ("models/big.tflite", 1000.0), ("models/net.tflite", 500.0)]
 
 
 def test_node_id_selection_leaves_out_the_root_budget_file(project):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.bench.writer import ModelWriter
-from pytest_tflite_latency.estimator.diff import diff_estimates, layers_from_dicts
+from pytest_tflite_latency.estimator.diff import diff_estimates, layers_from_dicts, render
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.html_report import kernel_edges, render_html
 from pytest_tflite_latency.estimator.model_explorer import node_data
@@ -109,6 +109,15 @@ def test_diff_of_a_wider_model_pairs_kernels_and_sorts_by_change():
     assert deltas == sorted(deltas, reverse=True) and deltas[0] > 0
     assert d.old_ms == old.total_ms and d.new_ms == new.total_ms
     assert all(c.old_index == c.new_index for c in d.changes)
+
+
+def test_diff_text_fits_the_width_it_is_given():
+    old = estimate(zoo.build("mobilenet_v1", size=96, alpha=0.5, fill="zeros"), name="old")
+    new = estimate(zoo.build("mobilenet_v2", size=96, fill="zeros"), name="new")
+    d = diff_estimates(old, new)
+    lines = render(d, "text", 80).splitlines()
+    assert max(map(len, lines)) <= 80 and lines[3].startswith("change ms")
+    assert max(map(len, render(d, "text").splitlines())) > 80  # without a width nothing is cut
 
 
 def test_diff_names_kernels_that_appeared_and_disappeared(tmp_path, capsys):
