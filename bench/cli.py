@@ -73,6 +73,8 @@ def main(args) -> int:
 
     if args.bench_command in READS_ONLY and not Path(args.db).is_file():
         raise EstimatorError(f"{args.db}: no such measurement database (bench run or import-nb201 creates one)")
+    if args.bench_command == "run" and args.runner == "local":
+        import ai_edge_litert  # noqa: F401  (the bench extra: missing, it is named before a database is made)
     with Database(args.db) as database:
         handler = {"run": _run, "import-nb201": _import, "train": _train, "export": _export,
                    "calibrate": _calibrate, "status": _status}[args.bench_command]
