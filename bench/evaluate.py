@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profiles", nargs="+", default=[*STOCK, *profiles.NNMETER],
                    choices=[*STOCK, *profiles.NNMETER])
     p.add_argument("--algorithms", nargs="+", default=list(train.ALGORITHMS), choices=train.ALGORITHMS)
+    p.add_argument("--tree-features", nargs="+", default=list(train.TREE_FEATURE_SETS),
+                   choices=list(train.TREE_FEATURE_SETS), help="the feature sets the correction trees may read")
     args = p.parse_args(argv)
     everything = qed.load()
     models = qed.usable(everything)
@@ -49,10 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     groups = [m.family for m in models]
     for name in [n for n in args.profiles if n in STOCK]:
         phone = STOCK[name]
-        for algorithm in args.algorithms:
-            errors = profiles.leave_family_out(models, phone, algorithm, f"{name}: {algorithm}")
-            print(_row(name, f"{algorithm}, families left out", profiles.summarize(errors),
-                       profiles.interval_level(errors, groups)[1]), flush=True)
+        for candidate in [c for c in profiles.CANDIDATES if c[0] in args.algorithms and c[1] in args.tree_features]:
+            what = profiles.describe(candidate)
+            errors = profiles.leave_family_out(models, phone, candidate, f"{name}: {what}")
+            print(_row(name, what, profiles.summarize(errors), profiles.interval_level(errors, groups)[1]),
+                  flush=True)
         print(_row(name, "floor: FLOPs + file size", profiles.summarize(profiles.floor_errors(models, phone))),
               flush=True)
     nnmeter = [n for n in args.profiles if n in profiles.NNMETER]

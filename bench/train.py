@@ -16,11 +16,11 @@ Two kinds of training data, one predictor (`estimator.predict`):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from pytest_tflite_latency.bench.dataset import Record
-from pytest_tflite_latency.estimator.features import FEATURES, kinds_of
+from pytest_tflite_latency.estimator.features import FEATURES, TREE_FEATURES, kinds_of
 from pytest_tflite_latency.estimator.predict import kernel_ms, total_ms
 from pytest_tflite_latency.estimator.profile import (
     COEFFICIENTS,
@@ -34,6 +34,9 @@ from scipy.optimize import lsq_linear, nnls
 from scipy.sparse import csr_matrix, diags, vstack
 
 ALGORITHMS = ("xgboost", "random_forest", "decision_tree")
+# What the correction trees may read: the shape of the work only (estimator.features.TREE_FEATURES),
+# or every feature, absolute sizes included. A stock profile cross-validates both.
+TREE_FEATURE_SETS = {"shape": TREE_FEATURES, "all": FEATURES}
 RELATIVE_FLOP_COST = {"conv": 1.0, "fc": 1.0, "convtrans": 1.5, "dwconv": 4.0, "pool": 1.0,
                       "reduce": 1.0, "elementwise": 1.0, "resize": 1.0, "softmax": 1.0,
                       "other": 1.0, "concat": 0.0, "layout": 0.0, "transfer": 0.0}
@@ -171,13 +174,15 @@ def fit_context(networks: list[Record], f: Fit) -> dict:
     return {"ms_per_weight_byte": float(coef[0]), "ms_per_kernel": float(coef[1])}
 
 
-def fit_stock(kernels: list[Record], networks: list[Record], algorithm: str = "xgboost", seed: int = 0) -> Fit:
-    """Kernel model from measured kernels, whole-model composition from end-to-end measurements."""
+def fit_stock(kernels: list[Record], networks: list[Record], algorithm: str = "xgboost", seed: int = 0,
+              tree_features: str = "shape") -> Fit:
+    """Kernel model from measured kernels (trees on one of `TREE_FEATURE_SETS`), whole-model
+    composition from end-to-end measurements."""
     X = np.vstack([r.X for r in kernels])
     y = np.array([r.y_ms for r in kernels])
     base = fit_kind_base(X, y)
     correction = fit_trees(X, np.log(y / roofline(X, FEATURES, base)), np.ones(len(y)), algorithm, seed,
-                           "measured")
+                           "measured", TREE_FEATURE_SETS[tree_features])
     f = Fit(base, correction, trained_range(X))
     compose(f, networks)
     return f
@@ -245,8 +250,16 @@ TREE_SETTINGS = {
 
 
 def fit_trees(X: np.ndarray, y: np.ndarray, w: np.ndarray, algorithm: str, seed: int,
-              settings: str = "solved") -> TreeEnsemble:
-    """Fit one of ALGORITHMS and export it as a `TreeEnsemble`."""
+              settings: str = "solved", tree_features: tuple[str, ...] = TREE_FEATURES) -> TreeEnsemble:
+    """Fit one of ALGORITHMS on the ``tree_features`` columns of X and export it as a `TreeEnsemble`
+    that reads whole feature rows."""
+    columns = np.array([FEATURES.index(name) for name in tree_features])
+    trees = _fit_trees(X[:, columns], y, w, algorithm, seed, settings)
+    return replace(trees, feature=np.where(trees.feature >= 0, columns[np.maximum(trees.feature, 0)], -1))
+
+
+def _fit_trees(X: np.ndarray, y: np.ndarray, w: np.ndarray, algorithm: str, seed: int,
+               settings: str) -> TreeEnsemble:
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
     options = TREE_SETTINGS[settings][algorithm]

@@ -136,7 +136,8 @@ def render_devices(profiles: list[DeviceProfile], fmt: str = "table", width: int
         lines += [f"{i['name']}{' (default)' if i['default'] else ''}: {i['title']}",
                   f"    runtime:     {i['runtime']}{precision}"
                   + (f"; also selected by '{i['aliases']}'" if i["aliases"] else ""),
-                  f"    trained on:  {i['trained_on']} ({i['measurements']}), {i['regressor']}"]
+                  f"    trained on:  {i['trained_on']} ({i['measurements']}), {i['regressor']} "
+                  f"on {i['tree_features']} features"]
         if i["unseen_families"]:
             lines.append(f"    unseen families: {_figures(i['unseen_families'])}")
             floor = i["unseen_families"].get("floor")
@@ -172,5 +173,6 @@ def _device_item(p: DeviceProfile) -> dict:
             "runtime": p.runtime, "aliases": ", ".join(a for a, n in GPU_ALIASES.items() if n == p.name),
             **{k: p.device.get(k, "") for k in ("phone", "gpu", "model_precision", "compute_precision")},
             "trained_on": prov.get("trained_on", ""), "measurements": f"{measured} measurements",
-            "regressor": prov.get("regressor"), "unseen_families": heldout if stock else {},
+            "regressor": prov.get("regressor"), "tree_features": prov.get("tree_features", "all"),
+            "unseen_families": heldout if stock else {},
             "in_family": {} if stock else heldout, "real_networks": prov.get("real_networks", {})}

@@ -14,7 +14,8 @@ CONSTRAINTS = Path(__file__).resolve().parents[1] / "bench" / "constraints.txt"
 
 
 def _unpinned() -> list[str]:
-    """Training libraries whose installed version is not the pinned one."""
+    """Installed training libraries whose version is not the pinned one (a pin constrains only what is
+    installed: xgboost-cpu and xgboost are one library, either may be there)."""
     out = []
     for line in CONSTRAINTS.read_text().splitlines():
         if "==" in line and not line.startswith("#"):
@@ -22,7 +23,7 @@ def _unpinned() -> list[str]:
             try:
                 have = version(name)
             except PackageNotFoundError:
-                have = "missing"
+                continue
             if have != wanted:
                 out.append(f"{name} {have} (pinned {wanted})")
     return out
