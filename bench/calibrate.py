@@ -18,7 +18,7 @@ from pytest_tflite_latency.bench.train import runs_on
 from pytest_tflite_latency.estimator.features import kinds_of
 from pytest_tflite_latency.estimator.kernels import KINDS
 from pytest_tflite_latency.estimator.predict import kernel_ms
-from pytest_tflite_latency.estimator.profile import COEFFICIENTS, DeviceProfile
+from pytest_tflite_latency.estimator.profile import COEFFICIENTS, DeviceProfile, kind_coefficients
 from scipy.optimize import lsq_linear
 
 GROUPS = (("conv", "fc", "convtrans"), ("dwconv",))  # and a last group: every other kind
@@ -101,11 +101,6 @@ def best_source(sources: list[DeviceProfile], records: list[Record]) -> DevicePr
 
 def _scaled_base(profile: DeviceProfile, scales: np.ndarray) -> dict:
     """The base with every kind's own coefficients scaled by its group's factor."""
-    base = profile.base
-    per_kind = {}
-    for kind in KINDS:
-        own = base.get("per_kind", {}).get(kind) or {
-            "launch_ms": base["launch_ms"], "ms_per_byte": base["ms_per_byte"],
-            "ms_per_flop": base["ms_per_flop"] * base["relative_flop_cost"].get(kind, 1.0)}
-        per_kind[kind] = {k: own[k] * float(scales[_group(kind)]) for k in COEFFICIENTS}
-    return {**base, "per_kind": per_kind}
+    per_kind = {kind: {k: kind_coefficients(profile.base, kind)[k] * float(scales[_group(kind)])
+                       for k in COEFFICIENTS} for kind in KINDS}
+    return {**profile.base, "per_kind": per_kind}

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from pytest_tflite_latency.bench.dataset import Record
 from pytest_tflite_latency.estimator.features import FEATURES, TREE_FEATURES, kinds_of
-from pytest_tflite_latency.estimator.predict import kernel_ms, total_ms
+from pytest_tflite_latency.estimator.predict import kernel_ms, learned_side, total_ms
 from pytest_tflite_latency.estimator.profile import (
     COEFFICIENTS,
     MAX_LOG_FACTOR,
@@ -71,7 +71,7 @@ class Fit:
 def runs_on(record: Record, backend: str) -> np.ndarray:
     """Where each kernel of a record runs: learned kernels on the profile's side, the rest on the
     CPU, copies as copies."""
-    side = "GPU" if backend == "gpu" else "CPU"
+    side = learned_side(backend)
     copies = record.X[:, FEATURES.index("kind_transfer")] > 0
     return np.where(record.learned, side, np.where(copies, "copy", "CPU"))
 

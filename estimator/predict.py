@@ -24,6 +24,11 @@ class KernelTimes:
     uncertain: np.ndarray  # kernels estimated from priors alone (outside the training data)
 
 
+def learned_side(backend: str) -> str:
+    """Where a profile's learned kernels run ("GPU" or "CPU"); kernels elsewhere are fallback or copies."""
+    return "GPU" if backend == "gpu" else "CPU"
+
+
 def kernel_ms(profile: DeviceProfile, X: np.ndarray, runs_on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ms per kernel, uncertain mask) on ``profile``'s device; ``runs_on`` is "GPU"/"CPU"/"copy" per row.
 
@@ -31,7 +36,7 @@ def kernel_ms(profile: DeviceProfile, X: np.ndarray, runs_on: np.ndarray) -> tup
     plus the in-network context; kinds the profile fitted only as a whole (stand-alone element-wise
     kernels) keep their fitted base cost. CPU fallback and copies use their roofline priors."""
     kinds = np.array(kinds_of(X)) if len(X) else np.array([], str)
-    learned = runs_on == ("GPU" if profile.backend == "gpu" else "CPU")
+    learned = runs_on == learned_side(profile.backend)
     trained = np.isin(kinds, list(profile.trained_range))
     seen = trained & profile.in_range(X, list(kinds))
     ms = np.zeros(len(X))
@@ -77,7 +82,7 @@ def _outside_warnings(profile: DeviceProfile, X: np.ndarray, ms: np.ndarray, out
 def predict(X: np.ndarray, runs_on: np.ndarray, profile: DeviceProfile) -> KernelTimes:
     """Milliseconds per kernel, the total and a calibrated interval for ``profile``'s device."""
     ms, uncertain = kernel_ms(profile, X, runs_on)
-    learned = runs_on == ("GPU" if profile.backend == "gpu" else "CPU")
+    learned = runs_on == learned_side(profile.backend)
     warnings = _outside_warnings(profile, X, ms, learned & uncertain)
     total = float(ms.sum()) + profile.overhead_ms
     u = float(ms[uncertain].sum())

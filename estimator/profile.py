@@ -185,18 +185,24 @@ def roofline(X: np.ndarray, features: tuple[str, ...], p: dict) -> np.ndarray:
     launch = np.full(X.shape[0], p["launch_ms"])
     per_flop = np.zeros(X.shape[0])
     per_byte = np.full(X.shape[0], p["ms_per_byte"])
-    own = p.get("per_kind", {})
     for kind in KINDS:
         rows = X[:, col[f"kind_{kind}"]] > 0
-        if kind in own:
-            launch[rows], per_flop[rows], per_byte[rows] = (own[kind][k] for k in COEFFICIENTS)
-        else:
-            per_flop[rows] = p["ms_per_flop"] * p["relative_flop_cost"].get(kind, 1.0)
+        launch[rows], per_flop[rows], per_byte[rows] = (kind_coefficients(p, kind)[k] for k in COEFFICIENTS)
     flops, moved = work(X, features)
     return launch + per_flop * flops + per_byte * moved
 
 
 COEFFICIENTS = ("launch_ms", "ms_per_flop", "ms_per_byte")
+
+
+def kind_coefficients(p: dict, kind: str) -> dict[str, float]:
+    """One kernel kind's `COEFFICIENTS` in base ``p``: its own where fitted (``p["per_kind"]``), else
+    the shared ones with the kind's relative FLOP cost."""
+    own = p.get("per_kind", {}).get(kind)
+    if own:
+        return own
+    return {"launch_ms": p["launch_ms"], "ms_per_flop": p["ms_per_flop"] * p["relative_flop_cost"].get(kind, 1.0),
+            "ms_per_byte": p["ms_per_byte"]}
 
 
 def _bundled_dir():

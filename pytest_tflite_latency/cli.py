@@ -81,6 +81,11 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _terminal_width() -> int:
+    """Columns of the terminal (``COLUMNS`` when set; 80 when there is none)."""
+    return shutil.get_terminal_size((80, 24)).columns
+
+
 def _estimate(args) -> int:
     from pytest_tflite_latency.estimator.pipeline import estimate
 
@@ -97,8 +102,7 @@ def _estimate(args) -> int:
         return 0
     from pytest_tflite_latency.estimator.report import render
 
-    width = shutil.get_terminal_size((80, 24)).columns
-    _emit(render(est, args.format, args.top, width), args.output)
+    _emit(render(est, args.format, args.top, _terminal_width()), args.output)
     return 0
 
 
@@ -107,7 +111,7 @@ def _diff(args) -> int:
     from pytest_tflite_latency.estimator.pipeline import estimate
 
     d = diff_estimates(estimate(args.old, args.device), estimate(args.new, args.device))
-    _emit(render(d, args.format, shutil.get_terminal_size((80, 24)).columns), args.output)
+    _emit(render(d, args.format, _terminal_width()), args.output)
     return 0
 
 
@@ -115,8 +119,7 @@ def _devices(args) -> int:
     from pytest_tflite_latency.estimator.profile import device_names, load_profile
     from pytest_tflite_latency.estimator.report import render_devices
 
-    width = shutil.get_terminal_size((80, 24)).columns
-    sys.stdout.write(render_devices([load_profile(n) for n in device_names()], args.format, width))
+    sys.stdout.write(render_devices([load_profile(n) for n in device_names()], args.format, _terminal_width()))
     return 0
 
 

@@ -70,17 +70,19 @@ def test_int8_and_float16_models_estimate_like_float32_and_int8_says_so():
     assert not any("int8" in w for w in (*f32.warnings, *f16.warnings))
 
 
-def test_cpu_fallback_adds_time_and_copies():
+def two_convs(custom_between: bool) -> bytes:
+    """Two convolutions, with a custom op (CPU fallback, so two GPU partitions) between them or not."""
     from pytest_tflite_latency.bench.writer import ModelWriter
 
-    def model(custom: bool) -> bytes:
-        m = ModelWriter(fill="zeros")
-        x = m.conv2d(m.input((1, 32, 32, 16)), 16, 3)
-        if custom:
-            (x,) = m.op("CUSTOM:Postprocess", [x], [(1, 32, 32, 16)])
-        return m.to_bytes([m.conv2d(x, 16, 3)])
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input((1, 32, 32, 16)), 16, 3)
+    if custom_between:
+        (x,) = m.op("CUSTOM:Postprocess", [x], [(1, 32, 32, 16)])
+    return m.to_bytes([m.conv2d(x, 16, 3)])
 
-    plain, split = estimate(model(False)), estimate(model(True))
+
+def test_cpu_fallback_adds_time_and_copies():
+    plain, split = estimate(two_convs(False)), estimate(two_convs(True))
     assert split.total_ms > plain.total_ms
     assert [layer.runs_on for layer in split.layers] == ["GPU", "copy", "CPU", "CPU"]
     assert any("Postprocess" in w for w in split.warnings)

@@ -16,6 +16,7 @@ from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.html_report import kernel_edges, render_html
 from pytest_tflite_latency.estimator.model_explorer import node_data
 from pytest_tflite_latency.estimator.pipeline import estimate
+from test_estimate import two_convs
 
 from pytest_tflite_latency.cli import main
 
@@ -121,15 +122,8 @@ def test_diff_text_fits_the_width_it_is_given():
 
 
 def test_diff_names_kernels_that_appeared_and_disappeared(tmp_path, capsys):
-    def model(custom: bool) -> bytes:
-        m = ModelWriter(fill="zeros")
-        x = m.conv2d(m.input((1, 32, 32, 16)), 16, 3)
-        if custom:
-            (x,) = m.op("CUSTOM:Postprocess", [x], [(1, 32, 32, 16)])
-        return m.to_bytes([m.conv2d(x, 16, 3)])
-
-    (tmp_path / "old.tflite").write_bytes(model(False))
-    (tmp_path / "new.tflite").write_bytes(model(True))
+    (tmp_path / "old.tflite").write_bytes(two_convs(False))
+    (tmp_path / "new.tflite").write_bytes(two_convs(True))
     assert main(["diff", str(tmp_path / "old.tflite"), str(tmp_path / "new.tflite"), "--format", "json"]) == 0
     d = json.loads(capsys.readouterr().out)
     status = {(c["ops"], c["runs_on"]): c["status"] for c in d["changes"]}
