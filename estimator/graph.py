@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import inspect
 import os
-import stat
 import struct
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
 import tflite
 from pytest_tflite_latency.estimator.errors import ModelError
+from pytest_tflite_latency.estimator.inputs import InputError, read_regular_file
 
 _OPCODE_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
@@ -125,37 +124,14 @@ def load_graph(model: str | os.PathLike | bytes, name: str | None = None) -> Gra
 def _read(model, name) -> tuple[str, bytes]:
     if isinstance(model, (bytes, bytearray, memoryview)):
         return name or "<bytes>", bytes(model)
-    path = Path(model)
-    source = name or str(path)
-    if not path.exists():
-        raise ModelError(source, "no such file")
-    if path.is_dir():
-        raise ModelError(source, "is a directory, not a .tflite file")
-    try:  # non-blocking: opening a FIFO must not wait for a writer
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise ModelError(source, f"cannot read file: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        return source, _read_regular(f, source)
-
-
-def _read_regular(f, source: str) -> bytes:
-    """The whole file, checked before reading: a regular file, not empty, within 2 GB."""
-    st = os.fstat(f.fileno())
-    if not stat.S_ISREG(st.st_mode):
-        raise ModelError(source, "not a regular file (a device, FIFO or socket), not a .tflite file")
-    if st.st_size == 0:
-        raise ModelError(source, "file is empty")
-    if st.st_size > MAX_FILE_BYTES:
-        raise ModelError(source, f"file is {st.st_size / 2**30:.1f} GB, beyond the 2 GB a TFLite "
-                                 "FlatBuffer can address")
+    source = name or str(model)
     try:
-        data = f.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ModelError(source, f"cannot read file: {exc.strerror}") from None
+        data = read_regular_file(model, MAX_FILE_BYTES, ".tflite file")
+    except InputError as exc:
+        raise ModelError(source, exc.problem) from None
     if not data:
         raise ModelError(source, "file is empty")
-    return data
+    return source, data
 
 
 def _parse(source: str, data: bytes) -> Graph:

@@ -1,5 +1,7 @@
-"""The bundled profiles regenerate bit for bit from the shared measurements (one profile here: the
-whole set takes minutes, `python -m pytest_tflite_latency.bench.profiles --check`)."""
+"""The bundled profiles regenerate from the shared measurements: the same trees and structure, every
+number within `profiles.RTOL` (one profile here: the whole set takes minutes,
+`python -m pytest_tflite_latency.bench.profiles --check`). Bit for bit holds only on the CPU and BLAS
+that built them (`--check --exact`)."""
 
 from __future__ import annotations
 
@@ -29,9 +31,28 @@ def _unpinned() -> list[str]:
     return out
 
 
-def test_a_bundled_stock_profile_regenerates_bit_for_bit(capsys):
+def test_a_bundled_stock_profile_regenerates_within_tolerance(capsys):
     if not (NB201_CSV.is_file() and (qed.QED_DIR / "models.csv").is_file()):
         pytest.skip("the shared measurements are not beside the checkout")
     if unpinned := _unpinned():
         pytest.skip(f"training libraries differ from bench/constraints.txt: {', '.join(unpinned)}")
-    assert profiles.main(["--check", "--only", "iphone7-gpu"]) == 0, capsys.readouterr().out
+    status = profiles.main(["--check", "--only", "iphone7-gpu"])
+    out = capsys.readouterr().out
+    print(out)  # the largest difference found, shown with -rA or on failure
+    assert status == 0, out
+
+
+def test_profile_differences_finds_a_float_change_however_small_with_its_size():
+    old = {"a": [1.0, 2.0], "b": "x", "n": 3}
+    new = {"a": [1.0, 2.0 * (1 + 1e-12)], "b": "x", "n": 3}
+    (d,) = profiles.profile_differences(old, new)
+    assert d.path == "/a[1]"
+    assert d.relative == pytest.approx(1e-12, rel=1e-3)
+
+
+def test_profile_differences_reports_structure_changes_as_infinite():
+    old = {"t": {"left": [1, 2]}, "s": "x"}
+    (d,) = profiles.profile_differences(old, {"t": {"left": [1, 3]}, "s": "x"})
+    assert (d.path, d.relative) == ("/t/left[1]", float("inf"))
+    assert profiles.profile_differences(old, {"t": {"left": [1]}, "s": "x"})[0].relative == float("inf")
+    assert "keys" in profiles.profile_differences(old, {"t": {"left": [1, 2]}})[0].what
