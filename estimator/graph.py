@@ -126,7 +126,8 @@ def _read(model, name) -> tuple[str, bytes]:
         return name or "<bytes>", bytes(model)
     source = name or str(model)
     try:
-        data = read_regular_file(model, MAX_FILE_BYTES, ".tflite file")
+        data = read_regular_file(model, MAX_FILE_BYTES, ".tflite file",
+                                 "beyond the 2 GB a TFLite FlatBuffer can address")
     except InputError as exc:
         raise ModelError(source, exc.problem) from None
     if not data:

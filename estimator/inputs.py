@@ -24,8 +24,10 @@ class InputError(EstimatorError):
         self.where, self.problem = where, problem
 
 
-def read_regular_file(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
-    """The bytes of a regular file of at most ``max_bytes``; `InputError` naming ``path`` otherwise.
+def read_regular_file(path: str | os.PathLike, max_bytes: int, what: str = "file",
+                      limit: str | None = None) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; `InputError` naming ``path`` otherwise
+    (``limit`` says why the bound is what it is, in the message for a file beyond it).
 
     Opened non-blocking (a FIFO must not wait for a writer), checked with fstat before reading (a device
     or a FIFO is refused), and read up to its size only, so a small file never reserves ``max_bytes``.
@@ -45,7 +47,8 @@ def read_regular_file(path: str | os.PathLike, max_bytes: int, what: str = "file
         if not stat.S_ISREG(st.st_mode):
             raise InputError(where, f"not a regular file (a device, FIFO or socket), not a {what}")
         if st.st_size > max_bytes:
-            raise InputError(where, f"the {what} is {st.st_size:,} bytes, more than the {max_bytes:,} allowed")
+            raise InputError(where, f"the {what} is {st.st_size:,} bytes, "
+                                    f"{limit or f'more than the {max_bytes:,} allowed'}")
         try:
             # size + 1 catches a file that grew since fstat, without reserving more than it holds
             data = f.read(st.st_size + 1)
