@@ -89,8 +89,10 @@ def _adb_command(*args: str, timeout_s: float = 30) -> str | None:
         exe = _adbutils().adb_path()
         r = subprocess.run([exe, "-P", str(_server_port()), *args], capture_output=True, text=True,
                            timeout=timeout_s)
-    except (_adbutils().AdbError, OSError, subprocess.TimeoutExpired) as exc:
-        return str(exc) or type(exc).__name__
+    except subprocess.TimeoutExpired:
+        return f"adb {args[0]} gave no answer within {timeout_s:g} s"
+    except (_adbutils().AdbError, OSError) as exc:
+        return getattr(exc, "strerror", None) or str(exc) or "adb could not be run"
     return None if r.returncode == 0 else (r.stderr + r.stdout).strip()[:200] or f"exit {r.returncode}"
 
 

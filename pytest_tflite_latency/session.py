@@ -123,6 +123,12 @@ class LatencySession:
 
     def _checked(self, item, model, max_ms, device: str, policy, margin_pct, label: str) -> CheckRecord:
         from pytest_tflite_latency.check import check_budget
+        from pytest_tflite_latency.estimator.inputs import InputError
+
+        if not isinstance(model, (str, os.PathLike)):
+            raise InputError("model", f"expected a path to a .tflite file, got {str(model)[:40]!r}")
+        if not isinstance(device, str):
+            raise InputError("device", f"expected a device name or a profile path, got {str(device)[:40]!r}")
 
         path = model_path(item, model)
         record = check_budget(path, max_ms, device, policy or self.options.policy,

@@ -87,8 +87,8 @@ def on_device_lines(records: list[CheckRecord], width: int = 80) -> list[str]:
         std = f" ± {r.measurement.std_ms:.2f}" if r.measurement.std_ms else ""
         where = "outside" if r.outside_interval else "inside"
         lines += [_cut(f"  {r.model} on {r.device}:", width),
-                  _cut_end(f"    measured {r.measured_ms:.2f}{std} ms, estimated {r.estimate_ms:.2f} ms "
-                           f"({r.coverage_label} {lo:.2f}–{hi:.2f}): {where}", width)]
+                  _cut_end(f"    measured {r.measured_ms:.2f}{std}, estimated {r.estimate_ms:.2f} ms, "
+                           f"{r.coverage_label} {lo:.2f}–{hi:.2f}: {where}", width)]
     lines += drift_lines(measured)
     return lines
 

@@ -123,7 +123,7 @@ def test_on_device_summary_shows_estimate_beside_measured(project, phone_factory
     r.assert_outcomes(passed=1)
     r.stdout.fnmatch_lines(["on the phone, estimate vs measured:",
                             "  models/net.tflite on pixel4-gpu:",
-                            "    measured * ms, estimated * ms (90% interval *): *side"])
+                            "    measured *, estimated * ms, 90% interval *: *side"])
 
 
 def test_on_device_writes_the_measurements_file_calibrate_reads(project, phone_factory, benchmark_binary, nb201_path):

@@ -122,3 +122,21 @@ def test_unusable_per_test_margin_fails_that_test(project, margin):
     r = project.runpytest()
     r.assert_outcomes(passed=1, failed=1)
     r.stdout.fnmatch_lines(["*test_x.py:4: margin_pct: *"])
+
+
+@pytest.mark.parametrize("call,message", [
+    ("assert_latency(42, max_ms=100)", "model: expected a path to a .tflite file, got '42'"),
+    ("assert_latency('models/net.tflite', max_ms=100, device=['a'])", "device: expected a device name"),
+    ("assert_latency('models/net.tflite', max_ms=100, policy='fastest')", "policy: expected one of estimate, upper"),
+])
+def test_wrong_typed_argument_fails_its_test_with_one_line(project, call, message):
+    project.makepyfile(test_x=f"""
+        from pytest_tflite_latency import assert_latency
+
+        def test_bad():
+            {call}
+    """)
+    r = project.runpytest("--latency-report", "r.json")
+    r.assert_outcomes(passed=1, failed=1)
+    r.stdout.fnmatch_lines([f"*test_x.py:4: {message}*"])
+    assert "Traceback" not in r.stdout.str()
