@@ -15,7 +15,7 @@ from pytest_tflite_latency.adb import (
     server_running,
     start_server,
 )
-from pytest_tflite_latency.records import Measurement
+from pytest_tflite_latency.records import PhoneMeasurement
 
 __all__ = ["DeviceError", "FoundDevice", "find_device", "measure"]
 RUNS, WARMUP_RUNS = 50, 5  # benchmark_model's timed and warm-up runs per model
@@ -60,7 +60,7 @@ def find_device(wanted: str) -> FoundDevice:
     return FoundDevice(serials[0], f"{note}measuring on {serials[0]}", started)
 
 
-def measure(model: Path, serial: str, benchmark_binary: str | None) -> Measurement:
+def measure(model: Path, serial: str, benchmark_binary: str | None) -> PhoneMeasurement:
     """``model`` measured on the phone, GPU delegate on, with what the measurement file records about the
     phone and the runtime; pushed files are removed."""
     data = Path(model).read_bytes()
@@ -70,7 +70,7 @@ def measure(model: Path, serial: str, benchmark_binary: str | None) -> Measureme
         phone, gpu = _prop(bench, "ro.product.model"), _prop(bench, "ro.hardware.egl")
         binary = f"pushed {Path(benchmark_binary).name}" if benchmark_binary else bench.remote_binary
         runtime = f"benchmark_model ({binary})"
-        return Measurement(phone=phone or serial, serial=bench.serial, gpu=gpu or None, runtime=runtime,
+        return PhoneMeasurement(phone=phone or serial, serial=bench.serial, gpu=gpu or None, runtime=runtime,
                            delegate="gpu", delegate_options={"use_gpu": True, "num_runs": RUNS,
                                                              "warmup_runs": WARMUP_RUNS},
                            mean_ms=m.mean_ms, std_ms=m.std_ms, count=m.runs,

@@ -38,24 +38,33 @@ class BudgetItem(pytest.Item):
         self.budget = budget
 
     def runtest(self) -> None:
+        try:
+            self._check()
+        finally:  # every record of the item, the entry's error too, names the entry
+            for record in self.stash.get(RECORDS, []):
+                record.budget_file = f"{self.path}:{self.budget.line}"
+
+    def _check(self) -> None:
         from pytest_tflite_latency.budgets import BudgetFileError
         from pytest_tflite_latency.estimator.errors import EstimatorError
 
         b = self.budget
         session = self.config.stash[SESSION]
-        where = f"{self.path}:{b.line}"
         if b.error:
             session.record_error(self, b.label, b.device, b.max_ms or None, b.error)  # 0: the entry had none
-            self.stash[RECORDS][-1].budget_file = where
-            raise BudgetFileError(Path(self.path), b.line, b.error)
+            raise BudgetFileError(self._shown_path(), b.line, b.error)
         try:
             session.check(self, b.model, b.max_ms, b.device, b.policy, b.margin_pct or session.options.margin_pct,
                           b.label)
         except EstimatorError as exc:  # a missing model, a typo in a device name: point at the line
-            raise BudgetFileError(Path(self.path), b.line, str(exc)) from None
-        finally:
-            for record in self.stash.get(RECORDS, []):
-                record.budget_file = where
+            raise BudgetFileError(self._shown_path(), b.line, str(exc)) from None
+
+    def _shown_path(self) -> Path:
+        """The budget file as the user knows it: relative to the root directory when it is under it."""
+        try:
+            return Path(self.path).relative_to(self.config.rootpath)
+        except ValueError:
+            return Path(self.path)
 
     def repr_failure(self, excinfo):
         return short_failure(self, excinfo, with_location=False) or super().repr_failure(excinfo)

@@ -159,5 +159,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     latency = session.config.stash.get(SESSION, None)
-    if latency is not None and not latency.is_worker:
-        latency.finish()
+    if latency is not None and not latency.is_worker and not latency.finish() \
+            and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR  # a file asked for is missing: the run did not do its job

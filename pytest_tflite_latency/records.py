@@ -40,7 +40,7 @@ def checked_policy(policy: object, where: str = "policy") -> str:
 
 
 @dataclass
-class Measurement:
+class PhoneMeasurement:
     """A phone's figures for one check (``--on-device``), in the measurement file's format (COMMON)."""
 
     phone: str
@@ -55,7 +55,7 @@ class Measurement:
     model_sha256: str
 
     @classmethod
-    def from_dict(cls, d: dict) -> Measurement:
+    def from_dict(cls, d: dict) -> PhoneMeasurement:
         return cls(**{f.name: d.get(f.name) for f in fields(cls)})
 
 
@@ -77,7 +77,7 @@ class CheckRecord:
     top_layers: list[str] = field(default_factory=list)
     layers: list[dict] = field(default_factory=list)  # Estimate.to_dict()["layers"]: a later run diffs them
     warnings: list[str] = field(default_factory=list)
-    measurement: Measurement | None = None
+    measurement: PhoneMeasurement | None = None
     test: str = ""  # the node id of the test that made the check
     budget_file: str = ""  # ``path:line`` of the budget entry, for a check from a budget file
     path: str = ""  # the model file, resolved
@@ -214,5 +214,5 @@ class CheckRecord:
         if kwargs.get("interval_ms") is not None:
             kwargs["interval_ms"] = tuple(kwargs["interval_ms"])
         if kwargs.get("measurement") is not None:
-            kwargs["measurement"] = Measurement.from_dict(kwargs["measurement"])
+            kwargs["measurement"] = PhoneMeasurement.from_dict(kwargs["measurement"])
         return cls(**kwargs)

@@ -36,6 +36,7 @@ class LatencySession:
         self.started_adb_server = False
         self.records: list[CheckRecord] = []  # every check of the session (the controller's, under xdist)
         self._pages: set[str] = set()  # model pages this process wrote
+        self.output_errors: list[str] = []  # files that could not be written
 
     # -- setup ----------------------------------------------------------------------------------------
     @property
@@ -146,7 +147,10 @@ class LatencySession:
         if self.options.html is not None:
             from pytest_tflite_latency.html_session import write_model_page
 
-            record.page = write_model_page(self.options.html, record, path, self._pages, self.options.profiles)
+            try:
+                record.page = write_model_page(self.options.html, record, path, self._pages, self.options.profiles)
+            except OSError:  # the session page says so when it cannot be written either; the check stands
+                record.page = ""
         return record
 
     def record_error(self, item: pytest.Item, model: str, device: str, max_ms, error: str) -> None:
@@ -171,9 +175,11 @@ class LatencySession:
         if terminalreporter.config.get_verbosity() < 0:  # -q hides the header: say it here, once
             for notice in self.notices:
                 terminalreporter.write_line(notice)
+        for error in self.output_errors:
+            terminalreporter.write_line(f"tflite-latency: {error}", red=True)
         if not self.records:
             return
-        width = max(terminalreporter._tw.fullwidth, 40)
+        width = max(terminalreporter.config.get_terminal_writer().fullwidth, 40)
         terminalreporter.write_sep("-", "tflite latency")
         for line in summary.terminal_lines(self.records, width, verbose=terminalreporter.config.get_verbosity() > 0,
                                            report=self.options.report):
@@ -187,20 +193,25 @@ class LatencySession:
                 if self.options.html:
                     f.write(summary.markdown_html_link(self.options.html))
 
-    def finish(self) -> None:
-        """Write the session's files (on the controller)."""
-        if self.options.report is not None:
-            from pytest_tflite_latency.json_report import write_report
+    def finish(self) -> bool:
+        """Write the session's files (on the controller); False when one could not be written (said in the
+        terminal summary)."""
+        from pytest_tflite_latency import html_session, json_report
 
-            write_report(self.options.report, self.records, self.config)
-        if self.options.measurements is not None and any(r.measurement for r in self.records):
-            from pytest_tflite_latency.json_report import write_measurements
-
-            write_measurements(self.options.measurements, self.records)
-        if self.options.html is not None:
-            from pytest_tflite_latency.html_session import write_session_html
-
-            write_session_html(self.options.html, self.records, self.baseline)
+        writers = [("--latency-report", self.options.report,
+                    lambda p: json_report.write_report(p, self.records, self.config)),
+                   ("--latency-measurements", self.options.measurements if any(r.measurement for r in self.records)
+                    else None, lambda p: json_report.write_measurements(p, self.records)),
+                   ("--latency-html", self.options.html,
+                    lambda p: html_session.write_session_html(p, self.records, self.baseline))]
+        for option, path, write in writers:
+            if path is None:
+                continue
+            try:
+                write(path)
+            except OSError as exc:
+                self.output_errors.append(f"{option}: {path}: cannot write: {exc.strerror or exc}")
+        return not self.output_errors
 
 
 def session_of(item: pytest.Item | None) -> LatencySession:

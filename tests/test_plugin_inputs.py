@@ -140,3 +140,10 @@ def test_wrong_typed_argument_fails_its_test_with_one_line(project, call, messag
     r.assert_outcomes(passed=1, failed=1)
     r.stdout.fnmatch_lines([f"*test_x.py:4: {message}*"])
     assert "Traceback" not in r.stdout.str()
+
+
+def test_report_path_that_cannot_be_written_is_said_and_fails_the_run(project):
+    r = project.runpytest("--latency-report", "x" * 300 + ".json")
+    r.assert_outcomes(passed=1)
+    assert r.ret == pytest.ExitCode.USAGE_ERROR and "INTERNALERROR" not in r.stdout.str()
+    r.stdout.fnmatch_lines(["tflite-latency: --latency-report: xxx*.json: cannot write: File name too long"])

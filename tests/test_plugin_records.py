@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_tflite_latency.records import CheckRecord, Measurement
+from pytest_tflite_latency.records import CheckRecord, PhoneMeasurement
 from pytest_tflite_latency.summary import drift_lines, terminal_lines
 
 
@@ -31,7 +31,7 @@ def test_verdict_of_each_way_a_check_ends(kw, verdict):
 
 
 def test_record_survives_json_transport_unchanged():
-    m = Measurement("Pixel 8", "abc", "Mali-G715", "benchmark_model", "gpu", {"use_gpu": True}, 5.5, 0.2, 50, "00")
+    m = PhoneMeasurement("Pixel 8", "abc", "Mali-G715", "benchmark_model", "gpu", {"use_gpu": True}, 5.5, 0.2, 50, "00")
     original = record(measured_ms=5.5, measurement=m, warnings=["w"], layers=[{"index": 0, "ms": 5.0}])
     back = CheckRecord.from_dict(json.loads(json.dumps(original.to_dict())))
     assert back == original and back.verdict == original.verdict
@@ -47,7 +47,7 @@ def test_interval_label_comes_from_the_profiles_coverage():
 
 
 def _measured(ms: float) -> CheckRecord:
-    m = Measurement("Pixel 8", "abc", None, "benchmark_model", "gpu", {}, ms, None, 50, "00")
+    m = PhoneMeasurement("Pixel 8", "abc", None, "benchmark_model", "gpu", {}, ms, None, 50, "00")
     return record(measured_ms=ms, measurement=m)
 
 
