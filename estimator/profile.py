@@ -248,8 +248,13 @@ def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE,
     if text.endswith(".json"):
         return _load_file(Path(text))
     for folder in search_dirs:
-        if "/" not in text and (Path(folder) / f"{text}.json").is_file():
-            return _load_file(Path(folder) / f"{text}.json")
+        candidate = Path(folder) / f"{text}.json"
+        try:
+            found = "/" not in text and candidate.is_file()
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte: not there
+            found = False
+        if found:
+            return _load_file(candidate)
     name = resolve_device(text)
     if name not in device_names():
         team = [p.name[:-5] for folder in search_dirs if Path(folder).is_dir()

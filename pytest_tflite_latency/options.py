@@ -112,6 +112,9 @@ class LatencyOptions:
             on_device = serial or ("required" if config.getoption("--on-device-required") else
                                    "auto" if config.getoption("--on-device") else None)
             profiles = path("--latency-profiles", "latency_profiles")
+            if profiles is not None and not _is_dir(profiles):
+                raise InputError("--latency-profiles" if config.getoption("--latency-profiles") else
+                                 "latency_profiles (ini)", f"{profiles}: not a folder")
             device, _ = value("--latency-device", "latency_device")
             return cls(
                 budgets=path("--latency-budgets", "latency_budgets"), device=device,
@@ -127,3 +130,10 @@ class LatencyOptions:
                 measurements=path("--latency-measurements", "latency_measurements"))
         except InputError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from pathlib import Path
 
 from pytest_tflite_latency.estimator.table import counted, markdown_table, text_table
@@ -117,11 +118,14 @@ def warning_lines(records: list[CheckRecord], verbose: bool, report: Path | None
     if not warned:
         return []
     total = sum(len(r.warnings) for r in warned)
-    where = f"each entry of {report} has its own" if report else "--latency-report lists them per check"
-    lines = [f"estimator warnings: {counted(total, 'warning')} on {counted(len(warned), 'check')} "
-             f"(failures show theirs; {'listed below' if verbose else '-v lists them'}; {where})"]
+    where = f"each entry of {report} has its own" if report else "--latency-report keeps them per check"
+    lines = [f"estimator warnings: {counted(total, 'warning')} on {counted(len(warned), 'check')}",
+             _cut_end(f"  (failures show theirs; {'listed below' if verbose else '-v lists them'}; {where})", width)]
     if verbose:
-        lines += [_cut(f"  {r.model} on {r.device}: {w}", width) for r in warned for w in r.warnings]
+        for r in warned:
+            lines.append(_cut(f"  {r.model} on {r.device}:", width))
+            lines += [line for w in r.warnings for line in textwrap.wrap(w, width, initial_indent="    - ",
+                                                                          subsequent_indent="      ")]
     return lines
 
 

@@ -383,7 +383,7 @@ def test_warnings_reach_the_failure_text_the_summary_and_the_report(project, war
     r = project.runpytest("--latency-report", "r.json")
     r.assert_outcomes(failed=1)
     r.stdout.fnmatch_lines(["estimator warnings:", "*softmax*outside what pixel4-gpu was trained on*"])
-    r.stdout.fnmatch_lines(["estimator warnings: 1 warning on 1 check*-v lists them*r.json*"])
+    r.stdout.fnmatch_lines(["estimator warnings: 1 warning on 1 check", "*-v lists them*r.json*"])
     (res,) = json.loads((project.path / "r.json").read_text())["results"]
     assert any("softmax" in w for w in res["warnings"])
 
@@ -601,3 +601,10 @@ def test_latency_device_takes_a_team_profile_by_path_or_by_name(project):
     project.runpytest("--latency-profiles", "profiles", "--latency-device", "pixel8-gpu").assert_outcomes(passed=1)
     r = project.runpytest("--latency-device", "pixel8-gpu")
     assert r.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_a_profiles_folder_that_is_not_there_is_a_usage_error(project):
+    project.makeini("[pytest]\nlatency_profiles = no-such-folder\n")
+    r = project.runpytest()
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
+    r.stderr.fnmatch_lines(["*latency_profiles (ini): *no-such-folder: not a folder*"])
