@@ -26,15 +26,27 @@ class LatencyBudgetExceeded(AssertionError):
         self.result = result
 
 
-@lru_cache(maxsize=64)
+def _absolute(device: str, search_dirs: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
+    """The device as given (for messages) and cache keys that name files absolutely: a relative path
+    means another file in another directory."""
+    where = str(Path(device).absolute()) if device.endswith(".json") else ""
+    return device, where, tuple(str(Path(d).absolute()) for d in search_dirs)
+
+
 def profile_for(device: str, search_dirs: tuple[str, ...] = ()) -> DeviceProfile:
     """The profile ``device`` names: a team profile in ``search_dirs``, a bundled one, or a JSON file."""
+    return _cached_profile(*_absolute(device, search_dirs))
+
+
+@lru_cache(maxsize=64)
+def _cached_profile(device: str, where: str, search_dirs: tuple[str, ...]) -> DeviceProfile:
     return load_profile(device, search_dirs)
 
 
 @lru_cache(maxsize=256)
-def _cached_estimate(path: str, mtime_ns: int, size: int, device: str, search_dirs: tuple[str, ...]) -> Estimate:
-    return estimate(path, profile_for(device, search_dirs))
+def _cached_estimate(path: str, mtime_ns: int, size: int, device: str, where: str,
+                     search_dirs: tuple[str, ...]) -> Estimate:
+    return estimate(path, _cached_profile(device, where, search_dirs))
 
 
 def estimate_file(model: str | os.PathLike, device: str = DEFAULT_DEVICE,
@@ -47,7 +59,7 @@ def estimate_file(model: str | os.PathLike, device: str = DEFAULT_DEVICE,
         st = None
     if st is None:  # let the estimator report the missing file in its own words, one line
         return estimate(path, profile_for(device, search_dirs))
-    return _cached_estimate(str(path.resolve()), st.st_mtime_ns, st.st_size, device, search_dirs)
+    return _cached_estimate(str(path.resolve()), st.st_mtime_ns, st.st_size, *_absolute(device, search_dirs))
 
 
 def describe_layers(est: Estimate, n: int = 3) -> list[str]:
