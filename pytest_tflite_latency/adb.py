@@ -93,7 +93,10 @@ def _adb_command(*args: str, timeout_s: float = 30) -> str | None:
         return f"adb {args[0]} gave no answer within {timeout_s:g} s"
     except (_adbutils().AdbError, OSError) as exc:
         return getattr(exc, "strerror", None) or str(exc) or "adb could not be run"
-    return None if r.returncode == 0 else (r.stderr + r.stdout).strip()[:200] or f"exit {r.returncode}"
+    if r.returncode == 0:
+        return None
+    said = (r.stderr + r.stdout).strip().splitlines()
+    return f"{Path(exe).name} {args[0]} exited with {r.returncode}" + (f": {said[-1][:160]}" if said else "")
 
 
 def start_server() -> str | None:

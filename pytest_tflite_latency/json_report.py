@@ -34,10 +34,15 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def report_data(records: list[CheckRecord]) -> dict:
-    results = [r.to_dict() for r in records]
-    return {"tool": "pytest-tflite-latency", "results": results, "passed": sum(r.passed for r in records),
-            "failed": sum(not r.passed for r in records), "errors": sum(bool(r.error) for r in records),
-            "warnings": sum(len(r.warnings) for r in records)}
+    from pytest_tflite_latency.summary import phone_drift
+
+    data = {"tool": "pytest-tflite-latency", "results": [r.to_dict() for r in records],
+            "passed": sum(r.passed for r in records), "failed": sum(not r.passed for r in records),
+            "errors": sum(bool(r.error) for r in records), "warnings": sum(len(r.warnings) for r in records)}
+    drift = phone_drift(records)
+    if drift:  # with --on-device: per phone and profile, measured against the estimate's interval
+        data["phones"] = drift
+    return data
 
 
 def write_report(path: Path, records: list[CheckRecord], config=None) -> None:

@@ -94,18 +94,27 @@ def on_device_lines(records: list[CheckRecord], width: int = 80) -> list[str]:
     return lines
 
 
-def drift_lines(measured: list[CheckRecord]) -> list[str]:
+def phone_drift(records: list[CheckRecord]) -> list[dict]:
+    """Per phone and profile: how many measurements fell outside the estimate's interval, and whether that
+    many is implausible for the interval's coverage (binomial tail under `DRIFT_P`): time to recalibrate."""
     by_phone: dict[tuple[str, str, str], list[CheckRecord]] = {}
-    for r in measured:
-        by_phone.setdefault((r.measurement.phone, r.measurement.serial, r.device), []).append(r)
+    for r in records:
+        if r.measurement is not None and r.interval_ms is not None:
+            by_phone.setdefault((r.measurement.phone, r.measurement.serial, r.device), []).append(r)
     out = []
     for (phone, serial, device), rs in by_phone.items():
         outside = sum(bool(r.outside_interval) for r in rs)
         coverage = rs[0].coverage or DEFAULT_COVERAGE
-        if outside and _tail(len(rs), outside, 1 - coverage) < DRIFT_P:
-            out.append(f"{phone} ({serial}) against {device}: recalibrate: {outside} of {len(rs)} measured outside "
-                       f"the interval (a {100 * coverage:g}% interval leaves out about {100 * (1 - coverage):g}%)")
+        out.append({"phone": phone, "serial": serial, "device": device, "measured": len(rs), "outside": outside,
+                    "coverage": coverage,
+                    "recalibrate": bool(outside) and _tail(len(rs), outside, 1 - coverage) < DRIFT_P})
     return out
+
+
+def drift_lines(records: list[CheckRecord]) -> list[str]:
+    return [f"{d['phone']} ({d['serial']}) against {d['device']}: recalibrate: {d['outside']} of {d['measured']} "
+            f"measured outside the interval (a {100 * d['coverage']:g}% interval leaves out about "
+            f"{100 * (1 - d['coverage']):g}%)" for d in phone_drift(records) if d["recalibrate"]]
 
 
 def _tail(n: int, k: int, p: float) -> float:

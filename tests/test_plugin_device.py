@@ -126,6 +126,20 @@ def test_on_device_summary_shows_estimate_beside_measured(project, phone_factory
                             "    measured *, estimated * ms, 90% interval *: *side"])
 
 
+def test_on_device_report_counts_each_phones_measurements_outside_the_interval(project, phone_factory,
+                                                                              benchmark_binary):
+    phone = phone_factory()
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 1000\n")
+    project.runpytest("--on-device", "--latency-benchmark-binary", str(benchmark_binary),
+                      "--latency-report", "r.json").assert_outcomes(passed=1)
+    report = json.loads((project.path / "r.json").read_text())
+    (res,) = report["results"]
+    lo, hi = res["interval_ms"]
+    (drift,) = report["phones"]
+    assert (drift["serial"], drift["device"], drift["measured"]) == (phone.serial, "pixel4-gpu", 1)
+    assert drift["outside"] == int(not lo <= res["measured_ms"] <= hi) and drift["recalibrate"] is False
+
+
 def test_on_device_writes_the_measurements_file_calibrate_reads(project, phone_factory, benchmark_binary, nb201_path):
     import hashlib
 
