@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -203,12 +204,21 @@ def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) 
     devices = entry.get("devices") or [entry.get("device") or defaults.get("device") or device]
     if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
         return bad("devices must be a list of device names", "devices")
+    devices = [_profile_path(path, d) for d in devices]
     models = _models(path, str(entry["model"]))
     if not models:
         return bad(f"model {_short(entry['model'])} matches no file", "model")
     glob_ = glob.has_magic(str(entry["model"]))
     return [Budget(m, _label(path, m), d, float(max_ms), pol, float(margin), line, glob=glob_)
             for m in models for d in devices]
+
+
+def _profile_path(path: Path, device: str) -> str:
+    """A profile JSON named in the file is relative to the file, as models are (shown from the working
+    directory); a device name stays a name."""
+    if not device.endswith(".json") or Path(device).is_absolute():
+        return device
+    return os.path.relpath(path.parent / device)
 
 
 def _short(value: object) -> str:

@@ -608,3 +608,14 @@ def test_a_profiles_folder_that_is_not_there_is_a_usage_error(project):
     r = project.runpytest()
     assert r.ret == pytest.ExitCode.USAGE_ERROR
     r.stderr.fnmatch_lines(["*latency_profiles (ini): *no-such-folder: not a folder*"])
+
+
+def test_a_budget_file_names_a_profile_json_relative_to_itself(project):
+    _team_profiles(project)
+    (project.path / "budgets").mkdir()
+    (project.path / "budgets" / "phone.yaml").write_text(
+        "budgets:\n  - model: ../models/net.tflite\n    device: ../profiles/pixel8-gpu.json\n    max_ms: 1000\n")
+    r = project.runpytest("--latency-budgets", "budgets/phone.yaml", "--latency-report", "r.json")
+    r.assert_outcomes(passed=1)
+    (res,) = json.loads((project.path / "r.json").read_text())["results"]
+    assert res["device"] == "profiles/pixel8-gpu.json"
