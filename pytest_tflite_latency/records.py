@@ -66,7 +66,7 @@ class CheckRecord:
     model: str
     device: str
     max_ms: float | None
-    policy: str = "estimate"
+    policy: Policy = "estimate"
     margin_pct: float = 0.0
     estimate_ms: float | None = None
     interval_ms: tuple[float, float] | None = None
