@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from pytest_tflite_latency.records import PhoneMeasurement
 
 __all__ = ["DeviceError", "FoundDevice", "find_device", "measure"]
 RUNS, WARMUP_RUNS = 50, 5  # benchmark_model's timed and warm-up runs per model
+_GLES = re.compile(r"GLES: [^,\n]*, ([^,\n]+),")
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def measure(model: Path, serial: str, benchmark_binary: str | None) -> PhoneMeas
     with AdbBenchmark(serial, benchmark_binary, runs=RUNS, warmup_runs=WARMUP_RUNS,
                       binary_option="--latency-benchmark-binary") as bench:
         m = bench.measure(model, use_gpu=True)
-        phone, gpu = _prop(bench, "ro.product.model"), _prop(bench, "ro.hardware.egl")
+        phone, gpu = _prop(bench, "ro.product.model"), _gpu(bench)
         binary = f"pushed {Path(benchmark_binary).name}" if benchmark_binary else bench.remote_binary
         runtime = f"benchmark_model ({binary})"
         return PhoneMeasurement(phone=phone or serial, serial=bench.serial, gpu=gpu or None, runtime=runtime,
@@ -75,6 +77,19 @@ def measure(model: Path, serial: str, benchmark_binary: str | None) -> PhoneMeas
                                                              "warmup_runs": WARMUP_RUNS},
                            mean_ms=m.mean_ms, std_ms=m.std_ms, count=m.runs,
                            model_sha256=hashlib.sha256(data).hexdigest())
+
+
+def _gpu(bench: AdbBenchmark) -> str | None:
+    """The GPU's name as SurfaceFlinger reports it ("GLES: ARM, Mali-G715, OpenGL ES 3.2"); None if unknown."""
+    with contextlib.suppress(DeviceError):  # a dropped connection: the GPU is unknown
+        return gpu_from_surfaceflinger(str(bench._do("dumpsys", bench.device.shell, "dumpsys SurfaceFlinger")))
+    return None
+
+
+def gpu_from_surfaceflinger(text: str) -> str | None:
+    """The renderer of `dumpsys SurfaceFlinger`'s ``GLES: vendor, renderer, version`` line, if it has one."""
+    m = _GLES.search(text)
+    return m.group(1).strip()[:80] if m else None
 
 
 def _prop(bench: AdbBenchmark, name: str) -> str:

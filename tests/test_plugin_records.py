@@ -64,3 +64,14 @@ def test_drift_lets_one_miss_in_six_pass_as_the_interval_allows():
 def test_terminal_lines_fit_the_width_given():
     long = record(model="models/" + "x" * 120 + ".tflite", test="tests/test_" + "y" * 100 + ".py::test_z")
     assert max(len(line) for line in terminal_lines([long, record()], width=80)) <= 80
+
+
+@pytest.mark.parametrize("text,gpu", [
+    ("Display 0\nGLES: ARM, Mali-G715, OpenGL ES 3.2 v1.r38p1\nmore", "Mali-G715"),
+    ("GLES: Qualcomm, Adreno (TM) 640, OpenGL ES 3.2 V@415.0", "Adreno (TM) 640"),
+    ("/system/bin/sh: dumpsys: not found", None),
+])
+def test_measurement_names_the_gpu_surfaceflinger_reports(text, gpu):
+    from pytest_tflite_latency.device import gpu_from_surfaceflinger
+
+    assert gpu_from_surfaceflinger(text) == gpu
