@@ -238,14 +238,26 @@ def _load_file(path: Path) -> DeviceProfile:
     return DeviceProfile.from_dict(d, str(path))
 
 
-def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE) -> DeviceProfile:
-    """A bundled profile by name (or by its GPU's name), or a profile JSON file by path."""
+def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE,
+                 search_dirs: tuple[str | Path, ...] = ()) -> DeviceProfile:
+    """A bundled profile by name (or by its GPU's name), or a profile JSON file by path. A name is
+    first looked up as ``NAME.json`` in ``search_dirs`` (a team's own, calibrated profiles), in order."""
     if isinstance(device, DeviceProfile):
         return device
     text = str(device)
     if text.endswith(".json"):
         return _load_file(Path(text))
+    for folder in search_dirs:
+        candidate = Path(folder) / f"{text}.json"
+        try:
+            found = "/" not in text and candidate.is_file()
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte: not there
+            found = False
+        if found:
+            return _load_file(candidate)
     name = resolve_device(text)
     if name not in device_names():
-        raise UnknownDeviceError(text, [*device_names(), *GPU_ALIASES])
+        team = [p.name[:-5] for folder in search_dirs if Path(folder).is_dir()
+                for p in sorted(Path(folder).glob("*.json"))]
+        raise UnknownDeviceError(text, [*team, *device_names(), *GPU_ALIASES])
     return _load_bundled(name)

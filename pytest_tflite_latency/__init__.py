@@ -18,11 +18,11 @@ def assert_latency(model, max_ms: float, device: str | None = None, policy: str 
 
 
 def __getattr__(name: str):
-    if name in ("BudgetResult", "LatencyBudgetExceeded", "check_budget"):
+    if name in ("BudgetResult", "CheckRecord", "LatencyBudgetExceeded", "check_budget"):
         from pytest_tflite_latency import check
 
         return getattr(check, name)
     raise AttributeError(name)
 
 
-__all__ = ["BudgetResult", "LatencyBudgetExceeded", "assert_latency", "check_budget"]
+__all__ = ["BudgetResult", "CheckRecord", "LatencyBudgetExceeded", "assert_latency", "check_budget"]

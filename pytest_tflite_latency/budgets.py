@@ -17,16 +17,19 @@ Model paths are relative to the budget file. Errors name the file and the line.
 
 from __future__ import annotations
 
+import difflib
 import glob
-import math
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
 from pytest_tflite_latency.estimator.defaults import resolve_device
+from pytest_tflite_latency.estimator.inputs import InputError, read_regular_file
+from pytest_tflite_latency.records import POLICIES, checked_budget, checked_margin
 
-POLICIES = ("estimate", "upper")  # hold the estimate, or the interval's upper bound, to the budget
+MAX_BUDGET_FILE_BYTES = 16 * 2**20
 _ENTRY_KEYS = {"model", "device", "devices", "max_ms", "policy", "margin_pct", "name"}
 _TOP_KEYS = {"defaults", "budgets"}
 _DEFAULT_KEYS = {"device", "policy", "margin_pct"}
@@ -57,7 +60,7 @@ class Budget:
 
 class _LineLoader(yaml.SafeLoader):
     """Safe YAML without aliases (a few lines could expand to gigabytes), with string keys, each at
-    most once; records the 1-based line of every mapping as ``__line__``."""
+    most once; records the 1-based line of every mapping as ``__line__`` and of each key in ``__keys__``."""
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -67,7 +70,7 @@ class _LineLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node, deep=False):
         self.flatten_mapping(node)
-        seen = set()
+        seen: dict[str, int] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, str):
@@ -75,9 +78,10 @@ class _LineLoader(yaml.SafeLoader):
                                                         key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
+            seen[key] = key_node.start_mark.line + 1
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
+        mapping["__keys__"] = seen
         return mapping
 
 
@@ -103,33 +107,45 @@ def load_budgets(path: Path, default_device: str, default_policy: str = "estimat
 
 def _load_yaml(path: Path):
     try:
-        return yaml.load(path.read_text(), Loader=_LineLoader)
+        text = read_regular_file(path, MAX_BUDGET_FILE_BYTES, "budget file").decode("utf-8")
+        return yaml.load(text, Loader=_LineLoader)
+    except InputError as exc:
+        raise BudgetFileError(path, None, exc.problem) from None
+    except UnicodeDecodeError:
+        raise BudgetFileError(path, None, "not UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise BudgetFileError(path, mark.line + 1 if mark else None, f"not valid YAML: {problem}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BudgetFileError(path, None, f"cannot read: {exc}") from None
-    except (ValueError, OverflowError, RecursionError) as exc:  # e.g. an integer of 5,000 digits
-        raise BudgetFileError(path, None, f"unusable value ({type(exc).__name__}: {str(exc)[:80]})") from None
+    except (ValueError, OverflowError):  # e.g. an integer of 5,000 digits
+        raise BudgetFileError(path, None, "a value YAML cannot convert (a number of thousands of digits?)") \
+            from None
+    except RecursionError:
+        raise BudgetFileError(path, None, "nested too deeply to read") from None
+
+
+_META = {"__line__", "__keys__"}
+
+
+def _key_line(mapping: dict, key: str) -> int:
+    return mapping.get("__keys__", {}).get(key) or mapping["__line__"]
+
+
+def _unknown_key(mapping: dict, known: set[str], what: str) -> tuple[int, str] | None:
+    """(line, problem) of the first unknown key, with a "did you mean" for a near miss."""
+    unknown = sorted(set(mapping) - known - _META, key=lambda k: _key_line(mapping, k))
+    if not unknown:
+        return None
+    key = unknown[0]
+    near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    hint = f"did you mean {near[0]!r}?" if near else f"expected {', '.join(sorted(known))}"
+    return _key_line(mapping, key), f"unknown {what} {key!r}; {hint}"
 
 
 def _known_keys(path: Path, mapping: dict, known: set[str], what: str) -> None:
-    unknown = sorted(set(mapping) - known - {"__line__"})
-    if unknown:
-        raise BudgetFileError(path, mapping["__line__"], f"unknown {what} {', '.join(map(repr, unknown))}; "
-                                                         f"expected {', '.join(sorted(known))}")
-
-
-def finite_number(value: object) -> float | None:
-    """``value`` as a float if it is a finite number (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer of hundreds of digits
-        return None
-    return number if math.isfinite(number) else None
+    found = _unknown_key(mapping, known, what)
+    if found:
+        raise BudgetFileError(path, *found)
 
 
 def _one_per_model_and_device(budgets: list[Budget]) -> list[Budget]:
@@ -160,36 +176,49 @@ def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) 
     line = entry["__line__"]
     label = str(entry.get("name") or entry.get("model") or f"budget-{i + 1}")
 
-    def bad(problem: str) -> list[Budget]:
-        return [Budget(None, label, str(entry.get("device") or device), 0.0, policy, 0.0, line, problem)]
+    def bad(problem: str, key: str | None = None) -> list[Budget]:
+        at = _key_line(entry, key) if key else line
+        return [Budget(None, label, str(entry.get("device") or device), 0.0, policy, 0.0, at, problem)]
 
-    unknown = sorted(set(entry) - _ENTRY_KEYS - {"__line__"})
+    unknown = _unknown_key(entry, _ENTRY_KEYS, "key")
     if unknown:
-        return bad(f"unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(_ENTRY_KEYS))}")
+        return [Budget(None, label, str(entry.get("device") or device), 0.0, policy, 0.0, *unknown)]
     for key in ("model", "max_ms"):
         if key not in entry:
             return bad(f"budget #{i + 1} has no '{key}'")
-    max_ms = finite_number(entry["max_ms"])
-    if max_ms is None or max_ms <= 0:
-        return bad(f"max_ms must be a finite positive number of milliseconds, got {_short(entry['max_ms'])}")
+    try:
+        max_ms = checked_budget(entry["max_ms"])
+    except InputError:
+        return bad(f"max_ms must be a finite positive number of milliseconds, at most an hour, got "
+                   f"{_short(entry['max_ms'])}", "max_ms")
     if not isinstance(entry["model"], str):
-        return bad(f"model must be a path or a glob, got {_short(entry['model'])}")
+        return bad(f"model must be a path or a glob, got {_short(entry['model'])}", "model")
     pol = entry.get("policy", defaults.get("policy", policy))
     if pol not in POLICIES:
-        return bad(f"policy must be one of {', '.join(POLICIES)}, got {pol!r}")
-    margin = finite_number(entry.get("margin_pct", defaults.get("margin_pct", 0)))
-    if margin is None or not 0 <= margin < 100:
-        return bad(f"margin_pct must be a number from 0 to 100, got "
-                   f"{_short(entry.get('margin_pct', defaults.get('margin_pct')))}")
+        return bad(f"policy must be one of {', '.join(POLICIES)}, got {_short(pol)}", "policy")
+    margin_given = entry.get("margin_pct", defaults.get("margin_pct", 0))
+    try:
+        margin = checked_margin(margin_given)
+    except InputError:
+        return bad(f"margin_pct must be a number from 0 up to 100, got {_short(margin_given)}", "margin_pct")
     devices = entry.get("devices") or [entry.get("device") or defaults.get("device") or device]
     if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
-        return bad("devices must be a list of device names")
+        return bad("devices must be a list of device names", "devices")
+    devices = [_profile_path(path, d) for d in devices]
     models = _models(path, str(entry["model"]))
     if not models:
-        return bad(f"model {entry['model']!r} matches no file")
+        return bad(f"model {_short(entry['model'])} matches no file", "model")
     glob_ = glob.has_magic(str(entry["model"]))
     return [Budget(m, _label(path, m), d, float(max_ms), pol, float(margin), line, glob=glob_)
             for m in models for d in devices]
+
+
+def _profile_path(path: Path, device: str) -> str:
+    """A profile JSON named in the file is relative to the file, as models are (shown from the working
+    directory); a device name stays a name."""
+    if not device.endswith(".json") or Path(device).is_absolute():
+        return device
+    return os.path.relpath(path.parent / device)
 
 
 def _short(value: object) -> str:
@@ -199,9 +228,12 @@ def _short(value: object) -> str:
 
 def _models(path: Path, pattern: str) -> list[Path]:
     full = path.parent / pattern
-    if glob.has_magic(pattern):
-        return sorted(Path(p) for p in glob.glob(str(full), recursive=True))
-    return [full] if full.exists() else []
+    try:
+        if glob.has_magic(pattern):
+            return sorted(Path(p) for p in glob.glob(str(full), recursive=True))
+        return [full] if full.exists() else []
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte: no such file
+        return []
 
 
 def _label(path: Path, model: Path) -> str:

@@ -1,131 +1,65 @@
-"""A latency budget check: estimate (and optionally measure) a model, compare with its budget."""
+"""The core check: estimate a model on a device and hold it to a budget, as a `CheckRecord`.
+
+Independent of pytest and of the YAML budget files: `check_budget` is what `assert_latency`, the fixture,
+the marker and budget files all end in.
+"""
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pytest_tflite_latency.budgets import POLICIES, finite_number
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
 from pytest_tflite_latency.estimator.pipeline import Estimate, estimate
+from pytest_tflite_latency.estimator.profile import DeviceProfile, load_profile
+from pytest_tflite_latency.records import CheckRecord, checked_budget, checked_margin, checked_policy
+
+BudgetResult = CheckRecord  # the name `assert_latency` has always returned
 
 
 class LatencyBudgetExceeded(AssertionError):
     """A model is slower than its budget (or regressed beyond the baseline threshold)."""
 
-    def __init__(self, result: BudgetResult):
+    def __init__(self, result: CheckRecord):
         super().__init__(result.message())
         self.result = result
 
 
-@dataclass
-class BudgetResult:
-    """The outcome of one model × device budget."""
+def _absolute(device: str, search_dirs: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
+    """The device as given (for messages) and cache keys that name files absolutely: a relative path
+    means another file in another directory."""
+    where = str(Path(device).absolute()) if device.endswith(".json") else ""
+    return device, where, tuple(str(Path(d).absolute()) for d in search_dirs)
 
-    model: str
-    device: str
-    max_ms: float
-    estimate_ms: float
-    interval_ms: tuple[float, float]
-    policy: str = "estimate"
-    margin_pct: float = 0.0
-    measured_ms: float | None = None
-    baseline_ms: float | None = None
-    regression_limit_pct: float | None = None
-    top_layers: list[str] = field(default_factory=list)
-    test: str = ""
-    path: str = ""  # the model file, resolved: the HTML report re-reads it
 
-    @property
-    def compared_ms(self) -> float:
-        """What the budget is held against: the phone's measurement, else the estimate or upper bound."""
-        if self.measured_ms is not None:
-            return self.measured_ms
-        return self.interval_ms[1] if self.policy == "upper" else self.estimate_ms
+def profile_for(device: str, search_dirs: tuple[str, ...] = ()) -> DeviceProfile:
+    """The profile ``device`` names: a team profile in ``search_dirs``, a bundled one, or a JSON file."""
+    return _cached_profile(*_absolute(device, search_dirs))
 
-    @property
-    def limit_ms(self) -> float:
-        return self.max_ms * (1 - self.margin_pct / 100)
 
-    @property
-    def implausible(self) -> bool:
-        """The figure held to the budget is not a finite positive time: it can never pass."""
-        return not (math.isfinite(self.compared_ms) and self.compared_ms > 0)
-
-    @property
-    def over_budget(self) -> bool:
-        return self.implausible or self.compared_ms > self.limit_ms
-
-    @property
-    def regression_pct(self) -> float | None:
-        if self.baseline_ms is None or self.baseline_ms <= 0:
-            return None
-        return 100 * (self.estimate_ms / self.baseline_ms - 1)
-
-    @property
-    def regressed(self) -> bool:
-        r = self.regression_pct
-        return r is not None and self.regression_limit_pct is not None and r > self.regression_limit_pct
-
-    @property
-    def passed(self) -> bool:
-        return not self.over_budget and not self.regressed
-
-    def what(self) -> str:
-        if self.measured_ms is not None:
-            return f"measured {self.measured_ms:.2f} ms on the phone (estimated {self.estimate_ms:.2f} ms)"
-        lo, hi = self.interval_ms
-        if self.policy == "upper":
-            return f"upper bound {hi:.2f} ms (estimate {self.estimate_ms:.2f} ms, 90% interval {lo:.2f}–{hi:.2f})"
-        return f"estimated {self.estimate_ms:.2f} ms (90% interval {lo:.2f}–{hi:.2f})"
-
-    def message(self) -> str:
-        head = f"{self.model} on {self.device}: "
-        lines = []
-        if self.implausible:
-            lines.append(f"{head}{self.what()} is not a finite positive time: it cannot be held to the "
-                         f"{self.limit_ms:.2f} ms budget")
-        elif self.over_budget:
-            over = self.compared_ms - self.limit_ms
-            margin = f" ({self.max_ms:g} ms less {self.margin_pct:g}% margin)" if self.margin_pct else ""
-            lines.append(f"{head}{self.what()} exceeds the {self.limit_ms:.2f} ms budget{margin} "
-                         f"by {over:.2f} ms (+{100 * over / self.limit_ms:.1f}%)")
-        if self.regressed:
-            lines.append(f"{head}estimate {self.estimate_ms:.2f} ms regressed {self.regression_pct:+.1f}% "
-                         f"from the baseline {self.baseline_ms:.2f} ms (threshold "
-                         f"{self.regression_limit_pct:g}%)")
-        if not lines:
-            lines.append(f"{head}{self.what()} within the {self.limit_ms:.2f} ms budget")
-        if self.top_layers and not self.passed:
-            lines.append("costliest kernels:")
-            lines += [f"  {t}" for t in self.top_layers]
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.update(interval_ms=list(self.interval_ms), compared_ms=self.compared_ms,
-                 passed=self.passed, regression_pct=self.regression_pct)
-        return d
+@lru_cache(maxsize=64)
+def _cached_profile(device: str, where: str, search_dirs: tuple[str, ...]) -> DeviceProfile:
+    return load_profile(device, search_dirs)
 
 
 @lru_cache(maxsize=256)
-def _cached_estimate(path: str, mtime_ns: int, size: int, device: str) -> Estimate:
-    return estimate(path, device)
+def _cached_estimate(path: str, mtime_ns: int, size: int, device: str, where: str,
+                     search_dirs: tuple[str, ...]) -> Estimate:
+    return estimate(path, _cached_profile(device, where, search_dirs))
 
 
-def estimate_file(model: str | os.PathLike, device: str = DEFAULT_DEVICE) -> Estimate:
+def estimate_file(model: str | os.PathLike, device: str = DEFAULT_DEVICE,
+                  search_dirs: tuple[str, ...] = ()) -> Estimate:
     """Estimate a model file, cached while the file is unchanged."""
     path = Path(model)
     try:
         st = path.stat()
-    except OSError:
+    except (OSError, ValueError):
         st = None
     if st is None:  # let the estimator report the missing file in its own words, one line
-        return estimate(path, device)
-    return _cached_estimate(str(path.resolve()), st.st_mtime_ns, st.st_size, device)
+        return estimate(path, profile_for(device, search_dirs))
+    return _cached_estimate(str(path.resolve()), st.st_mtime_ns, st.st_size, *_absolute(device, search_dirs))
 
 
 def describe_layers(est: Estimate, n: int = 3) -> list[str]:
@@ -142,27 +76,16 @@ def describe_layers(est: Estimate, n: int = 3) -> list[str]:
 
 
 def check_budget(model: str | os.PathLike, max_ms: float, device: str = DEFAULT_DEVICE,
-                 policy: str = "estimate", margin_pct: float = 0.0, label: str | None = None) -> BudgetResult:
-    """Estimate ``model`` on ``device`` and compare it with ``max_ms``; never raises on a miss."""
-    if policy not in POLICIES:
-        raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
-    if (finite_number(max_ms) or 0) <= 0:
-        raise ValueError(f"max_ms must be a finite positive number of milliseconds, not {max_ms!r}")
-    margin = finite_number(margin_pct)
-    if margin is None or not 0 <= margin < 100:
-        raise ValueError(f"margin_pct must be a number from 0 to 100, not {margin_pct!r}")
-    est = estimate_file(model, device)
-    return BudgetResult(label or str(model), device, float(max_ms), est.total_ms, est.interval_ms,
-                        policy, float(margin_pct), top_layers=describe_layers(est), path=str(Path(model).resolve()))
-
-
-def estimate_of(result: dict) -> Estimate | None:
-    """The estimate behind a recorded result (a `BudgetResult.to_dict()`), None if the model is gone."""
-    from pytest_tflite_latency.estimator.errors import EstimatorError
-
-    if not result.get("path"):
-        return None
-    try:
-        return estimate_file(result["path"], result["device"])
-    except EstimatorError:
-        return None
+                 policy: str = "estimate", margin_pct: float = 0.0, label: str | None = None,
+                 search_dirs: tuple[str, ...] = ()) -> CheckRecord:
+    """Estimate ``model`` on ``device`` and compare it with ``max_ms``; never raises on a miss, raises
+    `InputError` for a budget, margin or policy that is not usable (checked before anything runs)."""
+    policy = checked_policy(policy)
+    max_ms = checked_budget(max_ms)
+    margin = checked_margin(margin_pct)
+    est = estimate_file(model, device, search_dirs)
+    coverage = profile_for(device, search_dirs).interval.get("coverage")
+    return CheckRecord(label or str(model), device, max_ms, policy, margin, est.total_ms, tuple(est.interval_ms),
+                       coverage=float(coverage) if coverage else None, top_layers=describe_layers(est),
+                       layers=est.to_dict()["layers"], warnings=list(est.warnings),
+                       path=str(Path(model).resolve()))

@@ -1,41 +1,157 @@
-"""The session's latency results: terminal table, GitHub job summary, JSON report."""
+"""The session's results as text: the terminal table (fitted to the terminal's width), the estimate vs
+measured lines of ``--on-device`` with the recalibration flag, warnings' count, and the GitHub job summary.
+Every verdict is the record's own (`CheckRecord.verdict`)."""
 
 from __future__ import annotations
 
-import json
+import math
 import os
-import tempfile
+import textwrap
 from pathlib import Path
 
-from pytest_tflite_latency.estimator.table import markdown_table, text_table
+from pytest_tflite_latency.estimator.table import counted, markdown_table, text_table
+from pytest_tflite_latency.records import CheckRecord
 
-HEADS = ("model", "device", "policy", "estimate", "90% interval", "budget", "margin", "measured", "result")
-
-
-def row(r: dict) -> list[str]:
-    """One check's cells under `HEADS` (the verdict last), from a `BudgetResult.to_dict()` (or an errored
-    check's entry)."""
-    if r.get("error"):  # the check could not be made: no figures
-        budget = f"{r['max_ms']:g} ms" if r.get("max_ms") is not None else "-"
-        return [r["model"], r["device"], r.get("policy") or "-", "-", "-", budget, "-", "-", "ERROR"]
-    lo, hi = r["interval_ms"]
-    limit = r["max_ms"] * (1 - r["margin_pct"] / 100)
-    headroom = limit - r["compared_ms"]
-    measured = f"{r['measured_ms']:.2f} ms" if r.get("measured_ms") is not None else "-"
-    verdict = "ok" if r["passed"] else ("REGRESSED" if headroom >= 0 else "OVER")
-    return [r["model"], r["device"], r["policy"], f"{r['estimate_ms']:.2f} ms", f"{lo:.2f}–{hi:.2f} ms",
-            f"{r['max_ms']:g} ms", f"{headroom:+.2f} ms ({100 * headroom / limit:+.0f}%)", measured, verdict]
+TERMINAL_HEADS = ("model", "device", "latency", "budget", "headroom", "result")
+MARKDOWN_HEADS = ("model", "device", "policy", "estimate", "interval", "budget", "headroom", "measured", "result",
+                  "test")
+DRIFT_P = 0.05  # flag a phone when this few measurements outside the interval would be this unlikely
+DEFAULT_COVERAGE = 0.9  # for a profile that states none
 
 
-def terminal_table(results: list[dict]) -> list[str]:
-    """One row per check: what was held to which budget, the verdict, and the test it comes from."""
-    return text_table((*HEADS, "test"), [[*row(r), r.get("test") or "-"] for r in results])
+def _ms(value: float) -> str:
+    return f"{value:.2f} ms"
 
 
-def markdown_summary(results: list[dict]) -> str:
-    """The same rows for a GitHub job summary."""
-    rows = [[*row(r), r.get("test") or "-"] for r in results]
-    return "\n".join(["### TFLite latency budgets", "", *markdown_table((*HEADS, "test"), rows)]) + "\n\n"
+def _budget(r: CheckRecord) -> str:
+    return f"{r.max_ms:g} ms" if r.max_ms is not None else "-"
+
+
+def _headroom(r: CheckRecord) -> str:
+    pct = r.headroom_pct
+    return "-" if pct is None else f"{pct:+.0f}%"
+
+
+def _held(r: CheckRecord) -> str:
+    """The figure held to the budget, and which one it is when it is not the estimate."""
+    if r.compared_ms is None:
+        return "-"
+    if r.measured_ms is not None:
+        return f"{_ms(r.compared_ms)} phone"
+    return f"{_ms(r.compared_ms)} upper" if r.policy == "upper" else _ms(r.compared_ms)
+
+
+def terminal_row(r: CheckRecord) -> list[str]:
+    return [r.model, r.device, _held(r), _budget(r), _headroom(r), r.verdict]
+
+
+def _group(r: CheckRecord) -> str:
+    """Rows are listed under the test (or budget file) they come from."""
+    return r.test.split("::")[0] if r.budget_file else (r.test or "-")
+
+
+def terminal_lines(records: list[CheckRecord], width: int = 80, verbose: bool = False,
+                   report: Path | None = None) -> list[str]:
+    """The table, one row per check under its test, every line at most ``width`` characters; then the
+    phone's figures against the estimates and the warnings' count."""
+    groups: dict[str, list[CheckRecord]] = {}
+    for r in records:
+        groups.setdefault(_group(r), []).append(r)
+    rows = [terminal_row(r) for r in records]
+    table = text_table(TERMINAL_HEADS, rows, right=frozenset({2, 3, 4}), width=width - 2, shrink=0)
+    lines, at = ["  " + line for line in table[:2]], 2
+    for name, members in groups.items():
+        lines.append(_cut(name, width))
+        for _ in members:
+            lines.append("  " + table[at])
+            at += 1
+    return [*lines, *on_device_lines(records, width), *warning_lines(records, verbose, report, width)]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def _cut_end(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def on_device_lines(records: list[CheckRecord], width: int = 80) -> list[str]:
+    """Estimate vs measured for each measured check, and per phone and profile a recalibration flag when
+    more measurements fall outside the profile's interval than its coverage makes plausible."""
+    measured = [r for r in records if r.measurement is not None and r.interval_ms is not None]
+    if not measured:
+        return []
+    lines = ["on the phone, estimate vs measured:"]
+    for r in measured:
+        lo, hi = r.interval_ms
+        std = f" ± {r.measurement.std_ms:.2f}" if r.measurement.std_ms else ""
+        where = "outside" if r.outside_interval else "inside"
+        lines += [_cut(f"  {r.model} on {r.device}:", width),
+                  _cut_end(f"    measured {r.measured_ms:.2f}{std}, estimated {r.estimate_ms:.2f} ms, "
+                           f"{r.coverage_label} {lo:.2f}–{hi:.2f}: {where}", width)]
+    lines += drift_lines(measured)
+    return lines
+
+
+def phone_drift(records: list[CheckRecord]) -> list[dict]:
+    """Per phone and profile: how many measurements fell outside the estimate's interval, and whether that
+    many is implausible for the interval's coverage (binomial tail under `DRIFT_P`): time to recalibrate."""
+    by_phone: dict[tuple[str, str, str], list[CheckRecord]] = {}
+    for r in records:
+        if r.measurement is not None and r.interval_ms is not None:
+            by_phone.setdefault((r.measurement.phone, r.measurement.serial, r.device), []).append(r)
+    out = []
+    for (phone, serial, device), rs in by_phone.items():
+        outside = sum(bool(r.outside_interval) for r in rs)
+        coverage = rs[0].coverage or DEFAULT_COVERAGE
+        out.append({"phone": phone, "serial": serial, "device": device, "measured": len(rs), "outside": outside,
+                    "coverage": coverage,
+                    "recalibrate": bool(outside) and _tail(len(rs), outside, 1 - coverage) < DRIFT_P})
+    return out
+
+
+def drift_lines(records: list[CheckRecord]) -> list[str]:
+    return [f"{d['phone']} ({d['serial']}) against {d['device']}: recalibrate: {d['outside']} of {d['measured']} "
+            f"measured outside the interval (a {100 * d['coverage']:g}% interval leaves out about "
+            f"{100 * (1 - d['coverage']):g}%)" for d in phone_drift(records) if d["recalibrate"]]
+
+
+def _tail(n: int, k: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p): how unlikely this many misses are for a well-calibrated profile."""
+    return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
+
+
+def warning_lines(records: list[CheckRecord], verbose: bool, report: Path | None, width: int = 80) -> list[str]:
+    warned = [r for r in records if r.warnings]
+    if not warned:
+        return []
+    total = sum(len(r.warnings) for r in warned)
+    where = f"each entry of {report} has its own" if report else "--latency-report keeps them per check"
+    lines = [f"estimator warnings: {counted(total, 'warning')} on {counted(len(warned), 'check')}",
+             _cut_end(f"  (failures show theirs; {'listed below' if verbose else '-v lists them'}; {where})", width)]
+    if verbose:
+        for r in warned:
+            lines.append(_cut(f"  {r.model} on {r.device}:", width))
+            lines += [line for w in r.warnings for line in textwrap.wrap(w, width, initial_indent="    - ",
+                                                                          subsequent_indent="      ")]
+    return lines
+
+
+def markdown_row(r: CheckRecord) -> list[str]:
+    interval = f"{r.interval_ms[0]:.2f}–{r.interval_ms[1]:.2f} ms" if r.interval_ms else "-"
+    return [r.model, r.device, r.policy, _ms(r.estimate_ms) if r.estimate_ms is not None else "-", interval,
+            _budget(r), _headroom(r), _ms(r.measured_ms) if r.measured_ms is not None else "-", r.verdict,
+            r.test or "-"]
+
+
+def markdown_summary(records: list[CheckRecord]) -> str:
+    """The checks for a GitHub job summary (no width limit there: every column)."""
+    lines = ["### TFLite latency budgets", "", *markdown_table(MARKDOWN_HEADS, [markdown_row(r) for r in records])]
+    measured = [r for r in records if r.measurement is not None and r.interval_ms is not None]
+    extra = [f"{r.model} on {r.device}: measured {r.measured_ms:.2f} ms, estimated {r.estimate_ms:.2f} ms"
+             for r in measured] + drift_lines(measured) + warning_lines(records, False, None, 10**6)
+    return "\n".join([*lines, "", *(f"- {x.strip()}" for x in extra)]).rstrip() + "\n\n"
 
 
 def markdown_html_link(path: Path) -> str:
@@ -44,24 +160,3 @@ def markdown_html_link(path: Path) -> str:
     where = f" (in [this run's artifacts]({server}/{repo}/actions/runs/{run}#artifacts) when the job uploads it)" \
         if server and repo and run else ""
     return f"HTML latency report: `{path}`{where}\n\n"
-
-
-def with_layers(result: dict) -> dict:
-    """The result with its model's kernel figures, so that a later run can diff against it."""
-    from pytest_tflite_latency.check import estimate_of
-
-    est = estimate_of(result)
-    return {**result, "layers": est.to_dict()["layers"]} if est is not None else result
-
-
-def write_report(path: Path, results: list[dict]) -> None:
-    """Write the JSON report atomically (a reader never sees half a file), with each model's kernels."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    results = [with_layers(r) for r in results]
-    data = {"tool": "pytest-tflite-latency", "results": results,
-            "passed": sum(r["passed"] for r in results), "failed": sum(not r["passed"] for r in results),
-            "errors": sum(bool(r.get("error")) for r in results)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, allow_nan=False)
-    os.replace(tmp, path)
