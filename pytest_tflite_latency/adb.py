@@ -67,6 +67,43 @@ def _client():
     return adbutils.AdbClient(host="127.0.0.1", port=port, socket_timeout=30)
 
 
+def _server_port() -> int:
+    return int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
+
+
+def server_running() -> bool:
+    """Does an adb server answer on its port (ANDROID_ADB_SERVER_PORT, else 5037)?"""
+    try:
+        with socket.create_connection(("127.0.0.1", _server_port()), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def _adb_command(*args: str, timeout_s: float = 30) -> str | None:
+    """Run adbutils' adb (ADBUTILS_ADB_PATH, else adb on PATH, else its bundled one) on the server's
+    port; None when it succeeded, else why it did not."""
+    import subprocess
+
+    try:
+        exe = _adbutils().adb_path()
+        r = subprocess.run([exe, "-P", str(_server_port()), *args], capture_output=True, text=True,
+                           timeout=timeout_s)
+    except (_adbutils().AdbError, OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc) or type(exc).__name__
+    return None if r.returncode == 0 else (r.stderr + r.stdout).strip()[:200] or f"exit {r.returncode}"
+
+
+def start_server() -> str | None:
+    """Start an adb server on its port; None when it started, else why it did not."""
+    return _adb_command("start-server")
+
+
+def kill_server() -> None:
+    """Stop the adb server on its port (the one `start_server` started)."""
+    _adb_command("kill-server")
+
+
 def list_serials() -> list[str]:
     """Serials of the attached devices that are online."""
     client = _client()

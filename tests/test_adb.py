@@ -15,8 +15,11 @@ from pytest_tflite_latency.adb import (
     BenchmarkOutputError,
     DeviceError,
     abandoned,
+    kill_server,
     parse_benchmark_output,
+    server_running,
     session_dir,
+    start_server,
 )
 
 pytest.importorskip("ai_edge_litert")
@@ -166,3 +169,28 @@ def test_emulated_phone_keeps_paths_inside_its_root(phone_factory, tmp_path, com
     with pytest.raises(adbutils.AdbError):
         device.sync.push(b"x", f"/{up}/pushed.txt")
     assert not (tmp_path / "pushed.txt").exists()
+
+
+def _gone_within(seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while server_running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not server_running()
+
+
+def test_start_server_starts_one_where_none_answers(private_adb_port):
+    assert not server_running()
+    assert start_server() is None
+    assert server_running()
+
+
+def test_kill_server_stops_the_server_it_started(private_adb_port):
+    assert start_server() is None
+    kill_server()
+    assert _gone_within(10)
+
+
+def test_start_server_without_an_adb_executable_says_why(no_adb_server):
+    why = start_server()
+    assert why and "\n" not in why
+    assert not server_running()
