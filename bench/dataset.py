@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from pytest_tflite_latency.bench import nasbench201
 from pytest_tflite_latency.estimator.features import featurize
 from pytest_tflite_latency.estimator.graph import load_graph

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from pytest_tflite_latency.bench import zoo
 
 ADB_ATTEMPTS = 5  # a port picked free can be taken before adb binds it: try another

@@ -7,7 +7,6 @@ import time
 
 import pytest
 from emulator import run_benchmark
-from pytest_tflite_latency.bench import zoo
 
 from pytest_tflite_latency.adb import (
     REMOTE_DIR,
@@ -21,6 +20,7 @@ from pytest_tflite_latency.adb import (
     session_dir,
     start_server,
 )
+from pytest_tflite_latency.bench import zoo
 
 pytest.importorskip("ai_edge_litert")
 

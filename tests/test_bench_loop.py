@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
 from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.estimator.pipeline import estimate
 
@@ -154,6 +155,7 @@ def test_few_shot_calibration_beats_the_uncalibrated_source(tmp_path):
     """Adreno 640's profile calibrated on 20 Adreno 630 networks predicts the other 40 Adreno 630
     networks better than it did before (real measurements, bench/data/nnmeter-nasbench201)."""
     import numpy as np
+
     from pytest_tflite_latency.bench.calibrate import calibrate
     from pytest_tflite_latency.bench.dataset import nb201_records
     from pytest_tflite_latency.bench.train import predict

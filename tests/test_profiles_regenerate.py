@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
+
 from pytest_tflite_latency.bench import profiles, qed
 from pytest_tflite_latency.bench.dataset import NB201_CSV
 
