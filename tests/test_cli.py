@@ -21,7 +21,7 @@ def test_estimate_prints_a_table_by_default(cli, nb201_path):
     assert "on pixel4-gpu" in r.stdout and "AVERAGE_POOL_2D" in r.stdout
 
 
-def test_estimate_table_ends_with_the_total_and_its_interval(cli, nb201_path):
+def test_estimate_tables_last_line_is_the_total_with_its_interval(cli, nb201_path):
     last = cli("estimate", nb201_path).stdout.splitlines()[-1]
     assert last.startswith("total: ") and "% interval" in last
 
@@ -74,7 +74,7 @@ def test_repeated_warnings_fold_into_one_line_with_a_count():
                                        "subgraph 1: dynamic dims"]
 
 
-def test_version_prints_the_program_and_a_version_number(cli):
+def test_version_prints_the_programs_version_number(cli):
     r = cli("--version")
     assert r.returncode == 0 and r.stdout.startswith("tflite-latency ") and r.stdout.split()[1][0].isdigit()
 
@@ -111,7 +111,7 @@ def test_bench_train_on_an_unknown_device_name_lists_the_known_ones(cli, tmp_pat
     assert r.returncode == 2 and "no measurements of 'nosuch'" in r.stderr and "(devices there: x)" in r.stderr
 
 
-def test_estimate_json_names_the_device_and_where_each_layer_runs(cli, nb201_path):
+def test_estimate_json_on_a_cpu_profile_puts_every_layer_on_the_cpu(cli, nb201_path):
     r = cli("estimate", nb201_path, "--device", "nnmeter-cortexa76", "--format", "json")
     d = json.loads(r.stdout)
     assert d["device"] == "nnmeter-cortexa76" and d["total_ms"] > 0
@@ -209,7 +209,7 @@ def test_console_script_prints_its_version():
     assert r.returncode == 0 and r.stdout.startswith("tflite-latency ")
 
 
-def test_a_bad_model_exits_the_process_with_status_2_and_no_traceback(tmp_path):
+def test_a_bad_model_exits_the_process_with_status_2_in_one_line(tmp_path):
     r = _run("estimate", str(tmp_path / "missing.tflite"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
 
