@@ -44,7 +44,7 @@ def add_parser(sub) -> None:
     r.add_argument("--seed", type=int, default=0)
     i = bs.add_parser("import-nb201", help="import the published NAS-Bench-201 measurements")
     db(i)
-    i.add_argument("--csv", help="measurements.csv (default: ../shared/data/nnmeter-nasbench201)")
+    i.add_argument("--csv", help="measurements.csv (default: bench/data/nnmeter-nasbench201/measurements.csv)")
     for name, text in (("train", "cross-validate the regressors on a device's measurements"),
                        ("export", "train and write the device profile (JSON)")):
         t = bs.add_parser(name, help=text)

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,7 +134,7 @@ def adb_server(monkeypatch, tmp_path_factory):
 
 
 @pytest.fixture
-def private_adb_port(monkeypatch, tmp_path_factory) -> int:
+def private_adb_port(monkeypatch, tmp_path_factory) -> Iterator[int]:
     """ANDROID_ADB_SERVER_PORT on a free port with a private HOME (adb's key and logs), for tests that
     start a server themselves; a server left running there is stopped at the end."""
     if not shutil.which("adb"):
