@@ -13,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from scipy.optimize import lsq_linear
+
 from pytest_tflite_latency.bench.dataset import Record
 from pytest_tflite_latency.bench.train import runs_on
 from pytest_tflite_latency.estimator.features import kinds_of
 from pytest_tflite_latency.estimator.kernels import KINDS
 from pytest_tflite_latency.estimator.predict import kernel_ms
 from pytest_tflite_latency.estimator.profile import COEFFICIENTS, DeviceProfile, kind_coefficients
-from scipy.optimize import lsq_linear
 
 GROUPS = (("conv", "fc", "convtrans"), ("dwconv",))  # and a last group: every other kind
 PULL = 0.02  # weight of "stay at the source" against one record's relative error

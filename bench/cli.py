@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from pytest_tflite_latency.estimator.errors import EstimatorError
 
 DEFAULT_DB = "tflite-latency-bench.sqlite"
@@ -43,7 +44,7 @@ def add_parser(sub) -> None:
     r.add_argument("--seed", type=int, default=0)
     i = bs.add_parser("import-nb201", help="import the published NAS-Bench-201 measurements")
     db(i)
-    i.add_argument("--csv", help="measurements.csv (default: ../shared/data/nnmeter-nasbench201)")
+    i.add_argument("--csv", help="measurements.csv (default: bench/data/nnmeter-nasbench201/measurements.csv)")
     for name, text in (("train", "cross-validate the regressors on a device's measurements"),
                        ("export", "train and write the device profile (JSON)")):
         t = bs.add_parser(name, help=text)
@@ -166,9 +167,8 @@ def _run(args, database) -> int:
 def measure_jobs(database, runner, device_id: int, jobs: list, label: str) -> dict[str, int]:
     """Measure each (kind, kernel type, config, name, build) job not yet stored, storing each result
     or error as it comes; stops after MAX_CONSECUTIVE_FAILURES failures in a row."""
-    from pytest_tflite_latency.bench.progress import progress
-
     from pytest_tflite_latency.adb import DeviceError
+    from pytest_tflite_latency.bench.progress import progress
 
     counts = {"measured": 0, "skipped": 0, "failed": 0, "stopped": 0}
     failures_in_a_row = 0
@@ -195,12 +195,11 @@ def measure_jobs(database, runner, device_id: int, jobs: list, label: str) -> di
 
 
 def _import(args, database) -> int:
+    from pytest_tflite_latency.adb import Measurement
     from pytest_tflite_latency.bench.dataset import NB201_CSV, NB201_DEVICES, nb201_rows
     from pytest_tflite_latency.bench.nasbench201 import build
     from pytest_tflite_latency.bench.profiles import NNMETER
     from pytest_tflite_latency.bench.progress import progress
-
-    from pytest_tflite_latency.adb import Measurement
 
     path = Path(args.csv) if args.csv else NB201_CSV
     if not path.is_file():

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from pytest_tflite_latency.bench import nasbench201
 from pytest_tflite_latency.estimator.features import featurize
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
 
-SHARED = Path(os.environ.get("TFLITE_LATENCY_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-NB201_CSV = SHARED / "data" / "nnmeter-nasbench201" / "measurements.csv"
+# The measurement tables the profiles learn from, committed with their provenance and licences in
+# bench/data/; TFLITE_LATENCY_SHARED names another folder whose data/ holds the same layout.
+SHARED = Path(os.environ.get("TFLITE_LATENCY_SHARED") or Path(__file__).resolve().parent)
+DATA_DIR = SHARED / "data"
+NB201_CSV = DATA_DIR / "nnmeter-nasbench201" / "measurements.csv"
 NB201_DEVICES = {"adreno640": ("adreno640_ms", "gpu"), "adreno630": ("adreno630_ms", "gpu"),
                  "cortexa76": ("cortexa76_ms", "cpu")}
 

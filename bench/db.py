@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pytest_tflite_latency.estimator.features import FEATURES
 
 from pytest_tflite_latency.adb import Measurement
+from pytest_tflite_latency.estimator.features import FEATURES
 
 SCHEMA_VERSION = 1
 _SCHEMA = """

@@ -18,6 +18,7 @@ import random
 import sys
 
 import numpy as np
+
 from pytest_tflite_latency.bench import qed
 from pytest_tflite_latency.bench.calibrate import best_source, calibrate
 from pytest_tflite_latency.bench.train import predict

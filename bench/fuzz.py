@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import tflite
+
 from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.bench.progress import progress
 from pytest_tflite_latency.estimator.errors import EstimatorError

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from pytest_tflite_latency.bench import profiles, sampling, zoo
 from pytest_tflite_latency.bench.cli import measure_jobs
 from pytest_tflite_latency.bench.dataset import NB201_CSV, Record, nb201_rows

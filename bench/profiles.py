@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from pytest_tflite_latency.bench import qed, train
 from pytest_tflite_latency.bench.dataset import NB201_CSV, Record, file_sha256, nb201_records
 from pytest_tflite_latency.bench.progress import progress

@@ -19,13 +19,14 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from pytest_tflite_latency.bench.dataset import SHARED, Record
+
+from pytest_tflite_latency.bench.dataset import DATA_DIR, Record
 from pytest_tflite_latency.estimator.features import featurize
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import Kernel, group_kernels
 
-QED_DIR = SHARED / "data" / "qed-usc-mobile-cnn"
-GRAPHS = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn"
+QED_DIR = DATA_DIR / "qed-usc-mobile-cnn"  # models.csv, gpu_kernels.csv
+GRAPHS = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn"  # the rebuilt graphs
 # dataset key → (profile name, phone, SoC, GPU, runtime)
 PHONES = {
     "pixel4": ("pixel4-gpu", "Google Pixel 4", "Snapdragon 855", "Adreno 640", "OpenCL"),

@@ -20,8 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "qed-usc-mobile-cnn"
-OUT = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn"
+OUT = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn"  # beside models.csv
 KEEP_BYTES = 64  # constant buffers up to this size (shapes, axes, paddings) are kept as they are
 
 _CONVERT = """
@@ -47,7 +46,7 @@ print(len(data))
 
 
 def model_names() -> list[str]:
-    with open(SHARED / "models.csv", newline="") as f:
+    with open(OUT / "models.csv", newline="") as f:
         return [row["model"] for row in csv.DictReader(f)]
 
 

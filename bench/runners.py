@@ -9,9 +9,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from pytest_tflite_latency.bench.litert import ready_interpreter
-
 from pytest_tflite_latency.adb import AdbBenchmark, Measurement
+from pytest_tflite_latency.bench.litert import ready_interpreter
 
 
 def _cpu_name() -> str:

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.graph import load_graph

@@ -19,6 +19,9 @@ import json
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from scipy.optimize import lsq_linear, nnls
+from scipy.sparse import csr_matrix, diags, vstack
+
 from pytest_tflite_latency.bench.dataset import Record
 from pytest_tflite_latency.estimator.features import FEATURES, TREE_FEATURES, kinds_of
 from pytest_tflite_latency.estimator.predict import kernel_ms, learned_side, total_ms
@@ -30,8 +33,6 @@ from pytest_tflite_latency.estimator.profile import (
     roofline,
     work,
 )
-from scipy.optimize import lsq_linear, nnls
-from scipy.sparse import csr_matrix, diags, vstack
 
 ALGORITHMS = ("xgboost", "random_forest", "decision_tree")
 # What the correction trees may read: the shape of the work only (estimator.features.TREE_FEATURES),

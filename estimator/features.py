@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from pytest_tflite_latency.estimator.graph import Tensor
 from pytest_tflite_latency.estimator.kernels import KINDS, Kernel
 

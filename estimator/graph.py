@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import tflite
+
 from pytest_tflite_latency.estimator.errors import ModelError
 from pytest_tflite_latency.estimator.inputs import InputError, read_regular_file
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
 from pytest_tflite_latency.estimator.graph import Graph, Op, Subgraph, Tensor
 
 ELEMENTWISE = frozenset({

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
 from pytest_tflite_latency.estimator.errors import ModelError
 from pytest_tflite_latency.estimator.features import featurize, params
 from pytest_tflite_latency.estimator.graph import Graph, load_graph

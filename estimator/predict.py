@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from pytest_tflite_latency.estimator.features import kinds_of
 from pytest_tflite_latency.estimator.profile import DeviceProfile, roofline
 from pytest_tflite_latency.estimator.table import counted

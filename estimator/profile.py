@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES, resolve_device
 from pytest_tflite_latency.estimator.errors import ProfileError, UnknownDeviceError
 from pytest_tflite_latency.estimator.features import FEATURES

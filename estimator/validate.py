@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from pytest_tflite_latency.estimator.errors import ProfileError
 from pytest_tflite_latency.estimator.features import FEATURES
 

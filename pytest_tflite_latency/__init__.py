@@ -6,6 +6,17 @@ Imports stay light: the estimator loads on the first check.
 
 from __future__ import annotations
 
+import os as _os
+
+# An installed copy holds its subpackages `estimator` and `bench` inside this folder; a source checkout
+# keeps them beside it (setuptools' package-dir maps them at install). `python -m pytest` in a checkout
+# imports this folder first (the working directory leads sys.path), so find them where the checkout has
+# them, as an editable install does.
+_CHECKOUT = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if not _os.path.isdir(_os.path.join(__path__[0], "estimator")) \
+        and _os.path.isfile(_os.path.join(_CHECKOUT, "estimator", "__init__.py")):
+    __path__.append(_CHECKOUT)
+
 
 def assert_latency(model, max_ms: float, device: str | None = None, policy: str | None = None,
                    margin_pct: float | None = None):

@@ -1,20 +1,60 @@
-"""Shared fixtures: real .tflite files written by the project's model writer, Debian's real adb
-server and an emulated phone."""
+"""Shared fixtures: real .tflite files written by the project's model writer, the CLI run in this
+process, Debian's real adb server and an emulated phone."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from pytest_tflite_latency.bench import zoo
 
 ADB_ATTEMPTS = 5  # a port picked free can be taken before adb binds it: try another
 ADB_TIMEOUT_S = 60  # a busy 2-core machine can take seconds to fork the server
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What one `tflite-latency` command did: its exit status and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str | os.PathLike, columns: int | None = None) -> CliRun:
+    """``tflite-latency ARGS`` in this process (``cli.main``), as a fresh interpreter would run it:
+    argparse's exits become the exit status; ``columns`` sets the terminal width it sees."""
+    from pytest_tflite_latency import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        if columns is not None:
+            mp.setenv("COLUMNS", str(columns))
+        try:
+            code = cli.main([os.fspath(a) for a in args])
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if isinstance(exc.code, str):
+                print(exc.code, file=sys.stderr)
+    return CliRun(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """`run_cli`: ``cli("estimate", path)`` → CliRun(returncode, stdout, stderr), in this process (a fresh
+    interpreter costs a second a call; tests/test_cli.py keeps a few for exit codes and the script)."""
+    return run_cli
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +78,7 @@ def nb201_path(tmp_path_factory, nb201_bytes) -> Path:
 
 @pytest.fixture(scope="session")
 def resnet18_path(tmp_path_factory) -> Path:
-    """ResNet-18 (46 MB), written once per session."""
+    """ResNet-18 (46 MB), written once per session: only for tests that need a large model."""
     path = tmp_path_factory.mktemp("models") / "resnet18.tflite"
     path.write_bytes(zoo.build("resnet18", fill="zeros"))
     return path
@@ -91,6 +131,19 @@ def adb_server(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", server.port)
     yield server
     server.run("kill-server", check=False)
+
+
+@pytest.fixture
+def private_adb_port(monkeypatch, tmp_path_factory) -> Iterator[int]:
+    """ANDROID_ADB_SERVER_PORT on a free port with a private HOME (adb's key and logs), for tests that
+    start a server themselves; a server left running there is stopped at the end."""
+    if not shutil.which("adb"):
+        pytest.skip("the adb server is not installed (Debian package 'adb'; .ci/run installs it)")
+    port = _free_port()
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("adb-home")))
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
+    yield port
+    subprocess.run(["adb", "-P", str(port), "kill-server"], capture_output=True, timeout=ADB_TIMEOUT_S)
 
 
 @pytest.fixture

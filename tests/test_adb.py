@@ -7,7 +7,6 @@ import time
 
 import pytest
 from emulator import run_benchmark
-from pytest_tflite_latency.bench import zoo
 
 from pytest_tflite_latency.adb import (
     REMOTE_DIR,
@@ -15,9 +14,13 @@ from pytest_tflite_latency.adb import (
     BenchmarkOutputError,
     DeviceError,
     abandoned,
+    kill_server,
     parse_benchmark_output,
+    server_running,
     session_dir,
+    start_server,
 )
+from pytest_tflite_latency.bench import zoo
 
 pytest.importorskip("ai_edge_litert")
 
@@ -29,14 +32,20 @@ def model(tmp_path):
     return path
 
 
-def test_measures_and_cleans_the_phone(phone_factory, benchmark_binary, model):
+def test_measure_runs_the_benchmark_once_with_the_runs_asked_for(phone_factory, benchmark_binary, model):
     phone = phone_factory()
     with AdbBenchmark(phone.serial, benchmark_binary, runs=5) as bench:
         m = bench.measure(model)
-        assert phone.path(f"{bench.remote_dir}/benchmark_model").is_file()
     assert m.mean_ms > 0 and m.runs == 5 and m.std_ms >= 0
     assert phone.benchmarks == 1
-    assert not phone.path(REMOTE_DIR).exists()  # everything pushed was removed
+
+
+def test_a_session_removes_everything_it_pushed(phone_factory, benchmark_binary, model):
+    phone = phone_factory()
+    with AdbBenchmark(phone.serial, benchmark_binary, runs=2) as bench:
+        bench.measure(model)
+        assert phone.path(f"{bench.remote_dir}/benchmark_model").is_file()
+    assert not phone.path(REMOTE_DIR).exists()
 
 
 def test_missing_binary_on_the_phone_is_a_clear_error(phone_factory, model):
@@ -112,7 +121,7 @@ TIMINGS = "Inference timings in us: Init: 5, First inference: 3, Warmup (avg): 2
     TIMINGS.format("4e9"), "count=" + "9" * 5000 + " first=1 avg=10 std=1\n" + TIMINGS.format("10"),
     "count=5 first=1 avg=10 std=-1\n" + TIMINGS.format("10"),
 ])
-def test_parser_rejects_malformed_and_implausible_figures(text):
+def test_parser_rejects_figures_it_cannot_trust(text):
     with pytest.raises(BenchmarkOutputError):
         parse_benchmark_output(text)
 
@@ -166,3 +175,28 @@ def test_emulated_phone_keeps_paths_inside_its_root(phone_factory, tmp_path, com
     with pytest.raises(adbutils.AdbError):
         device.sync.push(b"x", f"/{up}/pushed.txt")
     assert not (tmp_path / "pushed.txt").exists()
+
+
+def _gone_within(seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while server_running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not server_running()
+
+
+def test_start_server_starts_one_where_none_answers(private_adb_port):
+    assert not server_running()
+    assert start_server() is None
+    assert server_running()
+
+
+def test_kill_server_stops_the_server_it_started(private_adb_port):
+    assert start_server() is None
+    kill_server()
+    assert _gone_within(10)
+
+
+def test_start_server_without_an_adb_executable_says_why(no_adb_server):
+    why = start_server()
+    assert why and "\n" not in why
+    assert not server_running()

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
 from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.estimator.pipeline import estimate
 
+if TYPE_CHECKING:
+    from conftest import CliRun
+
 pytest.importorskip("ai_edge_litert")
 
-
-def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest_tflite_latency.cli", *args], capture_output=True, text=True,
-                          timeout=600, cwd=cwd)
+LOOP_JOBS = 61  # 60 kernels of the small grid's mobilenet_v1 slice (--limit 60) and the one --models file
 
 
 def _counts(stdout: str) -> dict[str, int]:
@@ -27,93 +29,142 @@ def _counts(stdout: str) -> dict[str, int]:
     return dict(zip(("measured", "already", "failed"), numbers, strict=True))
 
 
-def test_local_loop_stores_trains_exports_a_usable_profile_and_resumes(tmp_path):
-    """Deterministic facts only: every job stored once, a re-run measures nothing, the exported
-    profile loads and estimates a model it never saw with finite times, none negative (accuracy is
-    `python -m pytest_tflite_latency.bench.local_eval`'s job, not a test's)."""
-    db = str(tmp_path / "b.sqlite")
-    train_model = tmp_path / "train.tflite"
+@dataclass(frozen=True)
+class LocalLoop:
+    """What each step of one local loop printed, and the profile it exported."""
+
+    first_run: CliRun
+    second_run: CliRun
+    status: CliRun
+    train: CliRun
+    export: CliRun
+    profile_path: Path
+    train_model: Path
+
+
+@pytest.fixture(scope="module")
+def local_loop(tmp_path_factory, cli) -> LocalLoop:
+    """One loop on this host, shared by the tests below (it takes most of a minute): `bench run` twice
+    (the second resumes), `status`, `train`, `export`. Deterministic facts only are checked; accuracy is
+    `python -m pytest_tflite_latency.bench.local_eval`'s job, not a test's."""
+    tmp = tmp_path_factory.mktemp("local-loop")
+    db = tmp / "b.sqlite"
+    train_model = tmp / "train.tflite"
     train_model.write_bytes(zoo.build("mobilenet_v1", size=64))
     run = ("bench", "run", "--runner", "local", "--device-name", "host-cpu", "--db", db, "--grid", "small",
-           "--from-models", "mobilenet_v1", "--limit", "60", "--repeats", "3", "--models", str(train_model))
-    r = cli(*run)
+           "--from-models", "mobilenet_v1", "--limit", "60", "--repeats", "3", "--models", train_model)
+    first, second = cli(*run), cli(*run)
+    status = cli("bench", "status", "--db", db)
+    train = cli("bench", "train", "--db", db, "--device-name", "host-cpu", "--algorithm", "xgboost")
+    out = tmp / "host-cpu.json"
+    export = cli("bench", "export", "--db", db, "--device-name", "host-cpu", "--out", out, "--algorithm", "xgboost")
+    return LocalLoop(first, second, status, train, export, out, train_model)
+
+
+def test_local_run_stores_every_planned_job(local_loop):
+    assert local_loop.first_run.returncode == 0, local_loop.first_run.stderr
+    counts = _counts(local_loop.first_run.stdout)
+    assert counts["measured"] + counts["already"] == LOOP_JOBS and counts["failed"] == 0, local_loop.first_run.stdout
+
+
+def test_local_run_again_measures_nothing(local_loop):
+    r = local_loop.second_run
     assert r.returncode == 0, r.stderr
-    first = _counts(r.stdout)
-    assert first["measured"] + first["already"] == 61 and first["failed"] == 0, r.stdout
-    r = cli(*run)
-    assert r.returncode == 0, r.stderr
-    assert _counts(r.stdout) == {"measured": 0, "already": 61, "failed": 0}, r.stdout + r.stderr[-2000:]
-    status = cli("bench", "status", "--db", db).stdout
-    assert "host-cpu" in status and "kernel ok" in status and "model  ok" in status
-    r = cli("bench", "train", "--db", db, "--device-name", "host-cpu", "--algorithm", "xgboost")
-    assert r.returncode == 0 and "MAPE" in r.stdout, r.stderr
-    out = tmp_path / "host-cpu.json"
-    r = cli("bench", "export", "--db", db, "--device-name", "host-cpu", "--out", str(out),
-            "--algorithm", "xgboost")
-    assert r.returncode == 0, r.stderr
-    profile = json.loads(out.read_text())
-    assert profile["backend"] == "cpu" and profile["provenance"]["measurements"] == first["measured"]
-    est = estimate(zoo.build("mobilenet_v2", size=96), out)
+    assert _counts(r.stdout) == {"measured": 0, "already": LOOP_JOBS, "failed": 0}, r.stdout + r.stderr[-2000:]
+
+
+def test_status_lists_both_kinds_of_measurement_of_the_device(local_loop):
+    out = local_loop.status.stdout
+    assert "host-cpu" in out and "kernel ok" in out and "model  ok" in out
+
+
+def test_train_prints_its_error(local_loop):
+    assert local_loop.train.returncode == 0 and "MAPE" in local_loop.train.stdout, local_loop.train.stderr
+
+
+def test_exported_profile_runs_on_the_cpu(local_loop):
+    assert local_loop.export.returncode == 0, local_loop.export.stderr
+    assert json.loads(local_loop.profile_path.read_text())["backend"] == "cpu"
+
+
+def test_exported_profile_counts_the_measurements_it_learned_from(local_loop):
+    provenance = json.loads(local_loop.profile_path.read_text())["provenance"]
+    assert provenance["measurements"] == _counts(local_loop.first_run.stdout)["measured"]
+
+
+def test_exported_profile_estimates_an_unseen_model_with_finite_non_negative_times(local_loop):
+    est = estimate(zoo.build("mobilenet_v2", size=96), local_loop.profile_path)
     assert est.device == "host-cpu" and est.layers
     assert all(math.isfinite(layer.ms) and layer.ms >= 0 for layer in est.layers) and est.total_ms > 0
+
+
+def test_exported_profiles_interval_holds_its_estimate(local_loop):
+    est = estimate(zoo.build("mobilenet_v2", size=96), local_loop.profile_path)
     assert 0 <= est.interval_ms[0] <= est.total_ms <= est.interval_ms[1] and math.isfinite(est.interval_ms[1])
-    r = cli("estimate", "--device", str(out), "--format", "json", str(train_model))
+
+
+def test_estimate_takes_an_exported_profile_file_as_its_device(local_loop, cli):
+    r = cli("estimate", "--device", local_loop.profile_path, "--format", "json", local_loop.train_model)
     assert json.loads(r.stdout)["device"] == "host-cpu"
 
 
-def test_adb_loop_against_the_emulated_phone(tmp_path, phone_factory, benchmark_binary):
+def test_adb_run_measures_every_job_leaving_the_phone_clean(tmp_path, cli, phone_factory, benchmark_binary):
     phone = phone_factory()
-    db = str(tmp_path / "b.sqlite")
-    r = cli("bench", "run", "--runner", "adb", "--serial", phone.serial, "--benchmark-binary",
-            str(benchmark_binary), "--device-name", "emu-gpu", "--db", db, "--grid", "small",
-            "--kernels", "conv,pool", "--limit", "6")
+    db = tmp_path / "b.sqlite"
+    r = cli("bench", "run", "--runner", "adb", "--serial", phone.serial, "--benchmark-binary", benchmark_binary,
+            "--device-name", "emu-gpu", "--db", db, "--grid", "small", "--kernels", "conv,pool", "--limit", "6")
     assert r.returncode == 0, r.stderr
-    assert "emu-gpu: 6 measured" in r.stdout
-    assert phone.benchmarks == 6 and not phone.path("/data/local/tmp/tflite_latency").exists()
+    assert "emu-gpu: 6 measured" in r.stdout and phone.benchmarks == 6
+    assert not phone.path("/data/local/tmp/tflite_latency").exists()
     assert "emu-gpu" in cli("bench", "status", "--db", db).stdout
 
 
-def test_phone_faults_are_recorded_and_the_run_goes_on(tmp_path, phone_factory, benchmark_binary):
+def test_adb_run_records_phone_faults_as_failed_jobs(tmp_path, cli, phone_factory, benchmark_binary):
     phone = phone_factory("nonsense")
-    db = str(tmp_path / "b.sqlite")
-    r = cli("bench", "run", "--runner", "adb", "--serial", phone.serial, "--benchmark-binary",
-            str(benchmark_binary), "--device-name", "emu", "--db", db, "--grid", "small", "--kernels", "pool",
-            "--limit", "3")
+    db = tmp_path / "b.sqlite"
+    r = cli("bench", "run", "--runner", "adb", "--serial", phone.serial, "--benchmark-binary", benchmark_binary,
+            "--device-name", "emu", "--db", db, "--grid", "small", "--kernels", "pool", "--limit", "3")
     assert r.returncode == 0 and "0 measured" in r.stdout and "3 failed" in r.stdout
     assert "printed no 'Inference timings' line" in r.stderr and "Traceback" not in r.stderr
     assert "last errors on emu" in cli("bench", "status", "--db", db).stdout
 
 
-def test_phone_that_disconnects_stops_the_run_with_a_resume_hint(tmp_path, phone_factory, benchmark_binary):
+def test_phone_that_disconnects_stops_the_run_with_a_resume_hint(tmp_path, cli, phone_factory, benchmark_binary):
     phone = phone_factory("disconnect")
-    r = cli("bench", "run", "--runner", "adb", "--serial", phone.serial, "--benchmark-binary",
-            str(benchmark_binary), "--device-name", "emu", "--db", str(tmp_path / "b.sqlite"),
-            "--grid", "small", "--kernels", "conv", "--limit", "8")
+    r = cli("bench", "run", "--runner", "adb", "--serial", phone.serial, "--benchmark-binary", benchmark_binary,
+            "--device-name", "emu", "--db", tmp_path / "b.sqlite", "--grid", "small", "--kernels", "conv",
+            "--limit", "8")
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "re-run the same command to resume" in r.stderr or "adb device" in r.stderr
 
 
-def test_no_adb_server_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", "1")
-    r = cli("bench", "run", "--runner", "adb", "--device-name", "x", "--db", str(tmp_path / "b.sqlite"))
+def test_adb_run_without_an_adb_server_is_exit_2_naming_adb(tmp_path, cli, no_adb_server):
+    r = cli("bench", "run", "--runner", "adb", "--device-name", "x", "--db", tmp_path / "b.sqlite")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "adb" in r.stderr
 
 
+def _nb201_subset(tmp_path: Path, networks: int) -> Path:
+    """The first ``networks`` rows of the committed NAS-Bench-201 measurements."""
+    from pytest_tflite_latency.bench.dataset import NB201_CSV
+
+    if not NB201_CSV.is_file():
+        pytest.skip(f"{NB201_CSV} is missing (TFLITE_LATENCY_SHARED names a folder without it?)")
+    csv = tmp_path / "subset.csv"
+    csv.write_text("\n".join(NB201_CSV.read_text().splitlines()[:networks + 1]) + "\n")
+    return csv
+
+
 def test_few_shot_calibration_beats_the_uncalibrated_source(tmp_path):
-    """Adreno 640's profile calibrated on 20 Adreno 630 networks predicts the other Adreno 630
-    networks better than it did before (real measurements from ../shared)."""
+    """Adreno 640's profile calibrated on 20 Adreno 630 networks predicts the other 40 Adreno 630
+    networks better than it did before (real measurements, bench/data/nnmeter-nasbench201)."""
     import numpy as np
+
     from pytest_tflite_latency.bench.calibrate import calibrate
-    from pytest_tflite_latency.bench.dataset import NB201_CSV, nb201_records
+    from pytest_tflite_latency.bench.dataset import nb201_records
     from pytest_tflite_latency.bench.train import predict
     from pytest_tflite_latency.estimator.profile import load_profile
 
-    if not NB201_CSV.is_file():
-        pytest.skip("../shared/data/nnmeter-nasbench201 is not beside the checkout")
-    csv = tmp_path / "subset.csv"
-    lines = NB201_CSV.read_text().splitlines()
-    csv.write_text("\n".join(lines[:61]) + "\n")
-    records = nb201_records(["adreno630"], csv)["adreno630"]
+    records = nb201_records(["adreno630"], _nb201_subset(tmp_path, 60))["adreno630"]
     shots, rest = records[:20], records[20:]
     source = load_profile("pixel4-gpu")
     y = np.array([r.y_ms for r in rest])
@@ -124,40 +175,69 @@ def test_few_shot_calibration_beats_the_uncalibrated_source(tmp_path):
     assert calibrated.provenance["calibrated_from"] == "pixel4-gpu"
 
 
-def test_adaptive_sampling_picks_new_kernels(tmp_path):
-    db = str(tmp_path / "b.sqlite")
+@pytest.fixture(scope="module")
+def adaptive_run(tmp_path_factory, cli) -> CliRun:
+    """15 kernels of the small grid measured, then ``--adaptive 5``."""
+    db = tmp_path_factory.mktemp("adaptive") / "b.sqlite"
     base = ("bench", "run", "--runner", "local", "--device-name", "host", "--db", db, "--grid", "small",
             "--kernels", "conv,pool,elementwise")
-    assert cli(*base, "--limit", "15").returncode == 0
-    r = cli(*base, "--adaptive", "5")
-    assert r.returncode == 0, r.stderr
-    measured = int(r.stdout.split(": ")[1].split(" measured")[0])
-    assert 1 <= measured <= 5  # the forest's most uncertain picks, some possibly measured already
+    first = cli(*base, "--limit", "15")
+    assert first.returncode == 0, first.stderr
+    return cli(*base, "--adaptive", "5")
 
 
-def test_import_nb201_train_and_calibrate_through_the_cli(tmp_path):
-    from pytest_tflite_latency.bench.dataset import NB201_CSV
+def test_adaptive_sampling_plans_as_many_kernels_as_asked(adaptive_run):
+    assert adaptive_run.returncode == 0, adaptive_run.stderr
+    counts = _counts(adaptive_run.stdout)
+    assert counts["measured"] + counts["already"] == 5 and counts["failed"] == 0
 
-    if not NB201_CSV.is_file():
-        pytest.skip("../shared/data/nnmeter-nasbench201 is not beside the checkout")
-    csv = tmp_path / "subset.csv"
-    csv.write_text("\n".join(NB201_CSV.read_text().splitlines()[:26]) + "\n")
-    db = str(tmp_path / "b.sqlite")
-    r = cli("bench", "import-nb201", "--db", db, "--csv", str(csv))
-    assert r.returncode == 0 and "imported 25 networks × 3 devices" in r.stdout
-    status = cli("bench", "status", "--db", db).stdout
-    assert all(f"{d}" in status for d in ("adreno640", "adreno630", "cortexa76"))
-    r = cli("bench", "train", "--db", db, "--device-name", "adreno630", "--algorithm", "decision_tree")
-    assert r.returncode == 0 and "25 measurements" in r.stdout
-    out = tmp_path / "a630.json"
-    r = cli("bench", "calibrate", "--db", db, "--from", "auto", "--device-name", "adreno630",
-            "--out", str(out))
+
+def test_adaptive_sampling_picks_kernels_not_measured_before(adaptive_run):
+    assert _counts(adaptive_run.stdout)["measured"] >= 1  # the forest is least sure where it has no data
+
+
+@dataclass(frozen=True)
+class Nb201Import:
+    imported: CliRun
+    status: CliRun
+    train: CliRun
+    calibrate: CliRun
+    calibrated_path: Path
+
+
+@pytest.fixture(scope="module")
+def nb201_import(tmp_path_factory, cli) -> Nb201Import:
+    """25 committed NAS-Bench-201 networks imported, Adreno 630 trained on and calibrated from `auto`."""
+    tmp = tmp_path_factory.mktemp("nb201")
+    db = tmp / "b.sqlite"
+    imported = cli("bench", "import-nb201", "--db", db, "--csv", _nb201_subset(tmp, 25))
+    status = cli("bench", "status", "--db", db)
+    train = cli("bench", "train", "--db", db, "--device-name", "adreno630", "--algorithm", "decision_tree")
+    out = tmp / "a630.json"
+    calibrated = cli("bench", "calibrate", "--db", db, "--from", "auto", "--device-name", "adreno630", "--out", out)
+    return Nb201Import(imported, status, train, calibrated, out)
+
+
+def test_import_nb201_stores_each_network_on_its_three_devices(nb201_import):
+    assert nb201_import.imported.returncode == 0, nb201_import.imported.stderr
+    assert "imported 25 networks × 3 devices" in nb201_import.imported.stdout
+    assert all(d in nb201_import.status.stdout for d in ("adreno640", "adreno630", "cortexa76"))
+
+
+def test_train_on_imported_networks_uses_each_one(nb201_import):
+    assert nb201_import.train.returncode == 0 and "25 measurements" in nb201_import.train.stdout
+
+
+def test_calibrate_from_auto_records_the_source_it_chose(nb201_import):
+    r = nb201_import.calibrate
     assert r.returncode == 0, r.stderr
     source = r.stdout.split("auto: ")[1].split()[0]
-    profile = json.loads(out.read_text())
-    assert profile["provenance"]["calibrated_from"] == source and profile["provenance"]["calibration"]["scales"]
-    nb = tmp_path / "nb.tflite"
-    nb.write_bytes(zoo.build("nasbench201", fill="zeros"))
-    a640 = json.loads(cli("estimate", str(nb), "--device", "pixel4-gpu", "--format", "json").stdout)["total_ms"]
-    cal = json.loads(cli("estimate", str(nb), "--device", str(out), "--format", "json").stdout)["total_ms"]
-    assert cal > a640  # the Adreno 630 is the slower GPU
+    provenance = json.loads(nb201_import.calibrated_path.read_text())["provenance"]
+    assert provenance["calibrated_from"] == source and provenance["calibration"]["scales"]
+
+
+def test_profile_calibrated_on_the_adreno_630_estimates_it_slower_than_the_adreno_640(nb201_import, cli, nb201_path):
+    a640 = json.loads(cli("estimate", nb201_path, "--device", "pixel4-gpu", "--format", "json").stdout)["total_ms"]
+    cal = json.loads(cli("estimate", nb201_path, "--device", nb201_import.calibrated_path, "--format",
+                         "json").stdout)["total_ms"]
+    assert cal > a640

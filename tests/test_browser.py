@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 from browser import Browser, chromium_path, png_colours
-from pytest_tflite_latency.bench.writer import ModelWriter
-from pytest_tflite_latency.estimator.pipeline import estimate
 from test_report_formats import HOSTILE, hostile_model
 
+from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.cli import main
+from pytest_tflite_latency.estimator.pipeline import estimate
 
 KERNELS = "document.querySelectorAll('g.kernel').length"
 FIRST_MS = "document.querySelector('table.sortable tbody tr').cells[10].textContent"

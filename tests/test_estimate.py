@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from pytest_tflite_latency.bench import nasbench201, zoo
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
 from pytest_tflite_latency.estimator.errors import UnknownDeviceError
@@ -127,9 +128,10 @@ def test_exported_xgboost_trees_evaluate_in_numpy_exactly_like_xgboost():
 @pytest.mark.parametrize("algorithm", ["random_forest", "decision_tree"])
 def test_exported_scikit_learn_trees_evaluate_in_numpy_exactly_like_scikit_learn(algorithm):
     pytest.importorskip("sklearn")
-    from pytest_tflite_latency.bench.train import export_sklearn
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.tree import DecisionTreeRegressor
+
+    from pytest_tflite_latency.bench.train import export_sklearn
 
     rng = np.random.default_rng(0)
     X = rng.random((300, 5))

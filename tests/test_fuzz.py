@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from pytest_tflite_latency.bench.fuzz import fuzz, mutate, seed_models, signature
 from pytest_tflite_latency.estimator.errors import ModelError
 from pytest_tflite_latency.estimator.graph import load_graph

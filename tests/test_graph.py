@@ -7,6 +7,7 @@ import contextlib
 import numpy as np
 import pytest
 import tflite
+
 from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.errors import ModelError

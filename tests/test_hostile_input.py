@@ -10,6 +10,7 @@ import sys
 from dataclasses import replace
 
 import pytest
+
 from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.graph import load_graph

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+
 from pytest_tflite_latency.estimator import DEFAULT_DEVICE
 from pytest_tflite_latency.estimator.pipeline import estimate
 
@@ -459,9 +460,8 @@ def test_failing_checks_in_python_tests_print_the_budget_message_not_plugin_sour
 
 
 def test_settings_stay_with_their_session(project, nb201_path):
-    from pytest_tflite_latency.estimator.profile import device_names
-
     from pytest_tflite_latency import assert_latency
+    from pytest_tflite_latency.estimator.profile import device_names
 
     other = next(n for n in device_names() if n != DEFAULT_DEVICE)
     project.makepyfile(test_inner=f"""

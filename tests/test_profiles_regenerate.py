@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
+
 from pytest_tflite_latency.bench import profiles, qed
 from pytest_tflite_latency.bench.dataset import NB201_CSV
 
@@ -33,7 +34,7 @@ def _unpinned() -> list[str]:
 
 def test_a_bundled_stock_profile_regenerates_within_tolerance(capsys):
     if not (NB201_CSV.is_file() and (qed.QED_DIR / "models.csv").is_file()):
-        pytest.skip("the shared measurements are not beside the checkout")
+        pytest.skip(f"the measurement tables are missing from {NB201_CSV.parents[1]}")
     if unpinned := _unpinned():
         pytest.skip(f"training libraries differ from bench/constraints.txt: {', '.join(unpinned)}")
     status = profiles.main(["--check", "--only", "iphone7-gpu"])

@@ -9,16 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_estimate import two_convs
+
 from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.bench.writer import ModelWriter
+from pytest_tflite_latency.cli import main
 from pytest_tflite_latency.estimator.diff import diff_estimates, layers_from_dicts, render
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.html_report import kernel_edges, render_html
 from pytest_tflite_latency.estimator.model_explorer import node_data
 from pytest_tflite_latency.estimator.pipeline import estimate
-from test_estimate import two_convs
-
-from pytest_tflite_latency.cli import main
 
 HOSTILE = "</title><script>alert(1)</script>"
 HOSTILE_OP = "CUSTOM:<img src=x onerror=alert(2)>"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from pytest_tflite_latency.bench import qed
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES
 from pytest_tflite_latency.estimator.pipeline import estimate

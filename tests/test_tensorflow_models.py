@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.pipeline import estimate

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from pytest_tflite_latency.bench import nasbench201, zoo
 from pytest_tflite_latency.bench.litert import ready_interpreter
 from pytest_tflite_latency.bench.writer import ModelWriter, conv_output_size
