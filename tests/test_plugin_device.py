@@ -7,6 +7,7 @@ import shutil
 import socket
 
 import pytest
+
 from pytest_tflite_latency.estimator import DEFAULT_DEVICE
 
 pytest_plugins = ["pytester"]
