@@ -109,12 +109,12 @@ def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
 
 def precision_warnings(graph: Graph, profile: DeviceProfile) -> list[str]:
     """What the estimate assumes when the model's precision differs from what the profile measured."""
-    measured = profile.device.get("model_precision")
+    measured = profile.device.model_precision
     if profile.backend != "gpu" or not measured:
         return []
     runtime = [t for t in graph.main.tensors if not t.is_const]
     if any(t.quantized for t in runtime):
         return [f"int8-quantized model: the GPU delegate dequantizes it and computes in "
-                f"{profile.device.get('compute_precision', 'float')}; {profile.name} measured {measured} models, "
+                f"{profile.device.compute_precision or 'float'}; {profile.name} measured {measured} models, "
                 "so the estimate is that of the float graph (quantize/dequantize ops removed)"]
     return []

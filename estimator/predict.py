@@ -88,6 +88,6 @@ def predict(X: np.ndarray, runs_on: np.ndarray, profile: DeviceProfile) -> Kerne
     u = float(ms[uncertain].sum())
     # the interval holds the estimate even when a profile's held-out errors all lie on one side, and
     # when kernels below zero (lifted to 0 ms by the pipeline, with the interval) make the total negative
-    lo = min(total, max(0.0, total * (1 + profile.interval["low"]) - UNSEEN_LOW * u))
-    hi = max(total, total * (1 + profile.interval["high"]) + UNSEEN_HIGH * u)
+    lo = min(total, max(0.0, total * (1 + profile.interval.low) - UNSEEN_LOW * u))
+    hi = max(total, total * (1 + profile.interval.high) + UNSEEN_HIGH * u)
     return KernelTimes(ms, total, (lo, hi), tuple(warnings), uncertain)

@@ -171,7 +171,7 @@ def _device_item(p: DeviceProfile) -> dict:
     stock = "families" in heldout.get("method", "")
     return {"name": p.name, "default": p.name == DEFAULT_DEVICE, "title": p.title, "backend": p.backend,
             "runtime": p.runtime, "aliases": ", ".join(a for a, n in GPU_ALIASES.items() if n == p.name),
-            **{k: p.device.get(k, "") for k in ("phone", "gpu", "model_precision", "compute_precision")},
+            **{k: getattr(p.device, k) or "" for k in ("phone", "gpu", "model_precision", "compute_precision")},
             "trained_on": prov.get("trained_on", ""), "measurements": f"{measured} measurements",
             "regressor": prov.get("regressor"), "tree_features": prov.get("tree_features", "all"),
             "unseen_families": heldout if stock else {},

@@ -25,7 +25,7 @@ def test_bundled_devices_and_their_provenance():
         assert p.provenance["trained_on"]
         held = p.provenance["heldout"]
         assert 0 <= held["mape_pct"] < 100 and 0 <= held["within_10pct"] <= 100
-        assert p.interval["low"] < 0 < p.interval["high"]
+        assert p.interval.low < 0 < p.interval.high
 
 
 def test_layers_and_overhead_add_up_and_interval_brackets_the_estimate(nb201_path):
