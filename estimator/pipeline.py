@@ -49,6 +49,7 @@ class Estimate:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     gpu_partitions: int = 0
     overhead_ms: float = 0.0  # per-inference cost outside the listed kernels (in total_ms)
+    interval_coverage: float | None = None  # share of held-out models the profile's interval held
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -60,10 +61,12 @@ class Estimate:
 
 
 def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfile = DEFAULT_DEVICE,
-             name: str | None = None) -> Estimate:
+             name: str | None = None, precision: str | None = None) -> Estimate:
     """Estimate ``model`` (a `.tflite` path or its bytes) on ``device`` (a bundled profile name,
-    a profile JSON path, or a loaded `DeviceProfile`)."""
+    a profile JSON path, or a loaded `DeviceProfile`); ``precision`` ("fp16"/"fp32"): what the app's
+    GPU delegate computes in, where it differs from what the profile measured (a warning says so)."""
     profile = load_profile(device)
+    assumed = profile.precision_warnings(precision)
     graph = load_graph(model, name)
     try:
         kg = group_kernels(graph, profile.backend, profile.max_partitions)
@@ -80,9 +83,9 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
             k.index, k.op_names, k.kind, k.runs_on, tuple(t.shape for t in k.inputs),
             k.output.shape if k.output is not None else None, p.kernel, p.stride, p.filters,
             p.groups, float(ms), tuple(o.index for o in k.ops), k.note))
-    warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile))
+    warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile), *assumed)
     return Estimate(graph.source, profile.name, profile.title, times.total_ms, times.interval_ms,
-                    tuple(layers), warnings, kg.partitions, profile.overhead_ms)
+                    tuple(layers), warnings, kg.partitions, profile.overhead_ms, profile.interval.coverage)
 
 
 def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:

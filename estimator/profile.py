@@ -21,14 +21,15 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES, resolve_device
 from pytest_tflite_latency.estimator.errors import ProfileError, UnknownDeviceError
 from pytest_tflite_latency.estimator.features import FEATURES
+from pytest_tflite_latency.estimator.inputs import InputError
 from pytest_tflite_latency.estimator.kernels import KINDS
+from pytest_tflite_latency.estimator.registry import bundled_dir, device_names
 from pytest_tflite_latency.estimator.validate import validate_profile
 
 MAX_LOG_FACTOR = 1.5  # corrections are clipped to ×/÷ e^1.5 ≈ 4.5
@@ -37,6 +38,9 @@ RANGE_SLACK = 2.0  # a kernel up to 2× the work of the largest trained one stil
 CHUNK_ROWS = 4096  # trees are evaluated this many kernels at a time: memory stays bounded
 TREE_ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
 _INDEX_ARRAYS = frozenset({"roots", "feature", "left", "right"})
+# What a GPU delegate computes in: fp16 where the app allows precision loss (benchmark_model's
+# default, what the stock profiles measured), fp32 otherwise (GpuDelegate's default).
+PRECISIONS = ("fp16", "fp32")
 PACKED_DTYPES = frozenset({"<i4", "<i8", "<f4", "<f8"})  # what a stored array may hold
 
 
@@ -363,6 +367,30 @@ class DeviceProfile:
     def context_ms(self, X: np.ndarray) -> np.ndarray:
         return context_ms(X, self.features, self.context)
 
+    def precision_warnings(self, precision: str | None) -> list[str]:
+        """What an estimate assumes when the app's GPU delegate computes in ``precision`` ("fp16" or
+        "fp32"; None: as the profile measured) and the profile measured another; `InputError` for
+        any other value."""
+        if precision is None:
+            return []
+        if precision not in PRECISIONS:
+            raise InputError("precision", f"expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+        measured = self.device.compute_precision
+        if self.backend != "gpu":
+            return [f"precision {precision}: {self.name} is a CPU profile; the GPU delegate's precision "
+                    "does not apply, the estimate is that of its CPU runtime"]
+        if measured is None:
+            return [f"precision {precision}: {self.name} does not say in which precision its GPU computed; "
+                    f"the estimate is that of what it measured"]
+        if measured == precision:
+            return []
+        return [f"precision {precision}: {self.name} measured its GPU delegate computing in {measured}, so "
+                f"this estimate assumes {measured} speed; an app's GpuDelegate computes in fp32 unless it "
+                "allows precision loss, which on mobile GPUs is often slower than the estimate"
+                if precision == "fp32" else
+                f"precision {precision}: {self.name} measured its GPU delegate computing in {measured}; "
+                f"this estimate assumes {measured} speed, often slower than {precision}"]
+
     def fitted_kinds(self) -> set[str]:
         """Kernel kinds with a cost of their own: a learned correction or fitted coefficients."""
         return set(self.trained_range) | set(self.base.per_kind or {})
@@ -415,20 +443,9 @@ def kind_coefficients(p: Roofline | Mapping, kind: str) -> dict[str, float]:
     return Roofline.of(p).coefficients(kind).to_dict()
 
 
-def _bundled_dir():
-    return resources.files(__package__) / "profiles"
-
-
-@cache
-def device_names() -> tuple[str, ...]:
-    """Names of the bundled device profiles, default first."""
-    names = sorted(p.name[:-5] for p in _bundled_dir().iterdir() if p.name.endswith(".json"))
-    return tuple(sorted(names, key=lambda n: n != DEFAULT_DEVICE))
-
-
 @cache
 def _load_bundled(name: str) -> DeviceProfile:
-    return DeviceProfile.from_dict(json.loads((_bundled_dir() / f"{name}.json").read_bytes()), name)
+    return DeviceProfile.from_dict(json.loads((bundled_dir() / f"{name}.json").read_bytes()), name)
 
 
 def _load_file(path: Path) -> DeviceProfile:
@@ -443,8 +460,12 @@ def _load_file(path: Path) -> DeviceProfile:
         d = json.loads(path.read_bytes())
     except OSError as exc:
         raise ProfileError(str(path), f"cannot read: {exc.strerror}") from None
-    except (ValueError, RecursionError) as exc:
-        raise ProfileError(str(path), f"not valid JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
+    except json.JSONDecodeError as exc:
+        raise ProfileError(str(path), f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except UnicodeDecodeError:
+        raise ProfileError(str(path), "not valid JSON: not UTF-8 text") from None
+    except (ValueError, RecursionError):
+        raise ProfileError(str(path), "not valid JSON: nested too deeply or malformed") from None
     return DeviceProfile.from_dict(d, str(path))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -33,7 +34,7 @@ def test_estimate_table_fits_the_terminal_and_shows_top_n_and_a_summary_by_type(
         assert max(len(ln) for ln in lines if not ln.startswith(str(mobilenet_path))) <= columns
         head = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("#"))
         assert lines[head + 5].startswith("(") and "cheaper kernels not shown" in lines[head + 5]
-        assert "summary by kernel type:" in lines and lines[-1].startswith("total: ")
+        assert "summary by op type:" in lines and lines[-1].startswith("total: ")
 
 
 def test_table_shows_the_overhead_so_its_shares_add_up_to_the_total(mobilenet_path):
@@ -44,7 +45,7 @@ def test_table_shows_the_overhead_so_its_shares_add_up_to_the_total(mobilenet_pa
     rest = float(next(ln for ln in lines if "cheaper kernels not shown" in ln).split()[-2])
     overhead = next(ln for ln in lines if ln.startswith("per-inference overhead (no kernel of its own)"))
     assert abs(sum(shown) + rest + float(overhead.split(": ")[1].split()[0]) - total) < 0.02
-    summary = lines[lines.index("summary by kernel type:") + 3:]
+    summary = lines[lines.index("summary by op type:") + 3:]
     shares = [float(ln.split()[-1]) for ln in summary[:summary.index("")]]
     assert summary[len(shares) - 1].startswith("per-inference overhead") and abs(sum(shares) - 100) < 0.5
 
@@ -117,8 +118,30 @@ def test_estimate_csv(nb201_path):
     assert r.stdout.splitlines()[0].startswith("index,ops,kind,runs_on")
 
 
+def test_devices_prints_one_line_per_profile_by_default(capsys, monkeypatch):
+    from pytest_tflite_latency.estimator.profile import device_names
+
+    from pytest_tflite_latency.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["devices"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = lines[2:lines.index("")]
+    assert [r.split()[0].rstrip("*") for r in rows] == list(device_names())
+    assert rows[0].startswith("pixel4-gpu* ") and "Google Pixel 4" in rows[0] and "Adreno 640" in rows[0]
+    assert rows[0].endswith("%") and "MAPE unseen" in lines[0] and max(map(len, lines)) <= 80
+
+
+def test_devices_cite_no_path_of_the_checkout(capsys):
+    from pytest_tflite_latency.cli import main
+
+    for args in (["devices"], ["devices", "-v"], ["devices", "--format", "json"]):
+        assert main(args) == 0
+        assert "shared/" not in capsys.readouterr().out
+
+
 def test_devices_lists_provenance_and_error_on_unseen_families():
-    r = cli("devices")
+    r = cli("devices", "-v")
     assert r.returncode == 0
     assert r.stdout.startswith("pixel4-gpu (default): Adreno 640 GPU (Google Pixel 4)")
     for name in ("mi8se-gpu", "galaxys10-gpu", "nnmeter-adreno630", "nnmeter-cortexa76"):
@@ -178,3 +201,66 @@ def test_estimating_never_imports_the_training_libraries(nb201_path):
 def test_usage_error_exit_2():
     assert cli("estimate").returncode == 2
     assert cli("--help").returncode == 0
+
+
+def _actions(parser: argparse.ArgumentParser, path: str = "tflite-latency"):
+    """Every option and argument of ``parser`` and its subcommands, with the command it belongs to."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _actions(sub, f"{path} {name}")
+        elif not isinstance(action, argparse._HelpAction):
+            yield path, action
+
+
+def test_every_option_and_argument_says_what_it_does():
+    from pytest_tflite_latency.cli import _parser
+
+    silent = [f"{path} {a.dest}" for path, a in _actions(_parser(with_bench=True)) if not a.help]
+    assert silent == []
+
+
+def test_help_prints_no_markup(capsys):
+    from pytest_tflite_latency.cli import main
+
+    for args in (["--help"], ["bench", "--help"], ["bench", "run", "--help"], ["estimate", "--help"]):
+        with pytest.raises(SystemExit):
+            main(args)
+        assert "``" not in capsys.readouterr().out
+
+
+def test_estimate_help_lists_the_profiles_and_the_gpu_names(capsys):
+    from pytest_tflite_latency.estimator.defaults import GPU_ALIASES
+    from pytest_tflite_latency.estimator.profile import device_names
+
+    from pytest_tflite_latency.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["estimate", "--help"])
+    text = " ".join(capsys.readouterr().out.split()).replace("- ", "-")  # undo argparse's line breaks
+    assert all(name in text for name in (*device_names(), *GPU_ALIASES))
+
+
+def test_version_imports_no_numpy_and_builds_no_bench_parser():
+    code = ("import sys\nfrom pytest_tflite_latency.cli import main\ntry:\n    main(['--version'])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('numpy', 'pytest_tflite_latency.bench.cli') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.startswith("tflite-latency ") and r.stdout.splitlines()[-1] == "[]"
+
+
+def test_not_a_model_error_reads_as_a_sentence(tmp_path, capsys):
+    from pytest_tflite_latency.cli import main
+
+    path = tmp_path / "notes.tflite"
+    path.write_bytes(b"justtesting, not a model at all")
+    assert main(["estimate", str(path)]) == 2
+    assert capsys.readouterr().err.endswith("not a TFLite model: file identifier is 'test', expected 'TFL3'\n")
+
+
+def test_precision_fp32_warns_in_the_table(nb201_path, capsys):
+    from pytest_tflite_latency.cli import main
+
+    assert main(["estimate", str(nb201_path), "--precision", "fp32"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "warning: precision fp32: pixel4-gpu measured its GPU delegate computing in fp16" in out
