@@ -18,7 +18,7 @@ from html import escape
 from pytest_tflite_latency.estimator.attribution import by_op_type, op_owners
 from pytest_tflite_latency.estimator.graph import Graph
 from pytest_tflite_latency.estimator.pipeline import Estimate, LayerEstimate
-from pytest_tflite_latency.estimator.profile import interval_label
+from pytest_tflite_latency.estimator.table import interval_label
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:0 16px 40px;color:#222}

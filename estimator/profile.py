@@ -24,12 +24,13 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES, resolve_device
+from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES, PRECISIONS, resolve_device
 from pytest_tflite_latency.estimator.errors import ProfileError, UnknownDeviceError
 from pytest_tflite_latency.estimator.features import FEATURES
 from pytest_tflite_latency.estimator.inputs import InputError
 from pytest_tflite_latency.estimator.kernels import KINDS
 from pytest_tflite_latency.estimator.registry import bundled_dir, device_names
+from pytest_tflite_latency.estimator.table import interval_label
 from pytest_tflite_latency.estimator.validate import validate_profile
 
 MAX_LOG_FACTOR = 1.5  # corrections are clipped to ×/÷ e^1.5 ≈ 4.5
@@ -38,9 +39,6 @@ RANGE_SLACK = 2.0  # a kernel up to 2× the work of the largest trained one stil
 CHUNK_ROWS = 4096  # trees are evaluated this many kernels at a time: memory stays bounded
 TREE_ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
 _INDEX_ARRAYS = frozenset({"roots", "feature", "left", "right"})
-# What a GPU delegate computes in: fp16 where the app allows precision loss (benchmark_model's
-# default, what the stock profiles measured), fp32 otherwise (GpuDelegate's default).
-PRECISIONS = ("fp16", "fp32")
 PACKED_DTYPES = frozenset({"<i4", "<i8", "<f4", "<f8"})  # what a stored array may hold
 
 
@@ -220,11 +218,6 @@ class PredictionInterval:
     def label(self) -> str:
         """"90% interval" for a coverage of 0.9; "interval" where the coverage is not known."""
         return interval_label(self.coverage)
-
-
-def interval_label(coverage: float | None) -> str:
-    """How to name an interval of ``coverage`` (a fraction): "90% interval", or "interval"."""
-    return "interval" if coverage is None else f"{100 * coverage:.4g}% interval"
 
 
 @dataclass(frozen=True)

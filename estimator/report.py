@@ -10,8 +10,8 @@ import textwrap
 
 from pytest_tflite_latency.estimator.attribution import by_op_type
 from pytest_tflite_latency.estimator.pipeline import Estimate, LayerEstimate
-from pytest_tflite_latency.estimator.profile import DeviceProfile, interval_label
-from pytest_tflite_latency.estimator.table import counted, text_table
+from pytest_tflite_latency.estimator.profile import DeviceProfile
+from pytest_tflite_latency.estimator.table import counted, interval_label, text_table
 
 CSV_COLUMNS = ("index", "ops", "kind", "runs_on", "input_shapes", "output_shape", "kernel", "stride",
                "filters", "groups", "ms")

@@ -8,6 +8,7 @@
       - model: models/net.tflite
         device: adreno640
         max_ms: 15
+        precision: fp32       # optional: the app's GPU delegate computes in fp32 (no precision loss)
       - model: models/*.tflite
         devices: [adreno640, nnmeter-adreno630]
         max_ms: 20
@@ -24,12 +25,12 @@ from pathlib import Path
 
 import yaml
 
-from pytest_tflite_latency.estimator.defaults import resolve_device
+from pytest_tflite_latency.estimator.defaults import PRECISIONS, resolve_device
 
 POLICIES = ("estimate", "upper")  # hold the estimate, or the interval's upper bound, to the budget
-_ENTRY_KEYS = {"model", "device", "devices", "max_ms", "policy", "margin_pct", "name"}
+_ENTRY_KEYS = {"model", "device", "devices", "max_ms", "policy", "margin_pct", "name", "precision"}
 _TOP_KEYS = {"defaults", "budgets"}
-_DEFAULT_KEYS = {"device", "policy", "margin_pct"}
+_DEFAULT_KEYS = {"device", "policy", "margin_pct", "precision"}
 
 
 class BudgetFileError(Exception):
@@ -53,6 +54,7 @@ class Budget:
     line: int
     error: str = ""  # the entry's problem; the item fails with it
     glob: bool = False  # matched by a glob, not named
+    precision: str | None = None  # the app's GPU delegate precision (PRECISIONS); None: the profile's
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -181,6 +183,9 @@ def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) 
     if margin is None or not 0 <= margin < 100:
         return bad(f"margin_pct must be a number from 0 to 100, got "
                    f"{_short(entry.get('margin_pct', defaults.get('margin_pct')))}")
+    precision = entry.get("precision", defaults.get("precision"))
+    if precision is not None and precision not in PRECISIONS:
+        return bad(f"precision must be one of {', '.join(PRECISIONS)}, got {_short(precision)}")
     devices = entry.get("devices") or [entry.get("device") or defaults.get("device") or device]
     if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
         return bad("devices must be a list of device names")
@@ -188,7 +193,7 @@ def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) 
     if not models:
         return bad(f"model {entry['model']!r} matches no file")
     glob_ = glob.has_magic(str(entry["model"]))
-    return [Budget(m, _label(path, m), d, float(max_ms), pol, float(margin), line, glob=glob_)
+    return [Budget(m, _label(path, m), d, float(max_ms), pol, float(margin), line, glob=glob_, precision=precision)
             for m in models for d in devices]
 
 

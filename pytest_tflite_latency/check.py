@@ -11,6 +11,7 @@ from pathlib import Path
 from pytest_tflite_latency.budgets import POLICIES, finite_number
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
 from pytest_tflite_latency.estimator.pipeline import Estimate, estimate
+from pytest_tflite_latency.estimator.table import interval_label
 
 
 class LatencyBudgetExceeded(AssertionError):
@@ -38,6 +39,7 @@ class BudgetResult:
     top_layers: list[str] = field(default_factory=list)
     test: str = ""
     path: str = ""  # the model file, resolved: the HTML report re-reads it
+    interval_coverage: float | None = None  # share of held-out models the profile's interval held
 
     @property
     def compared_ms(self) -> float:
@@ -79,8 +81,9 @@ class BudgetResult:
             return f"measured {self.measured_ms:.2f} ms on the phone (estimated {self.estimate_ms:.2f} ms)"
         lo, hi = self.interval_ms
         if self.policy == "upper":
-            return f"upper bound {hi:.2f} ms (estimate {self.estimate_ms:.2f} ms, 90% interval {lo:.2f}–{hi:.2f})"
-        return f"estimated {self.estimate_ms:.2f} ms (90% interval {lo:.2f}–{hi:.2f})"
+            return (f"upper bound {hi:.2f} ms (estimate {self.estimate_ms:.2f} ms, "
+                    f"{interval_label(self.interval_coverage)} {lo:.2f}–{hi:.2f})")
+        return f"estimated {self.estimate_ms:.2f} ms ({interval_label(self.interval_coverage)} {lo:.2f}–{hi:.2f})"
 
     def message(self) -> str:
         head = f"{self.model} on {self.device}: "
@@ -112,20 +115,21 @@ class BudgetResult:
 
 
 @lru_cache(maxsize=256)
-def _cached_estimate(path: str, mtime_ns: int, size: int, device: str) -> Estimate:
-    return estimate(path, device)
+def _cached_estimate(path: str, mtime_ns: int, size: int, device: str, precision: str | None) -> Estimate:
+    return estimate(path, device, precision=precision)
 
 
-def estimate_file(model: str | os.PathLike, device: str = DEFAULT_DEVICE) -> Estimate:
-    """Estimate a model file, cached while the file is unchanged."""
+def estimate_file(model: str | os.PathLike, device: str = DEFAULT_DEVICE, precision: str | None = None) -> Estimate:
+    """Estimate a model file, cached while the file is unchanged; ``precision``: the app's GPU
+    delegate's ("fp16"/"fp32"; None: the profile's)."""
     path = Path(model)
     try:
         st = path.stat()
     except OSError:
         st = None
     if st is None:  # let the estimator report the missing file in its own words, one line
-        return estimate(path, device)
-    return _cached_estimate(str(path.resolve()), st.st_mtime_ns, st.st_size, device)
+        return estimate(path, device, precision=precision)
+    return _cached_estimate(str(path.resolve()), st.st_mtime_ns, st.st_size, device, precision)
 
 
 def describe_layers(est: Estimate, n: int = 3) -> list[str]:
@@ -142,8 +146,10 @@ def describe_layers(est: Estimate, n: int = 3) -> list[str]:
 
 
 def check_budget(model: str | os.PathLike, max_ms: float, device: str = DEFAULT_DEVICE,
-                 policy: str = "estimate", margin_pct: float = 0.0, label: str | None = None) -> BudgetResult:
-    """Estimate ``model`` on ``device`` and compare it with ``max_ms``; never raises on a miss."""
+                 policy: str = "estimate", margin_pct: float = 0.0, label: str | None = None,
+                 precision: str | None = None) -> BudgetResult:
+    """Estimate ``model`` on ``device`` (its GPU delegate computing in ``precision``, None: as the
+    profile measured) and compare it with ``max_ms``; never raises on a miss."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
     if (finite_number(max_ms) or 0) <= 0:
@@ -151,9 +157,10 @@ def check_budget(model: str | os.PathLike, max_ms: float, device: str = DEFAULT_
     margin = finite_number(margin_pct)
     if margin is None or not 0 <= margin < 100:
         raise ValueError(f"margin_pct must be a number from 0 to 100, not {margin_pct!r}")
-    est = estimate_file(model, device)
+    est = estimate_file(model, device, precision)
     return BudgetResult(label or str(model), device, float(max_ms), est.total_ms, est.interval_ms,
-                        policy, float(margin_pct), top_layers=describe_layers(est), path=str(Path(model).resolve()))
+                        policy, float(margin_pct), top_layers=describe_layers(est), path=str(Path(model).resolve()),
+                        interval_coverage=est.interval_coverage)
 
 
 def estimate_of(result: dict) -> Estimate | None:

@@ -6,7 +6,7 @@ import argparse
 import shutil
 import sys
 
-from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES
+from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES, PRECISIONS
 from pytest_tflite_latency.estimator.errors import EstimatorError
 
 BENCH_MODULES = ("xgboost", "sklearn", "scipy", "ai_edge_litert")  # the bench extra
@@ -48,7 +48,7 @@ def _parser(with_bench: bool = True) -> argparse.ArgumentParser:
                        description="Print the estimated latency of MODEL, in total and per kernel.")
     e.add_argument("model", metavar="MODEL.tflite", help="the TensorFlow Lite model to estimate")
     e.add_argument("--device", default=DEFAULT_DEVICE, help=_device_help())
-    e.add_argument("--precision", choices=("fp16", "fp32"), help=PRECISION_HELP)
+    e.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     e.add_argument("--format", choices=("table", "csv", "json", "html", "model-explorer", "model-explorer-kernels"),
                    default="table",
                    help="table (default): the kernels and a summary by op type for a terminal; csv, json: every "
@@ -63,7 +63,7 @@ def _parser(with_bench: bool = True) -> argparse.ArgumentParser:
     f.add_argument("old", metavar="OLD.tflite", help="the model before the change")
     f.add_argument("new", metavar="NEW.tflite", help="the model after the change")
     f.add_argument("--device", default=DEFAULT_DEVICE, help=_device_help())
-    f.add_argument("--precision", choices=("fp16", "fp32"), help=PRECISION_HELP)
+    f.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     f.add_argument("--format", choices=("text", "json", "html"), default="text",
                    help="text (default) for a terminal, json, or a self-contained html page")
     f.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of standard output")

@@ -262,3 +262,21 @@ def test_the_interval_label_comes_from_the_profiles_coverage(nb201_bytes):
     assert "<dt>80% interval</dt>" in render_html(est, load_graph(nb201_bytes))
     unknown = estimate(nb201_bytes, replace(profile, interval=replace(profile.interval, coverage=None)))
     assert "(interval " in render(unknown).splitlines()[-1]
+
+
+def test_a_budget_may_state_the_delegates_precision(tmp_path, nb201_bytes):
+    from pytest_tflite_latency.budgets import load_budgets
+    from pytest_tflite_latency.check import check_budget, estimate_file
+
+    (tmp_path / "net.tflite").write_bytes(nb201_bytes)
+    (tmp_path / "b.yaml").write_text("defaults:\n  precision: fp32\nbudgets:\n  - model: net.tflite\n    max_ms: 50\n"
+                                     "  - model: net.tflite\n    device: mi8se-gpu\n    max_ms: 50\n"
+                                     "    precision: fp16\n  - model: net.tflite\n    device: iphone7-gpu\n"
+                                     "    max_ms: 50\n    precision: fp64\n")
+    fp32, fp16, bad = load_budgets(tmp_path / "b.yaml", DEFAULT_DEVICE)
+    assert (fp32.precision, fp16.precision) == ("fp32", "fp16")
+    assert bad.error == "precision must be one of fp16, fp32, got 'fp64'"
+    result = check_budget(fp32.model, fp32.max_ms, fp32.device, precision=fp32.precision)
+    assert result.estimate_ms == pytest.approx(estimate(nb201_bytes).total_ms, rel=1e-12)
+    assert any("precision fp32" in w for w in estimate_file(fp32.model, fp32.device, "fp32").warnings)
+    assert "(90% interval " in result.what()
