@@ -127,6 +127,8 @@ class TreeEnsemble:
         for _ in range(self.depth):
             f = self.feature[node]
             leaf = f < 0
+            if leaf.all():  # every row has reached its leaf: further steps would change nothing
+                break
             x = Xc[rows, np.where(leaf, 0, f)]
             t = self.threshold[node]
             go_left = x < t if self.compare == "lt" else x <= t
