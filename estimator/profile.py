@@ -15,7 +15,6 @@ hand-written profiles keep loading. The numbers are the same in both forms, bit 
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from collections.abc import Iterator, Mapping
@@ -44,7 +43,8 @@ PACKED_DTYPES = frozenset({"<i4", "<i8", "<f4", "<f8"})  # what a stored array m
 
 def pack_array(a: np.ndarray, dtype: str) -> dict:
     """An array as its stored JSON form: little-endian bytes of ``dtype`` in base64."""
-    return {"dtype": dtype, "base64": base64.b64encode(np.ascontiguousarray(a, dtype).tobytes()).decode("ascii")}
+    data = binascii.b2a_base64(np.ascontiguousarray(a, dtype).tobytes(), newline=False).decode("ascii")
+    return {"dtype": dtype, "base64": data}
 
 
 def unpack_array(value: object, where: str, source: str) -> object:

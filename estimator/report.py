@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -39,6 +38,8 @@ def render(est: Estimate, fmt: str = "table", top: int | None = None, width: int
         return json.dumps(est.to_dict(), indent=2, allow_nan=False) + "\n"  # the pipeline returns finite figures
     if fmt == "csv":
         out = io.StringIO()
+        import csv  # only for this format: a cold table estimate does not load it
+
         writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(_cells(layer) for layer in est.layers)
@@ -126,6 +127,8 @@ def render_devices(profiles: list[DeviceProfile], fmt: str = "table", width: int
     if fmt == "csv":
         flat = [{k: v for k, v in i.items() if not isinstance(v, dict)} for i in items]
         out = io.StringIO()
+        import csv
+
         writer = csv.DictWriter(out, list(flat[0]) if flat else [], lineterminator="\n")
         writer.writeheader()
         writer.writerows(flat)
