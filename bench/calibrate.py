@@ -104,4 +104,4 @@ def _scaled_base(profile: DeviceProfile, scales: np.ndarray) -> dict:
     """The base with every kind's own coefficients scaled by its group's factor."""
     per_kind = {kind: {k: kind_coefficients(profile.base, kind)[k] * float(scales[_group(kind)])
                        for k in COEFFICIENTS} for kind in KINDS}
-    return {**profile.base, "per_kind": per_kind}
+    return {**profile.base.to_dict(), "per_kind": per_kind}

@@ -17,7 +17,7 @@ MAX_CONSECUTIVE_FAILURES = 5
 
 def add_parser(sub) -> None:
     b = sub.add_parser("bench", help="measure kernels on a phone or this host, train and export profiles",
-                       description=__doc__)
+                       description="Measure kernels and models, store them, train and export device profiles.")
     bs = b.add_subparsers(dest="bench_command", required=True, metavar="STEP")
 
     def db(p):
@@ -25,12 +25,14 @@ def add_parser(sub) -> None:
 
     r = bs.add_parser("run", help="measure single-kernel models (and whole models) on a device")
     db(r)
-    r.add_argument("--runner", choices=("local", "adb"), required=True)
+    r.add_argument("--runner", choices=("local", "adb"), required=True,
+                   help="local: LiteRT on this host's CPU (the bench extra); adb: benchmark_model on a phone")
     r.add_argument("--device-name", required=True, help="name of the profile to build, e.g. pixel8-gpu")
     r.add_argument("--serial", help="adb serial (default: the only attached phone)")
     r.add_argument("--benchmark-binary", help="TFLite benchmark_model built for the phone (adb runner)")
     r.add_argument("--no-gpu", action="store_true", help="adb runner: measure the CPU, not the GPU delegate")
-    r.add_argument("--grid", choices=("small", "full", "none"), default="small")
+    r.add_argument("--grid", choices=("small", "full", "none"), default="small",
+                   help="which single-kernel configurations to sample: small (default), full, or none")
     r.add_argument("--kernels", default=",".join(("conv", "dwconv", "fc", "pool", "elementwise", "concat",
                                                    "resize", "reduce", "softmax")),
                    help="kernel types to sample, comma-separated")
@@ -40,8 +42,8 @@ def add_parser(sub) -> None:
     r.add_argument("--adaptive", type=int, metavar="N",
                    help="pick N kernels where a forest trained on the database disagrees most")
     r.add_argument("--models", nargs="*", default=[], metavar="MODEL.tflite", help="whole models to measure")
-    r.add_argument("--repeats", type=int, default=15)
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--repeats", type=int, default=15, help="timed runs per model (default 15)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the random sampling (default 0)")
     i = bs.add_parser("import-nb201", help="import the published NAS-Bench-201 measurements")
     db(i)
     i.add_argument("--csv", help="measurements.csv (default: bench/data/nnmeter-nasbench201/measurements.csv)")
@@ -49,16 +51,17 @@ def add_parser(sub) -> None:
                        ("export", "train and write the device profile (JSON)")):
         t = bs.add_parser(name, help=text)
         db(t)
-        t.add_argument("--device-name", required=True)
-        t.add_argument("--algorithm", choices=("xgboost", "random_forest", "decision_tree"), default=None)
+        t.add_argument("--device-name", required=True, help="the device whose measurements to learn from")
+        t.add_argument("--algorithm", choices=("xgboost", "random_forest", "decision_tree"), default=None,
+                       help="the correction trees' regressor (default: each one, compared by cross-validation)")
         if name == "export":
             t.add_argument("--out", type=Path, help="profile path (default NAME.json)")
     c = bs.add_parser("calibrate", help="few-shot: rescale an existing profile with a few whole-model runs")
     db(c)
     c.add_argument("--from", dest="source", required=True,
                    help="profile to start from (name or .json), or auto: the bundled GPU profile that fits best")
-    c.add_argument("--device-name", required=True)
-    c.add_argument("--out", type=Path)
+    c.add_argument("--device-name", required=True, help="name of the calibrated profile and of its measurements")
+    c.add_argument("--out", type=Path, help="profile path (default NAME.json)")
     s = bs.add_parser("status", help="what the database holds")
     db(s)
 

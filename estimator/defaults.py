@@ -9,3 +9,7 @@ GPU_ALIASES = {"adreno640": "pixel4-gpu", "adreno616": "mi8se-gpu", "mali-g76": 
 def resolve_device(name: str) -> str:
     """A bundled profile's name for ``name``, which may be a GPU's name (``adreno640``)."""
     return GPU_ALIASES.get(name.lower(), name)
+
+# What a GPU delegate computes in: fp16 where the app allows precision loss (benchmark_model's
+# default, what the stock profiles measured), fp32 otherwise (GpuDelegate's default).
+PRECISIONS = ("fp16", "fp32")

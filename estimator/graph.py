@@ -110,7 +110,8 @@ def load_graph(model: str | os.PathLike | bytes, name: str | None = None) -> Gra
     if len(data) < 8:
         raise ModelError(source, f"not a TFLite model: file is only {len(data)} bytes")
     if data[4:8] != b"TFL3":
-        raise ModelError(source, f"not a TFLite model: file identifier is {data[4:8]!r}, expected b'TFL3'")
+        found = ascii(data[4:8].decode("latin-1"))  # 'test', not b'test'
+        raise ModelError(source, f"not a TFLite model: file identifier is {found}, expected 'TFL3'")
     try:
         return _parse(source, data)
     except ModelError:

@@ -15,9 +15,10 @@ import math
 from collections.abc import Iterable, Sequence
 from html import escape
 
+from pytest_tflite_latency.estimator.attribution import by_op_type, op_owners
 from pytest_tflite_latency.estimator.graph import Graph
-from pytest_tflite_latency.estimator.model_explorer import op_owners
 from pytest_tflite_latency.estimator.pipeline import Estimate, LayerEstimate
+from pytest_tflite_latency.estimator.table import interval_label
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:0 16px 40px;color:#222}
@@ -226,11 +227,11 @@ def layer_table(est: Estimate) -> str:
 
 
 def op_breakdown(est: Estimate) -> list[tuple[str, float, int]]:
-    """(main op type, total ms, kernel count) per op type, costliest first."""
-    by: dict[str, list[float]] = {}
-    for layer in est.layers:
-        by.setdefault(layer.ops[0] if layer.ops else layer.kind, []).append(layer.ms)
-    return sorted(((k, math.fsum(v), len(v)) for k, v in by.items()), key=lambda r: (-r[1], r[0]))
+    """(label, total ms, kernel count) per main op type (`attribution.by_op_type`, the CLI's rule),
+    costliest first; where kernels run on more than one side, the label says where."""
+    rows = by_op_type(est)
+    sides = len({r.runs_on for r in rows}) > 1
+    return [(f"{r.op} on {r.runs_on}" if sides else r.op, r.ms, r.kernels) for r in rows]
 
 
 def summary(est: Estimate, description: str = "") -> str:
@@ -238,8 +239,8 @@ def summary(est: Estimate, description: str = "") -> str:
     lo, hi = est.interval_ms
     on = [layer.runs_on for layer in est.layers]
     facts = [("description", description)] if description else []
-    facts += [("device", f"{est.device} ({est.device_title})"), ("90% interval", f"{ms(lo)}–{ms(hi)} ms"),
-             ("kernels", str(len(est.layers))),
+    facts += [("device", f"{est.device} ({est.device_title})"),
+              (interval_label(est.interval_coverage), f"{ms(lo)}–{ms(hi)} ms"), ("kernels", str(len(est.layers))),
              ("per-inference overhead", f"{ms(est.overhead_ms)} ms, no kernel of its own"),
              ("GPU partitions", str(est.gpu_partitions)),
              ("CPU kernels", str(on.count("CPU"))), ("GPU↔CPU copies", str(on.count("copy")))]

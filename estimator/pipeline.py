@@ -50,6 +50,7 @@ class Estimate:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     gpu_partitions: int = 0
     overhead_ms: float = 0.0  # per-inference cost outside the listed kernels (in total_ms)
+    interval_coverage: float | None = None  # share of held-out models the profile's interval held
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -61,10 +62,12 @@ class Estimate:
 
 
 def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfile = DEFAULT_DEVICE,
-             name: str | None = None) -> Estimate:
+             name: str | None = None, precision: str | None = None) -> Estimate:
     """Estimate ``model`` (a `.tflite` path or its bytes) on ``device`` (a bundled profile name,
-    a profile JSON path, or a loaded `DeviceProfile`)."""
+    a profile JSON path, or a loaded `DeviceProfile`); ``precision`` ("fp16"/"fp32"): what the app's
+    GPU delegate computes in, where it differs from what the profile measured (a warning says so)."""
     profile = load_profile(device)
+    assumed = profile.precision_warnings(precision)
     graph = load_graph(model, name)
     try:
         kg = group_kernels(graph, profile.backend, profile.max_partitions)
@@ -81,9 +84,9 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
             k.index, k.op_names, k.kind, k.runs_on, tuple(t.shape for t in k.inputs),
             k.output.shape if k.output is not None else None, p.kernel, p.stride, p.filters,
             p.groups, float(ms), tuple(o.index for o in k.ops), k.note))
-    warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile))
+    warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile), *assumed)
     return Estimate(graph.source, profile.name, profile.title, times.total_ms, times.interval_ms,
-                    tuple(layers), warnings, kg.partitions, profile.overhead_ms)
+                    tuple(layers), warnings, kg.partitions, profile.overhead_ms, profile.interval.coverage)
 
 
 def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
@@ -110,12 +113,12 @@ def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
 
 def precision_warnings(graph: Graph, profile: DeviceProfile) -> list[str]:
     """What the estimate assumes when the model's precision differs from what the profile measured."""
-    measured = profile.device.get("model_precision")
+    measured = profile.device.model_precision
     if profile.backend != "gpu" or not measured:
         return []
     runtime = [t for t in graph.main.tensors if not t.is_const]
     if any(t.quantized for t in runtime):
         return [f"int8-quantized model: the GPU delegate dequantizes it and computes in "
-                f"{profile.device.get('compute_precision', 'float')}; {profile.name} measured {measured} models, "
+                f"{profile.device.compute_precision or 'float'}; {profile.name} measured {measured} models, "
                 "so the estimate is that of the float graph (quantize/dequantize ops removed)"]
     return []

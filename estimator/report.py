@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
 import textwrap
 
+from pytest_tflite_latency.estimator.attribution import by_op_type
 from pytest_tflite_latency.estimator.pipeline import Estimate, LayerEstimate
 from pytest_tflite_latency.estimator.profile import DeviceProfile
-from pytest_tflite_latency.estimator.table import counted, text_table
+from pytest_tflite_latency.estimator.table import counted, interval_label, text_table
 
 CSV_COLUMNS = ("index", "ops", "kind", "runs_on", "input_shapes", "output_shape", "kernel", "stride",
                "filters", "groups", "ms")
@@ -38,6 +38,8 @@ def render(est: Estimate, fmt: str = "table", top: int | None = None, width: int
         return json.dumps(est.to_dict(), indent=2, allow_nan=False) + "\n"  # the pipeline returns finite figures
     if fmt == "csv":
         out = io.StringIO()
+        import csv  # only for this format: a cold table estimate does not load it
+
         writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(_cells(layer) for layer in est.layers)
@@ -48,8 +50,9 @@ def render(est: Estimate, fmt: str = "table", top: int | None = None, width: int
 # What a whole inference costs beyond its kernels (dispatch, synchronisation): learned per profile.
 OVERHEAD = "per-inference overhead"
 _HEADS = ("#", "ops", "on", "input", "output", "window", "filters", "ms", "%")
-_DROP_FIRST = (3, 6, 5)  # input, filters, window: left out, in this order, when a line would not fit
-_OPS = 1
+INDEX, OPS, ON, INPUT, OUTPUT, WINDOW, FILTERS, MS, SHARE = range(len(_HEADS))  # column positions
+_RIGHT = frozenset({INDEX, FILTERS, MS, SHARE})  # numbers align right
+_DROP_FIRST = (INPUT, FILTERS, WINDOW)  # left out, in this order, when a line would not fit
 
 
 def _layer_row(layer: LayerEstimate, total: float) -> list[str]:
@@ -71,22 +74,18 @@ def _fit(heads: list[str], rows: list[list[str]], width: int) -> list[str]:
 
 
 def _select(heads, rows, keep: list[int], width: int | None) -> list[str]:
-    right = frozenset(i for i, k in enumerate(keep) if k in (0, 6, 7, 8))
+    right = frozenset(i for i, k in enumerate(keep) if k in _RIGHT)
     return text_table([heads[k] for k in keep], [[r[k] for k in keep] for r in rows], right, width,
-                      shrink=keep.index(_OPS))
+                      shrink=keep.index(OPS))
 
 
 def _by_type(est: Estimate, total: float) -> list[str]:
-    """Kernels, time and share per kernel kind and where it runs, costliest first (as benchmark_model's
-    "summary by node type")."""
-    groups: dict[tuple[str, str], list[float]] = {}
-    for layer in est.layers:
-        groups.setdefault((layer.kind, layer.runs_on), []).append(layer.ms)
-    rows = [[kind, on, str(len(ms)), f"{sum(ms):.3f}", f"{100 * sum(ms) / total:.1f}"]
-            for (kind, on), ms in sorted(groups.items(), key=lambda g: -sum(g[1]))]
+    """Kernels, time and share per main op type and where it runs, costliest first (as
+    benchmark_model's "summary by node type"; `attribution.by_op_type`, the HTML page's rule)."""
+    rows = [[r.op, r.runs_on, str(r.kernels), f"{r.ms:.3f}", f"{100 * r.ms / total:.1f}"] for r in by_op_type(est)]
     if est.overhead_ms > 0:
         rows.append([OVERHEAD, "", "", f"{est.overhead_ms:.3f}", f"{100 * est.overhead_ms / total:.1f}"])
-    return text_table(("kind", "on", "kernels", "ms", "%"), rows, frozenset({2, 3, 4}))
+    return text_table(("op", "on", "kernels", "ms", "%"), rows, frozenset({2, 3, 4}))
 
 
 def fold_warnings(warnings: tuple[str, ...] | list[str]) -> list[str]:
@@ -109,26 +108,66 @@ def _table(est: Estimate, top: int | None, width: int) -> str:
     if est.overhead_ms > 0:
         out.append(textwrap.fill(f"{OVERHEAD} (no kernel of its own): {est.overhead_ms:.3f} ms "
                                  f"({100 * est.overhead_ms / total:.1f}%)", width, subsequent_indent="  "))
-    out += ["", "summary by kernel type:", *_by_type(est, total), ""]
+    out += ["", "summary by op type:", *_by_type(est, total), ""]
     out += [textwrap.fill(f"warning: {w}", width, subsequent_indent="  ") for w in fold_warnings(est.warnings)]
     lo, hi = est.interval_ms
-    out.append(f"total: {est.total_ms:.2f} ms (90% interval {lo:.2f}–{hi:.2f} ms), {len(est.layers)} kernels")
+    out.append(f"total: {est.total_ms:.2f} ms ({interval_label(est.interval_coverage)} {lo:.2f}–{hi:.2f} ms), "
+               f"{len(est.layers)} kernels")
     return "\n".join(out) + "\n"
 
 
-def render_devices(profiles: list[DeviceProfile], fmt: str = "table", width: int = 80) -> str:
-    """The bundled device profiles: phone, GPU, runtime, what each learned from and its error on
-    networks of families it never saw (the table in lines of at most ``width`` characters)."""
+def render_devices(profiles: list[DeviceProfile], fmt: str = "table", width: int = 80,
+                   verbose: bool = False) -> str:
+    """The bundled device profiles: one line each (name, phone, GPU, runtime, error on networks of
+    families it never saw), or with ``verbose`` what each learned from and all its figures; lines
+    of at most ``width`` characters. ``csv`` and ``json`` give every field."""
     items = [_device_item(p) for p in profiles]
     if fmt == "json":
         return json.dumps(items, indent=2) + "\n"
     if fmt == "csv":
         flat = [{k: v for k, v in i.items() if not isinstance(v, dict)} for i in items]
         out = io.StringIO()
+        import csv
+
         writer = csv.DictWriter(out, list(flat[0]) if flat else [], lineterminator="\n")
         writer.writeheader()
         writer.writerows(flat)
         return out.getvalue()
+    return _devices_long(items, width) if verbose else _devices_short(items, width)
+
+
+_DEVICE_HEADS = ("profile", "phone", "GPU or CPU", "runtime", "MAPE unseen")
+_DEVICE_CUTS = ((3, 12), (2, 14), (1, 14))  # (column, narrowest): cut in this order to fit a line
+
+
+def _devices_short(items: list[dict], width: int) -> str:
+    rows = []
+    for i in items:
+        h, own = i["unseen_families"], i["in_family"]
+        error = f"{h['mape_pct']}%" if h else f"({own['mape_pct']}%)" if own else "—"
+        rows.append([i["name"] + ("*" if i["default"] else ""), i["phone"], i["gpu"], _short_runtime(i["runtime"]),
+                     error])
+    widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(_DEVICE_HEADS)]
+    for column, narrowest in _DEVICE_CUTS:
+        over = sum(widths) + 2 * (len(widths) - 1) - width
+        if over > 0:
+            widths[column] = max(narrowest, widths[column] - over)
+    cut = [[c if len(c) <= w else c[:w - 1] + "…" for c, w in zip(r, widths, strict=True)] for r in rows]
+    foot = ("* the default. MAPE unseen: mean error on networks of families it never trained on; (in "
+            "brackets): only measured on its own family. -v: what each profile learned from, all its figures "
+            "and the GPU names that select it.")
+    lines = text_table(_DEVICE_HEADS, cut, frozenset({4}))
+    return "\n".join([*lines, "", textwrap.fill(foot, width)]) + "\n"
+
+
+def _short_runtime(runtime: str) -> str:
+    """"TensorFlow Lite 2.10 GPU delegate (OpenCL), fp16" → "TFLite 2.10 OpenCL fp16"."""
+    short = runtime.replace("TensorFlow Lite", "TFLite").replace(" GPU delegate", "").replace(", nn-Meter's build",
+                                                                                           " nn-Meter")
+    return re.sub(r" \((\w+)\),?", r" \1", short).replace(",", "")
+
+
+def _devices_long(items: list[dict], width: int) -> str:
     lines = []
     for i in items:
         precision = (f"; measured {i['model_precision']} models, {i['compute_precision']} on the GPU"
@@ -138,26 +177,46 @@ def render_devices(profiles: list[DeviceProfile], fmt: str = "table", width: int
                   + (f"; also selected by '{i['aliases']}'" if i["aliases"] else ""),
                   f"    trained on:  {i['trained_on']} ({i['measurements']}), {i['regressor']} "
                   f"on {i['tree_features']} features"]
+        label = interval_label(i["interval_coverage"])
         if i["unseen_families"]:
-            lines.append(f"    unseen families: {_figures(i['unseen_families'])}")
+            lines.append(f"    unseen families: {_figures(i['unseen_families'], label)}")
             floor = i["unseen_families"].get("floor")
             if floor:
-                lines.append(f"    floor (FLOPs + file size): {_figures(floor)}")
+                lines.append(f"    floor (FLOPs + file size): {_figures(floor, label)}")
         if i["in_family"]:
-            lines.append(f"    in family:   {_figures(i['in_family'])}")
+            lines.append(f"    in family:   {_figures(i['in_family'], label)}")
         if i["real_networks"]:
-            lines.append(f"    real CNNs:   {_figures(i['real_networks'])} ({i['real_networks']['method']})")
+            lines.append(f"    real CNNs:   {_figures(i['real_networks'], label)} ({i['real_networks']['method']})")
     wrapped = [textwrap.fill(line, width, subsequent_indent=" " * (17 if line.startswith(" ") else 4),
                              break_long_words=False, break_on_hyphens=False) for line in lines]
     return "\n".join(wrapped) + "\n"
 
 
-def _figures(h: dict) -> str:
+def _figures(h: dict, interval: str) -> str:
     parts = [f"{h.get('within_10pct')}% within ±10%", f"{h.get('within_25pct')}% within ±25%",
              f"MAPE {h.get('mape_pct')}%"]
     if h.get("interval_coverage_pct") is not None:
-        parts.append(f"90% interval holds {h['interval_coverage_pct']}%")
+        parts.append(f"{interval} holds {h['interval_coverage_pct']}%")
     return ", ".join(parts) + (f" of {h['models']} models" if h.get("models") else "")
+
+
+_DATA_PATH = re.compile(r"(?: \((?:\.\./)?shared/data/[^)]*\)|, (?:\.\./)?shared/data/[^),]*)")
+
+
+def _without_paths(text: str) -> str:
+    """Provenance text without the checkout's data folders (a pip user has none): "62 real CNNs
+    (qed-usc mobile-ml-benchmark, shared/data/qed-usc-mobile-cnn)" → "62 real CNNs (qed-usc
+    mobile-ml-benchmark)"."""
+    return _DATA_PATH.sub("", text)
+
+
+def _hardware(p: DeviceProfile) -> tuple[str, str]:
+    """(phone, GPU or CPU): the profile's device record, else read from its title ("Adreno 630 GPU
+    (Snapdragon 845, Pixel 3 XL), ...")."""
+    if p.device.phone or p.device.gpu:
+        return p.device.phone or "", p.device.gpu or ""
+    m = re.match(r"(.*?) \((?:[^,)]*, )?([^)]*)\)", p.title)
+    return (m.group(2), m.group(1)) if m else ("", p.title)
 
 
 def _device_item(p: DeviceProfile) -> dict:
@@ -169,10 +228,13 @@ def _device_item(p: DeviceProfile) -> dict:
     if isinstance(measured, dict):
         measured = " and ".join(f"{v} {k.replace('_', '-').removesuffix('s')}" for k, v in measured.items())
     stock = "families" in heldout.get("method", "")
+    phone, gpu = _hardware(p)
     return {"name": p.name, "default": p.name == DEFAULT_DEVICE, "title": p.title, "backend": p.backend,
             "runtime": p.runtime, "aliases": ", ".join(a for a, n in GPU_ALIASES.items() if n == p.name),
-            **{k: p.device.get(k, "") for k in ("phone", "gpu", "model_precision", "compute_precision")},
-            "trained_on": prov.get("trained_on", ""), "measurements": f"{measured} measurements",
+            "phone": phone, "gpu": gpu, "model_precision": p.device.model_precision or "",
+            "compute_precision": p.device.compute_precision or "",
+            "trained_on": _without_paths(prov.get("trained_on", "")), "measurements": f"{measured} measurements",
             "regressor": prov.get("regressor"), "tree_features": prov.get("tree_features", "all"),
+            "interval_coverage": p.interval.coverage,
             "unseen_families": heldout if stock else {},
             "in_family": {} if stock else heldout, "real_networks": prov.get("real_networks", {})}

@@ -1,4 +1,5 @@
-"""Plain-text and Markdown tables, written once for the estimate report and the plugin's summary."""
+"""Plain-text and Markdown tables and their labels, written once for the estimate report and the plugin's
+summary."""
 
 from __future__ import annotations
 
@@ -31,3 +32,9 @@ def markdown_table(heads: Sequence[str], rows: Sequence[Sequence[str]]) -> list[
 def counted(n: int, noun: str) -> str:
     """``n`` and ``noun``, plural unless ``n`` is 1: "1 kernel", "3 kernels"."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def interval_label(coverage: float | None) -> str:
+    """How to name an interval that held ``coverage`` (a fraction, the profile's
+    ``interval.coverage``) of held-out models: "90% interval"; "interval" where it is not known."""
+    return "interval" if coverage is None else f"{100 * coverage:.4g}% interval"

@@ -119,15 +119,19 @@ def _check_trees(t: dict, source: str, n_features: int) -> None:
 
 
 def _numbers(values: object, where: str, source: str) -> np.ndarray:
-    """A JSON list of finite numbers as an array (vectorised: trees hold hundreds of thousands)."""
-    if not isinstance(values, list):
+    """A JSON list of finite numbers (or a stored array, already decoded) as an array (vectorised:
+    trees hold hundreds of thousands)."""
+    if isinstance(values, np.ndarray):  # a stored array, decoded by the profile loader
+        array = values.astype(float)
+    elif not isinstance(values, list):
         raise ProfileError(source, f"{where} must be a list of numbers")
-    try:
-        array = np.array(values, dtype=float)
-    except (TypeError, ValueError):
-        raise ProfileError(source, f"{where} must be a list of numbers") from None
-    if array.ndim != 1 or any(isinstance(v, bool) for v in values[:1]):
-        raise ProfileError(source, f"{where} must be a list of numbers")
+    else:
+        try:
+            array = np.array(values, dtype=float)
+        except (TypeError, ValueError):
+            raise ProfileError(source, f"{where} must be a list of numbers") from None
+        if array.ndim != 1 or any(isinstance(v, bool) for v in values[:1]):
+            raise ProfileError(source, f"{where} must be a list of numbers")
     if not np.isfinite(array).all():
         raise ProfileError(source, f"{where} holds {array[~np.isfinite(array)][0]}, not a finite number")
     return array

@@ -19,13 +19,14 @@ if not _os.path.isdir(_os.path.join(__path__[0], "estimator")) \
 
 
 def assert_latency(model, max_ms: float, device: str | None = None, policy: str | None = None,
-                   margin_pct: float | None = None):
+                   margin_pct: float | None = None, precision: str | None = None):
     """Fail the current test when ``model`` is estimated (or, with --on-device, measured) slower
     than ``max_ms`` on ``device``; return the `BudgetResult` otherwise. Inside a test a relative
-    ``model`` path is relative to the test's file; outside a session, to the working directory."""
+    ``model`` path is relative to the test's file; outside a session, to the working directory.
+    ``precision`` ("fp16"/"fp32"): what the app's GPU delegate computes in, if not the profile's."""
     from pytest_tflite_latency.session import CURRENT_ITEM, run_check
 
-    return run_check(CURRENT_ITEM.get(), model, max_ms, device, policy, margin_pct)
+    return run_check(CURRENT_ITEM.get(), model, max_ms, device, policy, margin_pct, precision=precision)
 
 
 def __getattr__(name: str):

@@ -8,6 +8,7 @@
       - model: models/net.tflite
         device: adreno640
         max_ms: 15
+        precision: fp32       # optional: the app's GPU delegate computes in fp32 (no precision loss)
       - model: models/*.tflite
         devices: [adreno640, nnmeter-adreno630]
         max_ms: 20
@@ -25,14 +26,14 @@ from pathlib import Path
 
 import yaml
 
-from pytest_tflite_latency.estimator.defaults import resolve_device
+from pytest_tflite_latency.estimator.defaults import PRECISIONS, resolve_device
 from pytest_tflite_latency.estimator.inputs import InputError, read_regular_file
 from pytest_tflite_latency.records import POLICIES, checked_budget, checked_margin
 
 MAX_BUDGET_FILE_BYTES = 16 * 2**20
-_ENTRY_KEYS = {"model", "device", "devices", "max_ms", "policy", "margin_pct", "name"}
+_ENTRY_KEYS = {"model", "device", "devices", "max_ms", "policy", "margin_pct", "name", "precision"}
 _TOP_KEYS = {"defaults", "budgets"}
-_DEFAULT_KEYS = {"device", "policy", "margin_pct"}
+_DEFAULT_KEYS = {"device", "policy", "margin_pct", "precision"}
 
 
 class BudgetFileError(Exception):
@@ -56,6 +57,7 @@ class Budget:
     line: int
     error: str = ""  # the entry's problem; the item fails with it
     glob: bool = False  # matched by a glob, not named
+    precision: str | None = None  # the app's GPU delegate precision (PRECISIONS); None: the profile's
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -201,6 +203,9 @@ def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) 
         margin = checked_margin(margin_given)
     except InputError:
         return bad(f"margin_pct must be a number from 0 up to 100, got {_short(margin_given)}", "margin_pct")
+    precision = entry.get("precision", defaults.get("precision"))
+    if precision is not None and precision not in PRECISIONS:
+        return bad(f"precision must be one of {', '.join(PRECISIONS)}, got {_short(precision)}", "precision")
     devices = entry.get("devices") or [entry.get("device") or defaults.get("device") or device]
     if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
         return bad("devices must be a list of device names", "devices")
@@ -209,7 +214,7 @@ def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) 
     if not models:
         return bad(f"model {_short(entry['model'])} matches no file", "model")
     glob_ = glob.has_magic(str(entry["model"]))
-    return [Budget(m, _label(path, m), d, float(max_ms), pol, float(margin), line, glob=glob_)
+    return [Budget(m, _label(path, m), d, float(max_ms), pol, float(margin), line, glob=glob_, precision=precision)
             for m in models for d in devices]
 
 

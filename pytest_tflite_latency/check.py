@@ -44,22 +44,24 @@ def _cached_profile(device: str, where: str, search_dirs: tuple[str, ...]) -> De
 
 
 @lru_cache(maxsize=256)
-def _cached_estimate(path: str, mtime_ns: int, size: int, device: str, where: str,
+def _cached_estimate(path: str, mtime_ns: int, size: int, precision: str | None, device: str, where: str,
                      search_dirs: tuple[str, ...]) -> Estimate:
-    return estimate(path, _cached_profile(device, where, search_dirs))
+    return estimate(path, _cached_profile(device, where, search_dirs), precision=precision)
 
 
 def estimate_file(model: str | os.PathLike, device: str = DEFAULT_DEVICE,
-                  search_dirs: tuple[str, ...] = ()) -> Estimate:
-    """Estimate a model file, cached while the file is unchanged."""
+                  search_dirs: tuple[str, ...] = (), precision: str | None = None) -> Estimate:
+    """Estimate a model file, cached while the file is unchanged; ``precision``: what the app's GPU
+    delegate computes in ("fp16"/"fp32"; None: as the profile measured)."""
     path = Path(model)
     try:
         st = path.stat()
     except (OSError, ValueError):
         st = None
     if st is None:  # let the estimator report the missing file in its own words, one line
-        return estimate(path, profile_for(device, search_dirs))
-    return _cached_estimate(str(path.resolve()), st.st_mtime_ns, st.st_size, *_absolute(device, search_dirs))
+        return estimate(path, profile_for(device, search_dirs), precision=precision)
+    return _cached_estimate(str(path.resolve()), st.st_mtime_ns, st.st_size, precision,
+                            *_absolute(device, search_dirs))
 
 
 def describe_layers(est: Estimate, n: int = 3) -> list[str]:
@@ -77,15 +79,15 @@ def describe_layers(est: Estimate, n: int = 3) -> list[str]:
 
 def check_budget(model: str | os.PathLike, max_ms: float, device: str = DEFAULT_DEVICE,
                  policy: str = "estimate", margin_pct: float = 0.0, label: str | None = None,
-                 search_dirs: tuple[str, ...] = ()) -> CheckRecord:
-    """Estimate ``model`` on ``device`` and compare it with ``max_ms``; never raises on a miss, raises
-    `InputError` for a budget, margin or policy that is not usable (checked before anything runs)."""
+                 search_dirs: tuple[str, ...] = (), precision: str | None = None) -> CheckRecord:
+    """Estimate ``model`` on ``device`` (its GPU delegate computing in ``precision``; None: as the profile
+    measured) and compare it with ``max_ms``; never raises on a miss, raises `InputError` for a budget,
+    margin or policy that is not usable (checked before anything runs)."""
     policy = checked_policy(policy)
     max_ms = checked_budget(max_ms)
     margin = checked_margin(margin_pct)
-    est = estimate_file(model, device, search_dirs)
-    coverage = profile_for(device, search_dirs).interval.get("coverage")
+    est = estimate_file(model, device, search_dirs, precision)
     return CheckRecord(label or str(model), device, max_ms, policy, margin, est.total_ms, tuple(est.interval_ms),
-                       coverage=float(coverage) if coverage else None, top_layers=describe_layers(est),
+                       coverage=est.interval_coverage, top_layers=describe_layers(est),
                        layers=est.to_dict()["layers"], warnings=list(est.warnings),
                        path=str(Path(model).resolve()))

@@ -6,47 +6,90 @@ import argparse
 import shutil
 import sys
 
+from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES, PRECISIONS
 from pytest_tflite_latency.estimator.errors import EstimatorError
-from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE
 
 BENCH_MODULES = ("xgboost", "sklearn", "scipy", "ai_edge_litert")  # the bench extra
+BENCH_HELP = "measure kernels on a phone or this host, train and export profiles"
+PRECISION_HELP = ("what the app's GPU delegate computes in: fp16 where it allows precision loss (as "
+                  "benchmark_model does, and as the stock profiles measured), fp32 otherwise (GpuDelegate's "
+                  "default). Where it differs from the profile's, the estimate keeps the profile's precision and "
+                  "says so in a warning (default: the profile's)")
 
 
-def _parser() -> argparse.ArgumentParser:
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked for (reading package metadata costs ~80 ms)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(f"{parser.prog} {_version()}\n")
+        parser.exit()
+
+
+def _device_help() -> str:
+    from pytest_tflite_latency.estimator.registry import device_names
+
+    aliases = ", ".join(f"{a} ({n})" for a, n in GPU_ALIASES.items())
+    return (f"a bundled profile: {', '.join(device_names())}; a GPU's name: {aliases}; or a profile .json "
+            f"file. `tflite-latency devices` describes each (default: {DEFAULT_DEVICE})")
+
+
+def _parser(with_bench: bool = True) -> argparse.ArgumentParser:
+    """The CLI's parser; ``with_bench=False`` leaves out the bench steps' options (they import NumPy)."""
     p = argparse.ArgumentParser(
         prog="tflite-latency",
         description="Estimate the latency of a TensorFlow Lite model on a mobile GPU, layer by layer.",
         epilog="exit codes: 0 ok, 1 failure, 2 bad input or usage")
-    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    p.add_argument("--version", action=_Version, help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     e = sub.add_parser("estimate", help="estimate a .tflite model's latency on a device",
                        description="Print the estimated latency of MODEL, in total and per kernel.")
-    e.add_argument("model", metavar="MODEL.tflite")
-    e.add_argument("--device", default=DEFAULT_DEVICE,
-                   help=f"bundled profile name or profile .json path (default: {DEFAULT_DEVICE})")
-    e.add_argument("--format", choices=("table", "csv", "json", "html", "model-explorer"), default="table",
-                   help="html: a self-contained page; model-explorer: node data for Model Explorer")
+    e.add_argument("model", metavar="MODEL.tflite", help="the TensorFlow Lite model to estimate")
+    e.add_argument("--device", default=DEFAULT_DEVICE, help=_device_help())
+    e.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
+    e.add_argument("--format", choices=("table", "csv", "json", "html", "model-explorer", "model-explorer-kernels"),
+                   default="table",
+                   help="table (default): the kernels and a summary by op type for a terminal; csv, json: every "
+                        "kernel's figures; html: a self-contained page; model-explorer: node data for Google's Model "
+                        "Explorer, each kernel's time on its main op (it adds up to the total less the per-inference "
+                        "overhead); model-explorer-kernels: each op with its whole kernel's time")
     e.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of standard output")
     e.add_argument("--top", type=_positive_int, metavar="N", help="table: only the N costliest kernels")
     f = sub.add_parser("diff", help="compare the estimates of two models, kernel by kernel",
                        description="Total before and after, and the kernels that appeared, disappeared or "
                                    "changed cost, largest change first.")
-    f.add_argument("old", metavar="OLD.tflite")
-    f.add_argument("new", metavar="NEW.tflite")
-    f.add_argument("--device", default=DEFAULT_DEVICE,
-                   help=f"bundled profile name or profile .json path (default: {DEFAULT_DEVICE})")
-    f.add_argument("--format", choices=("text", "json", "html"), default="text")
+    f.add_argument("old", metavar="OLD.tflite", help="the model before the change")
+    f.add_argument("new", metavar="NEW.tflite", help="the model after the change")
+    f.add_argument("--device", default=DEFAULT_DEVICE, help=_device_help())
+    f.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
+    f.add_argument("--format", choices=("text", "json", "html"), default="text",
+                   help="text (default) for a terminal, json, or a self-contained html page")
     f.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of standard output")
-    d = sub.add_parser("devices", help="list the bundled device profiles and their accuracy")
-    d.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    d = sub.add_parser("devices", help="list the bundled device profiles and their accuracy",
+                       description="One line per bundled profile: phone, GPU, runtime and its error on networks "
+                                   "of families it never trained on; -v for what each learned from.")
+    d.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="table (default) for a terminal; csv and json give every field")
+    d.add_argument("-v", "--verbose", action="store_true",
+                   help="the long form: training data, all error figures, GPU names that select each profile")
     z = sub.add_parser("example", help="write a reference model (MobileNet, ResNet, NAS-Bench-201)",
-                       description="Write a model from the project's zoo with its own model writer.")
-    z.add_argument("name", choices=("mobilenet_v1", "mobilenet_v2", "resnet18", "nasbench201"))
-    z.add_argument("output", metavar="OUT.tflite")
-    z.add_argument("--dtype", choices=("float32", "float16", "int8"), default="float32")
-    from pytest_tflite_latency.bench.cli import add_parser
+                       description="Write a model from the project's zoo with its own model writer: a real "
+                                   ".tflite file to try the estimator and the pytest plugin on.")
+    z.add_argument("name", choices=("mobilenet_v1", "mobilenet_v2", "resnet18", "nasbench201"),
+                   help="which network: MobileNet V1, MobileNet V2 or ResNet-18 (224×224 input), or a "
+                        "NAS-Bench-201 cell network")
+    z.add_argument("output", metavar="OUT.tflite", help="where to write the model")
+    z.add_argument("--dtype", choices=("float32", "float16", "int8"), default="float32",
+                   help="weights in float32 (default), float16 (with DEQUANTIZE ops, as TFLite's float16 "
+                        "quantization writes them) or int8 (quantized)")
+    if with_bench:
+        from pytest_tflite_latency.bench.cli import add_parser
 
-    add_parser(sub)
+        add_parser(sub)
+    else:
+        sub.add_parser("bench", help=BENCH_HELP, add_help=False)
     return p
 
 
@@ -89,16 +132,20 @@ def _terminal_width() -> int:
 def _estimate(args) -> int:
     from pytest_tflite_latency.estimator.pipeline import estimate
 
-    est = estimate(args.model, args.device)
-    if args.format in ("html", "model-explorer"):
+    est = estimate(args.model, args.device, precision=args.precision)
+    if args.format in ("html", "model-explorer", "model-explorer-kernels"):
         from pytest_tflite_latency.estimator.graph import load_graph
 
         graph = load_graph(args.model)
         if args.format == "html":
-            from pytest_tflite_latency.estimator.html_report import render_html as render_graph
+            from pytest_tflite_latency.estimator.html_report import render_html
+
+            _emit(render_html(est, graph), args.output)
         else:
-            from pytest_tflite_latency.estimator.model_explorer import render_node_data as render_graph
-        _emit(render_graph(est, graph), args.output)
+            from pytest_tflite_latency.estimator.model_explorer import render_node_data
+
+            _emit(render_node_data(est, graph, "charged" if args.format == "model-explorer" else "kernel"),
+                  args.output)
         return 0
     from pytest_tflite_latency.estimator.report import render
 
@@ -110,7 +157,8 @@ def _diff(args) -> int:
     from pytest_tflite_latency.estimator.diff import diff_estimates, render
     from pytest_tflite_latency.estimator.pipeline import estimate
 
-    d = diff_estimates(estimate(args.old, args.device), estimate(args.new, args.device))
+    d = diff_estimates(estimate(args.old, args.device, precision=args.precision),
+                       estimate(args.new, args.device, precision=args.precision))
     _emit(render(d, args.format, _terminal_width()), args.output)
     return 0
 
@@ -119,7 +167,8 @@ def _devices(args) -> int:
     from pytest_tflite_latency.estimator.profile import device_names, load_profile
     from pytest_tflite_latency.estimator.report import render_devices
 
-    sys.stdout.write(render_devices([load_profile(n) for n in device_names()], args.format, _terminal_width()))
+    profiles = [load_profile(n) for n in device_names()]
+    sys.stdout.write(render_devices(profiles, args.format, _terminal_width(), verbose=args.verbose))
     return 0
 
 
@@ -148,7 +197,9 @@ def _bench(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = _parser(with_bench=command == "bench").parse_args(argv)
     handler = {"estimate": _estimate, "diff": _diff, "devices": _devices, "example": _example,
                "bench": _bench}[args.command]
     try:

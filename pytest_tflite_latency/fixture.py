@@ -18,8 +18,8 @@ class LatencyFixture:
         self.session = session
 
     def __call__(self, model, max_ms: float, device: str | None = None, policy: str | None = None,
-                 margin_pct: float | None = None) -> CheckRecord:
-        return self.session.check(self.item, model, max_ms, device, policy, margin_pct)
+                 margin_pct: float | None = None, precision: str | None = None) -> CheckRecord:
+        return self.session.check(self.item, model, max_ms, device, policy, margin_pct, precision=precision)
 
     def estimate(self, model, device: str | None = None) -> Estimate:
         """The full estimate of ``model`` (relative to the test's file) on ``device``."""

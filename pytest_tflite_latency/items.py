@@ -55,7 +55,7 @@ class BudgetItem(pytest.Item):
             raise BudgetFileError(self._shown_path(), b.line, b.error)
         try:
             session.check(self, b.model, b.max_ms, b.device, b.policy, b.margin_pct or session.options.margin_pct,
-                          b.label)
+                          b.label, b.precision)
         except EstimatorError as exc:  # a missing model, a typo in a device name: point at the line
             raise BudgetFileError(self._shown_path(), b.line, str(exc)) from None
 

@@ -103,7 +103,7 @@ class LatencySession:
 
     # -- checks ---------------------------------------------------------------------------------------
     def check(self, item: pytest.Item | None, model, max_ms, device=None, policy=None, margin_pct=None,
-              label=None) -> CheckRecord:
+              label=None, precision=None) -> CheckRecord:
         """Estimate (and with --on-device, measure) ``model``; record the outcome on ``item`` (a check that
         cannot be made too, with its error); raise `LatencyBudgetExceeded` on a miss."""
         from pytest_tflite_latency.check import LatencyBudgetExceeded
@@ -111,7 +111,7 @@ class LatencySession:
         device = device or self.default_device
         label = label or str(model)
         try:
-            record = self._checked(item, model, max_ms, device, policy, margin_pct, label)
+            record = self._checked(item, model, max_ms, device, policy, margin_pct, label, precision)
         except Exception as exc:  # recorded in the report, then failed as usual
             if item is not None:
                 self.record_error(item, label, device, max_ms, str(exc))
@@ -122,7 +122,8 @@ class LatencySession:
             raise LatencyBudgetExceeded(record)
         return record
 
-    def _checked(self, item, model, max_ms, device: str, policy, margin_pct, label: str) -> CheckRecord:
+    def _checked(self, item, model, max_ms, device: str, policy, margin_pct, label: str,
+                 precision: str | None) -> CheckRecord:
         from pytest_tflite_latency.check import check_budget
         from pytest_tflite_latency.estimator.inputs import InputError
 
@@ -134,7 +135,7 @@ class LatencySession:
         path = model_path(item, model)
         record = check_budget(path, max_ms, device, policy or self.options.policy,
                               self.options.margin_pct if margin_pct is None else margin_pct, label,
-                              self.options.profiles)
+                              self.options.profiles, precision)
         record.test = item.nodeid if item is not None else ""
         old = self.baseline.get((record.model, record.device))
         record.baseline_ms = old.estimate_ms if old else None
@@ -231,6 +232,6 @@ def model_path(item: pytest.Item | None, model: str | os.PathLike) -> Path:
 
 
 def run_check(item: pytest.Item | None, model, max_ms, device=None, policy=None, margin_pct=None,
-              label=None) -> CheckRecord:
+              label=None, precision=None) -> CheckRecord:
     """`LatencySession.check` in ``item``'s session (the defaults outside one)."""
-    return session_of(item).check(item, model, max_ms, device, policy, margin_pct, label)
+    return session_of(item).check(item, model, max_ms, device, policy, margin_pct, label, precision)

@@ -6,6 +6,7 @@ estimating imports."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -41,7 +42,7 @@ def test_estimate_top_n_shows_n_kernels_then_the_rest_in_one_line(cli, mobilenet
 
 def test_estimate_table_has_a_summary_by_kernel_type(cli, mobilenet_path):
     lines = cli("estimate", mobilenet_path, "--top", "3").stdout.splitlines()
-    assert "summary by kernel type:" in lines
+    assert "summary by op type:" in lines
 
 
 def test_table_shows_the_overhead_so_its_times_add_up_to_the_total(cli, mobilenet_path):
@@ -55,7 +56,7 @@ def test_table_shows_the_overhead_so_its_times_add_up_to_the_total(cli, mobilene
 
 def test_summary_by_type_shares_add_up_to_100_percent_with_the_overhead(cli, mobilenet_path):
     lines = cli("estimate", mobilenet_path, "--top", "3").stdout.splitlines()
-    summary = lines[lines.index("summary by kernel type:") + 3:]
+    summary = lines[lines.index("summary by op type:") + 3:]
     shares = [float(ln.split()[-1]) for ln in summary[:summary.index("")]]
     assert summary[len(shares) - 1].startswith("per-inference overhead")
     assert sum(shares) == pytest.approx(100, abs=0.5)
@@ -126,20 +127,20 @@ def test_estimate_csv_starts_with_its_header(cli, nb201_path):
 def test_devices_lists_every_bundled_profile_with_the_default_first(cli):
     from pytest_tflite_latency.estimator.profile import device_names
 
-    r = cli("devices")
+    r = cli("devices", "-v")
     assert r.returncode == 0
     assert r.stdout.startswith("pixel4-gpu (default): Adreno 640 GPU (Google Pixel 4)")
     assert all(f"{name}" in r.stdout for name in device_names())
 
 
 def test_devices_states_each_profiles_error_on_unseen_families(cli):
-    out = cli("devices").stdout
+    out = cli("devices", "-v").stdout
     assert out.count("unseen families:") == 6 and out.count("floor (FLOPs + file size):") == 6
     assert out.count("real CNNs:") == 3
 
 
 def test_devices_names_the_gpu_aliases(cli):
-    assert "also selected by 'mali-g76'" in cli("devices").stdout
+    assert "also selected by 'mali-g76'" in cli("devices", "-v").stdout
 
 
 def test_devices_json_holds_the_error_on_unseen_families_as_a_percentage(cli):
@@ -235,3 +236,88 @@ def test_local_bench_run_without_the_bench_extra_names_it_before_creating_anythi
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "needs ai_edge_litert, from the bench extra: pip install 'pytest-tflite-latency[bench]'" in r.stderr
     assert not db.exists()
+
+
+# From cli-reports' branch (new CLI behaviour), merged by ci-docs.
+
+def test_devices_prints_one_line_per_profile_by_default(capsys, monkeypatch):
+    from pytest_tflite_latency.cli import main
+    from pytest_tflite_latency.estimator.profile import device_names
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["devices"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = lines[2:lines.index("")]
+    assert [r.split()[0].rstrip("*") for r in rows] == list(device_names())
+    assert rows[0].startswith("pixel4-gpu* ") and "Google Pixel 4" in rows[0] and "Adreno 640" in rows[0]
+    assert rows[0].endswith("%") and "MAPE unseen" in lines[0] and max(map(len, lines)) <= 80
+
+
+def test_devices_cite_no_path_of_the_checkout(capsys):
+    from pytest_tflite_latency.cli import main
+
+    for args in (["devices"], ["devices", "-v"], ["devices", "--format", "json"]):
+        assert main(args) == 0
+        assert "shared/" not in capsys.readouterr().out
+
+
+def _actions(parser: argparse.ArgumentParser, path: str = "tflite-latency"):
+    """Every option and argument of ``parser`` and its subcommands, with the command it belongs to."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _actions(sub, f"{path} {name}")
+        elif not isinstance(action, argparse._HelpAction):
+            yield path, action
+
+
+def test_every_option_and_argument_says_what_it_does():
+    from pytest_tflite_latency.cli import _parser
+
+    silent = [f"{path} {a.dest}" for path, a in _actions(_parser(with_bench=True)) if not a.help]
+    assert silent == []
+
+
+def test_help_prints_no_markup(capsys):
+    from pytest_tflite_latency.cli import main
+
+    for args in (["--help"], ["bench", "--help"], ["bench", "run", "--help"], ["estimate", "--help"]):
+        with pytest.raises(SystemExit):
+            main(args)
+        assert "``" not in capsys.readouterr().out
+
+
+def test_estimate_help_lists_the_profiles_and_the_gpu_names(capsys):
+    from pytest_tflite_latency.cli import main
+    from pytest_tflite_latency.estimator.defaults import GPU_ALIASES
+    from pytest_tflite_latency.estimator.profile import device_names
+
+    with pytest.raises(SystemExit):
+        main(["estimate", "--help"])
+    text = " ".join(capsys.readouterr().out.split()).replace("- ", "-")  # undo argparse's line breaks
+    assert all(name in text for name in (*device_names(), *GPU_ALIASES))
+
+
+def test_version_imports_no_numpy_and_builds_no_bench_parser():
+    code = ("import sys\nfrom pytest_tflite_latency.cli import main\ntry:\n    main(['--version'])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('numpy', 'pytest_tflite_latency.bench.cli') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.startswith("tflite-latency ") and r.stdout.splitlines()[-1] == "[]"
+
+
+def test_not_a_model_error_reads_as_a_sentence(tmp_path, capsys):
+    from pytest_tflite_latency.cli import main
+
+    path = tmp_path / "notes.tflite"
+    path.write_bytes(b"justtesting, not a model at all")
+    assert main(["estimate", str(path)]) == 2
+    assert capsys.readouterr().err.endswith("not a TFLite model: file identifier is 'test', expected 'TFL3'\n")
+
+
+def test_precision_fp32_warns_in_the_table(nb201_path, capsys):
+    from pytest_tflite_latency.cli import main
+
+    assert main(["estimate", str(nb201_path), "--precision", "fp32"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "warning: precision fp32: pixel4-gpu measured its GPU delegate computing in fp16" in out

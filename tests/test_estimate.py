@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from pytest_tflite_latency.bench import nasbench201, zoo
+from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
-from pytest_tflite_latency.estimator.errors import UnknownDeviceError
+from pytest_tflite_latency.estimator.errors import EstimatorError, ProfileError, UnknownDeviceError
 from pytest_tflite_latency.estimator.pipeline import estimate
-from pytest_tflite_latency.estimator.profile import device_names, load_profile
+from pytest_tflite_latency.estimator.predict import NEGLIGIBLE_SHARE
+from pytest_tflite_latency.estimator.profile import (
+    TREE_ARRAYS,
+    DeviceProfile,
+    PredictionInterval,
+    Roofline,
+    device_names,
+    load_profile,
+)
 from pytest_tflite_latency.estimator.report import CSV_COLUMNS, render
 
 
@@ -26,7 +37,7 @@ def test_bundled_devices_and_their_provenance():
         assert p.provenance["trained_on"]
         held = p.provenance["heldout"]
         assert 0 <= held["mape_pct"] < 100 and 0 <= held["within_10pct"] <= 100
-        assert p.interval["low"] < 0 < p.interval["high"]
+        assert p.interval.low < 0 < p.interval.high
 
 
 def test_layers_and_overhead_add_up_and_interval_brackets_the_estimate(nb201_path):
@@ -168,3 +179,106 @@ def test_interval_holds_the_estimate_when_kernels_fall_below_zero(nb201_bytes):
     profile = replace(profile, context={"ms_per_weight_byte": 0.0, "ms_per_kernel": -1000.0})
     est = estimate(nb201_bytes, profile)
     assert 0 <= est.interval_ms[0] <= est.total_ms <= est.interval_ms[1]
+
+
+def test_a_stored_profile_and_its_list_form_predict_the_same(tmp_path, nb201_bytes, mobilenet_path):
+    """Older profiles (tree arrays as JSON lists) keep loading, and predict what the stored form does."""
+    stored = load_profile(DEFAULT_DEVICE)
+    listed = json.loads(json.dumps(stored.to_dict()))
+    listed["correction"] = {k: getattr(stored.correction, k).tolist() if k in TREE_ARRAYS else v
+                            for k, v in listed["correction"].items()}
+    old = DeviceProfile.from_dict(listed, "listed")
+    for model in (nb201_bytes, mobilenet_path):
+        a, b = estimate(model, stored), estimate(model, old)
+        assert a.total_ms == pytest.approx(b.total_ms, rel=1e-12)
+        assert [x.ms for x in a.layers] == pytest.approx([x.ms for x in b.layers], rel=1e-12)
+    old.save(tmp_path / "saved.json")
+    saved = json.loads((tmp_path / "saved.json").read_text())
+    assert set(saved["correction"]["threshold"]) == {"dtype", "base64"}  # save writes the stored form
+    reloaded = estimate(nb201_bytes, str(tmp_path / "saved.json"))
+    assert reloaded.total_ms == pytest.approx(estimate(nb201_bytes, old).total_ms, rel=1e-12)
+
+
+@pytest.mark.parametrize("array,message", [
+    ({"dtype": "<f8", "base64": "AAAA!AAA"}, "correction.threshold.base64 is not valid base64"),
+    ({"dtype": "<f8", "base64": "AAAA"}, "correction.threshold holds 3 bytes, not a whole number of <f8 values"),
+    ({"dtype": "object", "base64": ""}, "correction.threshold must be a list of numbers or"),
+    ({"dtype": "<f8", "base64": "AAAAAAAA+H8="}, "correction.threshold holds nan, not a finite number"),
+])
+def test_a_broken_stored_array_is_refused_with_one_line(array, message):
+    d = json.loads(json.dumps(load_profile("nnmeter-adreno640").to_dict()))
+    d["correction"]["threshold"] = array
+    with pytest.raises(ProfileError, match=re.escape(message)):
+        DeviceProfile.from_dict(d, "mine.json")
+
+
+def test_profile_parts_round_trip_through_their_json_form():
+    for name in device_names():
+        p = load_profile(name)
+        again = DeviceProfile.from_dict(json.loads(json.dumps(p.to_dict())), name)
+        assert again.to_dict() == p.to_dict()
+        assert isinstance(p.base, Roofline) and isinstance(p.interval, PredictionInterval)
+
+
+def one_softmax(shape: tuple[int, ...]) -> bytes:
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input(shape), shape[-1], 3)
+    return m.to_bytes([m.softmax(x)])
+
+
+def test_kernels_outside_training_warn_only_above_a_negligible_share():
+    """pixel4-gpu never trained on softmax: a softmax that is 0.1% of MobileNet V2 says nothing, one
+    that is a large share of a model is named."""
+    small = estimate(zoo.build("mobilenet_v2", fill="zeros"))
+    (softmax,) = [layer for layer in small.layers if layer.kind == "softmax"]
+    assert softmax.ms / small.total_ms < NEGLIGIBLE_SHARE and not small.warnings
+    large = estimate(one_softmax((1, 64, 64, 64)))
+    (layer,) = [layer for layer in large.layers if layer.kind == "softmax"]
+    assert layer.ms / large.total_ms > NEGLIGIBLE_SHARE
+    assert any("softmax" in w and "outside what pixel4-gpu was trained on" in w for w in large.warnings)
+
+
+def test_an_fp32_delegate_on_an_fp16_profile_is_estimated_with_a_warning_naming_the_assumption(nb201_bytes):
+    plain, fp32 = estimate(nb201_bytes), estimate(nb201_bytes, precision="fp32")
+    assert fp32.total_ms == pytest.approx(plain.total_ms, rel=1e-12)
+    (warning,) = set(fp32.warnings) - set(plain.warnings)
+    assert "precision fp32" in warning and "computing in fp16" in warning and "assumes fp16 speed" in warning
+    assert estimate(nb201_bytes, precision="fp16").warnings == plain.warnings
+
+
+def test_an_unknown_precision_is_a_one_line_error(nb201_bytes):
+    with pytest.raises(EstimatorError, match="precision: expected one of fp16, fp32, got 'fp8'"):
+        estimate(nb201_bytes, precision="fp8")
+
+
+def test_the_interval_label_comes_from_the_profiles_coverage(nb201_bytes):
+    from pytest_tflite_latency.estimator.graph import load_graph
+    from pytest_tflite_latency.estimator.html_report import render_html
+
+    profile = load_profile(DEFAULT_DEVICE)
+    assert profile.interval.coverage == 0.9 and "90% interval" in render(estimate(nb201_bytes, profile))
+    eighty = replace(profile, interval=replace(profile.interval, coverage=0.8))
+    est = estimate(nb201_bytes, eighty)
+    assert est.interval_coverage == 0.8
+    assert "(80% interval " in render(est).splitlines()[-1] and "90%" not in render(est)
+    assert "<dt>80% interval</dt>" in render_html(est, load_graph(nb201_bytes))
+    unknown = estimate(nb201_bytes, replace(profile, interval=replace(profile.interval, coverage=None)))
+    assert "(interval " in render(unknown).splitlines()[-1]
+
+
+def test_a_budget_may_state_the_delegates_precision(tmp_path, nb201_bytes):
+    from pytest_tflite_latency.budgets import load_budgets
+    from pytest_tflite_latency.check import check_budget, estimate_file
+
+    (tmp_path / "net.tflite").write_bytes(nb201_bytes)
+    (tmp_path / "b.yaml").write_text("defaults:\n  precision: fp32\nbudgets:\n  - model: net.tflite\n    max_ms: 50\n"
+                                     "  - model: net.tflite\n    device: mi8se-gpu\n    max_ms: 50\n"
+                                     "    precision: fp16\n  - model: net.tflite\n    device: iphone7-gpu\n"
+                                     "    max_ms: 50\n    precision: fp64\n")
+    fp32, fp16, bad = load_budgets(tmp_path / "b.yaml", DEFAULT_DEVICE)
+    assert (fp32.precision, fp16.precision) == ("fp32", "fp16")
+    assert bad.error == "precision must be one of fp16, fp32, got 'fp64'"
+    result = check_budget(fp32.model, fp32.max_ms, fp32.device, precision=fp32.precision)
+    assert result.estimate_ms == pytest.approx(estimate(nb201_bytes).total_ms, rel=1e-12)
+    assert any("precision fp32" in w for w in estimate_file(fp32.model, fp32.device, "fp32").warnings)
+    assert "(90% interval " in result.what()

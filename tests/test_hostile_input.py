@@ -42,7 +42,7 @@ def _set(d: dict, path: str, value) -> dict:
     (json.dumps({"model": "m.tflite", "device": "x", "total_ms": 3.0}), "missing key 'name'"),
     ("[1, 2, 3]", "expected a JSON object, got list"),
     ("{not json", "not valid JSON"),
-    ("[" * 100_000 + "]" * 100_000, "not valid JSON (RecursionError"),
+    ("[" * 100_000 + "]" * 100_000, "not valid JSON: nested too deeply"),
     (json.dumps(_set(bundled(), "title", 7)), "'title' has the wrong type"),
     (json.dumps(_set(bundled(), "base.ms_per_flop", -1e-8)), "base.ms_per_flop is -1e-08; a cost cannot be negative"),
     (json.dumps(_set(bundled(), "transfer.launch_ms", math.inf)), "transfer.launch_ms is inf, not a finite number"),
@@ -103,11 +103,11 @@ def test_absurd_strides_and_windows_are_clamped_with_a_warning():
 
 def test_a_negative_total_is_never_returned_even_from_a_hand_made_profile(nb201_bytes):
     profile = load_profile("nnmeter-adreno640")
-    broken = replace(profile, base={**profile.base, "launch_ms": -5.0})  # bypasses from_dict's checks
+    broken = replace(profile, base=replace(profile.base, launch_ms=-5.0))  # bypasses from_dict's checks
     with pytest.raises(ModelError, match="not a finite positive time"):
         estimate(nb201_bytes, broken)
     with pytest.raises(ModelError, match="not a finite time"):
-        estimate(nb201_bytes, replace(profile, base={**profile.base, "ms_per_byte": math.inf}))
+        estimate(nb201_bytes, replace(profile, base=replace(profile.base, ms_per_byte=math.inf)))
 
 
 def test_a_kernel_below_zero_counts_as_zero_with_a_warning(nb201_bytes):

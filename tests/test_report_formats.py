@@ -79,7 +79,7 @@ def test_model_explorer_node_data_follows_the_builder_schema(tmp_path):
     path = tmp_path / "nb201_fp16.tflite"
     path.write_bytes(zoo.build("nasbench201", dtype="float16", fill="zeros"))
     out = tmp_path / "latency.json"
-    assert main(["estimate", str(path), "--format", "model-explorer", "-o", str(out)]) == 0
+    assert main(["estimate", str(path), "--format", "model-explorer-kernels", "-o", str(out)]) == 0
     data = json.loads(out.read_text())
     assert set(data) <= {"name", "results", "thresholds", "gradient", "hideInAggregatedStatsTable",
                          "hideInChildrenStatsTable", "hideAggregatedStats", "showExpandedSummaryOnGroupNode",
@@ -92,7 +92,57 @@ def test_model_explorer_node_data_follows_the_builder_schema(tmp_path):
     assert {k: v["value"] for k, v in data["results"].items()} == expected
     dequantize = [str(op.index) for op in graph.main.ops if op.opcode == "DEQUANTIZE"]
     assert dequantize and not set(dequantize) & set(data["results"])  # folded weights: no node value
-    assert data == node_data(est, graph)
+    assert data == node_data(est, graph, "kernel")
+
+
+def padded_conv() -> bytes:
+    """An explicit PAD (folded into the convolution after it) and a convolution with a fused ADD+RELU."""
+    m = ModelWriter(fill="zeros")
+    x = m.input((1, 32, 32, 16))
+    y = m.conv2d(m.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)]), 16, 3, padding="VALID")
+    return m.to_bytes([m.relu(m.add(y, m.conv2d(x, 16, 1)))])
+
+
+def test_model_explorer_overlay_adds_up_to_the_kernels_sum(tmp_path, mobilenet_path):
+    """Model Explorer's own Sum over the overlay reads the kernels' total, fused ops and all."""
+    for path in (mobilenet_path, tmp_path / "padded.tflite"):
+        if path.name == "padded.tflite":
+            path.write_bytes(padded_conv())
+        out = tmp_path / "overlay.json"
+        assert main(["estimate", str(path), "--format", "model-explorer", "-o", str(out)]) == 0
+        values = [v["value"] for v in json.loads(out.read_text())["results"].values()]
+        est = estimate(path)
+        fused = sum(len(layer.ops) - 1 for layer in est.layers)
+        assert fused > 0 and sum(values) == pytest.approx(sum(layer.ms for layer in est.layers), abs=1e-5)
+        assert sum(v > 0 for v in values) == sum(layer.ms > 0 for layer in est.layers)
+
+
+def test_a_kernel_is_charged_to_its_main_op_not_to_a_pad_folded_into_it(tmp_path):
+    path = tmp_path / "padded.tflite"
+    path.write_bytes(padded_conv())
+    est, graph = estimate(path), load_graph(path)
+    (padded,) = [layer for layer in est.layers if layer.ops[:1] == ("PAD",)]
+    assert padded.ops[1] == "CONV_2D"
+    charged = {int(k): v["value"] for k, v in node_data(est, graph)["results"].items()}
+    pad, conv = padded.op_indices[:2]
+    assert charged[pad] == 0.0 and charged[conv] == pytest.approx(padded.ms, abs=1e-6)
+    page = render_html(est, graph)
+    by_type = page[page.index("<h2>By op type</h2>"):page.index("<h2>Graph</h2>")]
+    assert "PAD" not in by_type and "CONV_2D ×2" in by_type
+    assert main(["estimate", str(path)]) == 0
+
+
+def test_cli_and_html_charge_kernels_to_the_same_op_types(mobilenet_path):
+    from pytest_tflite_latency.estimator.attribution import by_op_type
+    from pytest_tflite_latency.estimator.report import render
+
+    est = estimate(mobilenet_path)
+    table = render(est, "table", width=200)
+    summary = table[table.index("summary by op type:"):]
+    page = render_html(est, load_graph(mobilenet_path))
+    for row in by_op_type(est):
+        assert f"{row.op} ×{row.kernels}" in page
+        assert re.search(rf"^{row.op}\s+{row.runs_on}\s+{row.kernels}\s+{row.ms:.3f}", summary, re.M)
 
 
 def test_diff_of_a_model_with_itself_lists_nothing(nb201_path, capsys):
@@ -165,4 +215,5 @@ def test_estimating_imports_none_of_the_report_formats(nb201_path):
                               check=True, timeout=120).stdout.strip()
 
     assert loaded("table", "json", "csv") == "[]"
-    assert loaded("html") == "['html_report', 'model_explorer']"  # the check sees a format when it loads
+    assert loaded("html") == "['html_report']"  # the page does not load the Model Explorer writer
+    assert loaded("model-explorer") == "['model_explorer']"  # the check sees a format when it loads

@@ -72,7 +72,7 @@ def test_stock_profiles_state_their_error_on_unseen_families():
         assert "families" in held["method"] and held["models"] >= 60
         assert {"within_10pct", "within_25pct", "mape_pct", "interval_coverage_pct"} <= set(held)
         assert held["floor"]["models"] == held["models"]
-        assert p.device["gpu"] and p.device["model_precision"] == "float32"
+        assert p.device.gpu and p.device.model_precision == "float32"
 
 
 def test_nnmeter_profiles_state_their_error_on_real_networks():
