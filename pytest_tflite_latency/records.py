@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
 from pytest_tflite_latency.estimator.inputs import InputError, checked_number
+from pytest_tflite_latency.estimator.table import interval_label
 
 MAX_BUDGET_MS = 3600e3  # an hour per inference: a larger budget is a typo, not a budget
 POLICIES = ("estimate", "upper")  # hold the estimate, or the interval's upper bound, to the budget
@@ -148,7 +149,7 @@ class CheckRecord:
     # -- text ---------------------------------------------------------------------------------------
     @property
     def coverage_label(self) -> str:
-        return f"{100 * self.coverage:g}% interval" if self.coverage else "interval"
+        return interval_label(self.coverage or None)
 
     def what(self) -> str:
         lo, hi = self.interval_ms

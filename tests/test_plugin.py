@@ -31,11 +31,17 @@ def project(pytester: pytest.Pytester, nb201_path, monkeypatch):
 
 
 @pytest.fixture
-def warned_model(project, mobilenet_path):
-    """A model whose estimate carries a warning (a softmax kernel outside what the profile trained on)."""
-    (project.path / "models" / "mnv2.tflite").symlink_to(mobilenet_path)
-    assert estimate(mobilenet_path).warnings
-    return "models/mnv2.tflite"
+def warned_model(project):
+    """A model whose estimate carries a warning that matters: a large softmax, a kind of kernel the
+    default profile never trained on."""
+    from pytest_tflite_latency.bench.writer import ModelWriter
+
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input((1, 64, 64, 64)), 64, 3)
+    path = project.path / "models" / "softmax.tflite"
+    path.write_bytes(m.to_bytes([m.softmax(x)]))
+    assert any("softmax" in w for w in estimate(path).warnings)
+    return "models/softmax.tflite"
 
 
 def budgets(pytester, text: str) -> None:
@@ -380,7 +386,7 @@ def test_latency_html_says_when_the_baseline_has_no_kernels(project):
 
 
 def test_warnings_reach_the_failure_text_the_summary_and_the_report(project, warned_model):
-    budgets(project, f"budgets:\n  - model: {warned_model}\n    max_ms: 1\n")
+    budgets(project, f"budgets:\n  - model: {warned_model}\n    max_ms: 0.001\n")
     r = project.runpytest("--latency-report", "r.json")
     r.assert_outcomes(failed=1)
     r.stdout.fnmatch_lines(["estimator warnings:", "*softmax*outside what pixel4-gpu was trained on*"])
