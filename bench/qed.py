@@ -20,21 +20,14 @@ from pathlib import Path
 
 import numpy as np
 from pytest_tflite_latency.bench.dataset import SHARED, Record
+from pytest_tflite_latency.estimator.devices import PHONES as DEVICE_TABLE
 from pytest_tflite_latency.estimator.features import featurize
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import Kernel, group_kernels
 
 QED_DIR = SHARED / "data" / "qed-usc-mobile-cnn"
 GRAPHS = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn"
-# dataset key → (profile name, phone, SoC, GPU, runtime)
-PHONES = {
-    "pixel4": ("pixel4-gpu", "Google Pixel 4", "Snapdragon 855", "Adreno 640", "OpenCL"),
-    "mi8se": ("mi8se-gpu", "Xiaomi Mi 8 SE", "Snapdragon 710", "Adreno 616", "OpenCL"),
-    "s10": ("galaxys10-gpu", "Samsung Galaxy S10", "Exynos 9820", "Mali-G76 MP12", "OpenCL"),
-    "a03s": ("galaxya03s-gpu", "Samsung Galaxy A03s", "MediaTek Helio P35", "PowerVR GE8320", "OpenCL"),
-    "iphonexs": ("iphonexs-gpu", "Apple iPhone XS", "A12 Bionic", "Apple G11P", "Metal"),
-    "iphone7": ("iphone7-gpu", "Apple iPhone 7", "A10 Fusion", "PowerVR GT7600 Plus (custom)", "Metal"),
-}
+PHONES = {p.key: p for p in DEVICE_TABLE}  # dataset key → the phone (estimator/devices.py)
 # The kernel the delegate reported (its name's first part) → the estimator's kernel kind.
 _REPORTED_KIND = {"convolution_2d": "conv", "convolution_2d_grouped": "conv", "convolution_winograd_4x4_6x6": "conv",
                   "depthwise_convolution": "dwconv", "fully_connected": "fc", "mean": "reduce",

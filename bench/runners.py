@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pytest_tflite_latency.bench.litert import ready_interpreter
 
-from pytest_tflite_latency.adb import AdbBenchmark, Measurement
+from pytest_tflite_latency.measurement import Measurement
 
 
 def _cpu_name() -> str:
@@ -91,6 +91,8 @@ class AdbRunner:
                  runs: int = 50, warmup_runs: int = 5):
         self.backend = "gpu" if use_gpu else "cpu"
         self.use_gpu = use_gpu
+        from pytest_tflite_latency.adb import AdbBenchmark  # the plugin's runner: only this class needs adb
+
         self._bench = AdbBenchmark(serial, benchmark_binary, runs, warmup_runs).__enter__()
         self.runtime = f"TFLite benchmark_model ({'GPU delegate' if use_gpu else 'CPU'})"
         self.runtime_version = hashlib.sha256(Path(benchmark_binary).read_bytes()).hexdigest()[:12] \

@@ -50,9 +50,9 @@ def test_estimate_serves_the_predictor_cross_validation_judges(models):
 
 
 def test_stock_profiles_estimate_every_shared_model_finite_and_positive(models):
-    for phone, (name, *_rest) in qed.PHONES.items():
+    for phone, spec in qed.PHONES.items():
         for m in list(models.values())[::7]:
-            est = estimate(qed.GRAPHS / f"{m.name}.tflite", name)
+            est = estimate(qed.GRAPHS / f"{m.name}.tflite", spec.profile)
             assert math.isfinite(est.total_ms) and est.total_ms > 0, (phone, m.name)
             assert est.interval_ms[0] <= est.total_ms <= est.interval_ms[1]
 
@@ -65,8 +65,8 @@ def test_a_gpus_name_selects_its_phones_stock_profile():
 
 
 def test_stock_profiles_state_their_error_on_unseen_families():
-    for name, *_rest in qed.PHONES.values():
-        p = load_profile(name)
+    for spec in qed.PHONES.values():
+        p = load_profile(spec.profile)
         held = p.provenance["heldout"]
         assert "families" in held["method"] and held["models"] >= 60
         assert {"within_10pct", "within_25pct", "mape_pct", "interval_coverage_pct"} <= set(held)
