@@ -36,8 +36,9 @@ N_SCALES = len(GROUPS) + 2
 # on unseen families: the stock profiles' held-out MAPE is 5–10%, estimator/profiles/*.json).
 NOISE = 0.08
 # How far (relative σ) a group's scale may stray from the overall scale before the data must pay for it:
-# chosen of 0.05, 0.2, 1.0 by the median share within ±10% over the six phones at N = 10
-# (bench.calibration_curve; a choice made on the evaluation itself, so its figures are a little optimistic).
+# chosen of 0.05, 0.2, 1.0 at N = 10 on the six phones' calibration curves (medians within a point of
+# each other; 0.2 has the best worst phone) — a choice made on the evaluation itself, so its figures
+# are a little optimistic.
 SPREAD = 0.2
 SCALE_BOUNDS = (0.02, 50.0)  # relative to the overall scale: a group 50× off the rest is not a calibration
 MIN_RECORDS_FOR_FIGURES = 5  # fewer measurements: no leave-one-out figure is stated

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 from pytest_tflite_latency.estimator.errors import EstimatorError
 
 GPU_HELP = ("the phone's GPU: a vendor (adreno, mali, apple, powervr), a GPU (adreno750, mali-g715, apple-a17, "
@@ -81,6 +80,7 @@ def run(args) -> int:
 
 def _records(args):
     """The measured models as training records, and a short account of where they came from."""
+    import numpy as np
     from pytest_tflite_latency.bench.dataset import Record, model_features
     from pytest_tflite_latency.bench.measurement_sources import read_measurements, resolve_models
 
