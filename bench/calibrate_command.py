@@ -59,7 +59,7 @@ def run(args) -> int:
     phone = next((m.phone for m in measured if m.phone), "")
     result = calibrate.calibrate_from(sources, records, name, family, phone)
     out = args.out or Path(f"{name}.json")
-    result.profile.save(out)
+    _save(result.profile, out)
     cal = result.profile.provenance["calibration"]
     h = result.profile.provenance["heldout"]
     print(f"{args.gpu}: {cal['source']} is the starting point (of {', '.join(cal['sources_considered'])})")
@@ -131,3 +131,13 @@ def _suggest(paths: list[Path], n: int, family) -> int:
         print(f"{i + 1:3d}. {files[f]}  ({name})")
     return 0
 
+
+def _save(profile, out: Path) -> None:
+    """Write the profile (its folder made if missing) through a temporary file: never half-written."""
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        profile.save(tmp)
+        tmp.replace(out)
+    except OSError as exc:
+        raise EstimatorError(f"--out: {out}: cannot write ({exc.strerror})") from None
