@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pytest_tflite_latency.bench import nasbench201
+from pytest_tflite_latency.estimator.devices import PUBLISHED
 from pytest_tflite_latency.estimator.features import featurize
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
@@ -26,8 +27,8 @@ from pytest_tflite_latency.estimator.kernels import group_kernels
 SHARED = Path(os.environ.get("TFLITE_LATENCY_SHARED") or Path(__file__).resolve().parent)
 DATA_DIR = SHARED / "data"
 NB201_CSV = DATA_DIR / "nnmeter-nasbench201" / "measurements.csv"
-NB201_DEVICES = {"adreno640": ("adreno640_ms", "gpu"), "adreno630": ("adreno630_ms", "gpu"),
-                 "cortexa76": ("cortexa76_ms", "cpu")}
+# published device column → (measurements.csv column, backend), from estimator/devices.py
+NB201_DEVICES = {d.column: (f"{d.column}_ms", d.backend) for d in PUBLISHED}
 
 
 @dataclass

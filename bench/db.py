@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_tflite_latency.adb import Measurement
 from pytest_tflite_latency.estimator.features import FEATURES
+from pytest_tflite_latency.measurement import Measurement
 
 SCHEMA_VERSION = 1
 _SCHEMA = """

@@ -15,12 +15,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pytest_tflite_latency.bench import profiles, qed, train
+from pytest_tflite_latency.bench import build_profiles as profiles
+from pytest_tflite_latency.bench import qed, train
+from pytest_tflite_latency.bench.crossval import FOLDS, cross_validate
 from pytest_tflite_latency.bench.dataset import nb201_records
+from pytest_tflite_latency.bench.metrics import summarize
 from pytest_tflite_latency.bench.progress import progress
 from pytest_tflite_latency.estimator.profile import load_profile
 
-STOCK = {spec[0]: phone for phone, spec in qed.PHONES.items()}
+STOCK = {spec.profile: phone for phone, spec in qed.PHONES.items()}
 
 
 def _row(name: str, what: str, s: dict, cover: float | None = None) -> str:
@@ -54,23 +57,24 @@ def main(argv: list[str] | None = None) -> int:
         for candidate in [c for c in profiles.CANDIDATES if c[0] in args.algorithms and c[1] in args.tree_features]:
             what = profiles.describe(candidate)
             errors = profiles.leave_family_out(models, phone, candidate, f"{name}: {what}")
-            print(_row(name, what, profiles.summarize(errors), profiles.interval_level(errors, groups)[1]),
+            print(_row(name, what, summarize(errors), profiles.interval_level(errors, groups)[1]),
                   flush=True)
-        print(_row(name, "floor: FLOPs + file size", profiles.summarize(profiles.floor_errors(models, phone))),
+        print(_row(name, "floor: FLOPs + file size", summarize(profiles.floor_errors(models, phone))),
               flush=True)
     nnmeter = [n for n in args.profiles if n in profiles.NNMETER]
     if nnmeter:
-        columns = [profiles.NNMETER[n][0] for n in nnmeter]
+        columns = [profiles.NNMETER[n].column for n in nnmeter]
         nb201 = nb201_records(columns, progress=lambda rows: progress(rows, "building NAS-Bench-201 networks"))
     for name in nnmeter:
-        column, _, backend, _, _, phone = profiles.NNMETER[name]
+        spec = profiles.NNMETER[name]
+        column, backend, phone = spec.column, spec.backend, spec.judged_on
         for algorithm in args.algorithms:
-            errors = profiles.cross_validate(nb201[column], algorithm, backend)
-            print(_row(name, f"{algorithm}, NAS-Bench-201 5-fold", profiles.summarize(errors),
-                       profiles.coverage(errors, [str(i % profiles.FOLDS) for i in range(len(errors))])),
+            errors = cross_validate(nb201[column], algorithm, backend)
+            print(_row(name, f"{algorithm}, NAS-Bench-201 5-fold", summarize(errors),
+                       profiles.coverage(errors, [str(i % FOLDS) for i in range(len(errors))])),
                   flush=True)
         real = profiles.real_network_errors(load_profile(name), phone)
-        print(_row(name, "bundled, on the real CNNs", profiles.summarize(real)), flush=True)
+        print(_row(name, "bundled, on the real CNNs", summarize(real)), flush=True)
     return 0
 
 

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_tflite_latency.bench import profiles, sampling, zoo
-from pytest_tflite_latency.bench.cli import measure_jobs
+from pytest_tflite_latency.bench import sampling, zoo
+from pytest_tflite_latency.bench.build_profiles import profile_from_records
 from pytest_tflite_latency.bench.dataset import NB201_CSV, Record, nb201_rows
 from pytest_tflite_latency.bench.db import Database
+from pytest_tflite_latency.bench.measure import Job, measure_jobs
 from pytest_tflite_latency.bench.progress import progress
 from pytest_tflite_latency.bench.runners import LocalRunner
 from pytest_tflite_latency.estimator.pipeline import estimate
@@ -57,14 +58,14 @@ def measure_into(db: Database, runner: LocalRunner, n: int) -> float:
     """Kernels (grid part + layers of the training networks) and the training networks themselves."""
     configs = random.Random(0).sample(sampling.grid(), min(n, len(sampling.grid())))
     configs += sampling.from_models(("mobilenet_v1", "resnet18"), (96, 160, 224))
-    jobs = [("kernel", c.type, c.params, c.key, c.build) for c in configs]
-    jobs += [("model", "model", {"zoo": name}, name, lambda d=data: d) for name, data in training_models().items()]
+    jobs = [Job("kernel", c.type, c.params, c.key, c.build) for c in configs]
+    jobs += [Job("model", "model", {"zoo": name}, name, lambda d=data: d) for name, data in training_models().items()]
     device_id = db.device(DEVICE, runner.name, runner.backend, runner.runtime, runner.runtime_version,
                           runner.detail)
     start = time.perf_counter()
     counts = measure_jobs(db, runner, device_id, jobs, "measuring kernels and training networks")
     elapsed = time.perf_counter() - start
-    return counts["measured"] / elapsed * 60 if counts["measured"] else float("nan")
+    return counts.measured / elapsed * 60 if counts.measured else float("nan")
 
 
 def accuracy(profile, measured: dict[str, float], models: dict[str, bytes]) -> np.ndarray:
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         subset = random.Random(2).sample(records, min(n, len(records)))
         for with_networks in (False, True):
             train_on = subset + (networks if with_networks else [])
-            profile = profiles.profile_from_records(DEVICE, train_on, DEVICE, "cpu", runner.runtime, "local",
+            profile = profile_from_records(DEVICE, train_on, DEVICE, "cpu", runner.runtime, "local",
                                                     algorithms=["xgboost"], label=f"training on {n}")
             e = accuracy(profile, measured, models)
             print(f"{len(subset):12d} {'yes' if with_networks else 'no':>14s} "

@@ -21,21 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from pytest_tflite_latency.bench.dataset import DATA_DIR, Record
+from pytest_tflite_latency.estimator.devices import PHONES as DEVICE_TABLE
 from pytest_tflite_latency.estimator.features import featurize
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import Kernel, group_kernels
 
 QED_DIR = DATA_DIR / "qed-usc-mobile-cnn"  # models.csv, gpu_kernels.csv
 GRAPHS = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn"  # the rebuilt graphs
-# dataset key → (profile name, phone, SoC, GPU, runtime)
-PHONES = {
-    "pixel4": ("pixel4-gpu", "Google Pixel 4", "Snapdragon 855", "Adreno 640", "OpenCL"),
-    "mi8se": ("mi8se-gpu", "Xiaomi Mi 8 SE", "Snapdragon 710", "Adreno 616", "OpenCL"),
-    "s10": ("galaxys10-gpu", "Samsung Galaxy S10", "Exynos 9820", "Mali-G76 MP12", "OpenCL"),
-    "a03s": ("galaxya03s-gpu", "Samsung Galaxy A03s", "MediaTek Helio P35", "PowerVR GE8320", "OpenCL"),
-    "iphonexs": ("iphonexs-gpu", "Apple iPhone XS", "A12 Bionic", "Apple G11P", "Metal"),
-    "iphone7": ("iphone7-gpu", "Apple iPhone 7", "A10 Fusion", "PowerVR GT7600 Plus (custom)", "Metal"),
-}
+PHONES = {p.key: p for p in DEVICE_TABLE}  # dataset key → the phone (estimator/devices.py)
 # The kernel the delegate reported (its name's first part) → the estimator's kernel kind.
 _REPORTED_KIND = {"convolution_2d": "conv", "convolution_2d_grouped": "conv", "convolution_winograd_4x4_6x6": "conv",
                   "depthwise_convolution": "dwconv", "fully_connected": "fc", "mean": "reduce",
@@ -168,10 +161,9 @@ def load() -> tuple[QedModel, ...]:
 
 
 def usable(models: tuple[QedModel, ...] | list[QedModel]) -> list[QedModel]:
-    """The models whose rebuilt graph runs the same kernels as the measured file. The others
-    (regnetx*, resnext*) were rebuilt by a newer TensorFlow that splits each grouped convolution into
-    per-group convolutions, where the measured files have one grouped-convolution kernel: their
-    rebuilt graphs do not describe what was measured, so they neither train nor judge."""
+    """The models whose rebuilt graph runs the same kernels as the measured file (all 69 since the
+    grouped convolutions of RegNetX and ResNeXt are rebuilt as one grouped CONV_2D each,
+    `bench/rebuild_qed.py`): only they train and judge."""
     return [m for m in models if m.aligned()]
 
 

@@ -1,5 +1,8 @@
 """Rebuild the shared qed-usc models' graphs: imgclsmob (tf2cv) → TensorFlow Lite → weights stripped.
 
+Grouped convolutions (RegNetX, ResNeXt) are built as one Keras ``Conv2D(groups=G)``, which converts to
+the single grouped CONV_2D the phones ran (tf2cv itself splits them into one convolution per group).
+
 Needs TensorFlow, tf_keras and tf2cv 0.0.18 (not project dependencies: run it with a TensorFlow
 environment's Python). Each model is built as the dataset's README says, converted by TensorFlow's own
 converter, and written with every constant buffer larger than 64 bytes replaced by one byte: the graph,
@@ -31,9 +34,27 @@ from tensorflow.lite.tools import flatbuffer_utils
 np.int = int  # tf2cv 0.0.18's regnet uses aliases NumPy 1.24 removed
 np.float = float
 from tf2cv.model_provider import get_model
+from tf2cv.models import common
+_split_init = common.Conv2d.__init__
+
+
+def _grouped_init(self, in_channels, out_channels, kernel_size, strides=1, padding=0, dilation=1, groups=1,
+                  use_bias=True, force_same=False, data_format="channels_last", **kwargs):
+    # tf2cv splits a grouped convolution into one Conv2D per group (SPLIT, CONV_2D × G, CONCATENATION);
+    # the measured files hold one grouped CONV_2D: build that with Keras' own Conv2D(groups=G)
+    grouped = groups > 1 and not (groups == in_channels == out_channels)
+    _split_init(self, in_channels, out_channels, kernel_size, strides, padding, dilation, 1 if grouped else groups,
+                use_bias, force_same, data_format, **kwargs)
+    if grouped:
+        self.conv = common.nn.Conv2D(filters=out_channels, kernel_size=self.conv.kernel_size,
+                                     strides=self.conv.strides, padding=self.conv.padding, data_format=data_format,
+                                     dilation_rate=self.conv.dilation_rate, use_bias=use_bias, groups=groups,
+                                     name="conv")
+
+
+common.Conv2d.__init__ = _grouped_init
 name, out, keep = sys.argv[1], sys.argv[2], int(sys.argv[3])
 net = get_model(name, pretrained=False, data_format="channels_last")
-net(tf.zeros([1, 224, 224, 3]))
 fn = tf.function(lambda x: net(x)).get_concrete_function(tf.TensorSpec([1, 224, 224, 3], tf.float32))
 data = tf.lite.TFLiteConverter.from_concrete_functions([fn], net).convert()
 model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))

@@ -9,8 +9,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from pytest_tflite_latency.adb import AdbBenchmark, Measurement
 from pytest_tflite_latency.bench.litert import ready_interpreter
+from pytest_tflite_latency.measurement import Measurement
 
 
 def _cpu_name() -> str:
@@ -90,6 +90,8 @@ class AdbRunner:
                  runs: int = 50, warmup_runs: int = 5):
         self.backend = "gpu" if use_gpu else "cpu"
         self.use_gpu = use_gpu
+        from pytest_tflite_latency.adb import AdbBenchmark  # the plugin's runner: only this class needs adb
+
         self._bench = AdbBenchmark(serial, benchmark_binary, runs, warmup_runs).__enter__()
         self.runtime = f"TFLite benchmark_model ({'GPU delegate' if use_gpu else 'CPU'})"
         self.runtime_version = hashlib.sha256(Path(benchmark_binary).read_bytes()).hexdigest()[:12] \

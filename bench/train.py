@@ -38,11 +38,20 @@ ALGORITHMS = ("xgboost", "random_forest", "decision_tree")
 # What the correction trees may read: the shape of the work only (estimator.features.TREE_FEATURES),
 # or every feature, absolute sizes included. A stock profile cross-validates both.
 TREE_FEATURE_SETS = {"shape": TREE_FEATURES, "all": FEATURES}
+# FLOPs weight per kind in the shared roofline (a hand-set prior, not fitted: a depthwise FLOP costs more
+# time than a dense one on a GPU, data movement dominates it; per-kind bases replace this wherever a kind
+# has MIN_KIND_KERNELS measured kernels, which every stock profile has for conv and dwconv).
 RELATIVE_FLOP_COST = {"conv": 1.0, "fc": 1.0, "convtrans": 1.5, "dwconv": 4.0, "pool": 1.0,
                       "reduce": 1.0, "elementwise": 1.0, "resize": 1.0, "softmax": 1.0,
                       "other": 1.0, "concat": 0.0, "layout": 0.0, "transfer": 0.0}
+# Hand-set when the trainer was written and kept since (the bundled profiles were trained with them;
+# `python -m pytest_tflite_latency.bench.profiles --check` holds them to it):
 PRIOR_PULL = 0.02  # weight of "stay near the base cost" against one record's relative error
 MIN_KIND_KERNELS = 5  # a kind gets base coefficients of its own from this many measured kernels
+MIN_LAUNCH_MS = 1e-4  # a fitted launch cost of zero becomes this, so every kernel's base stays positive
+MIN_TARGET_MS = 1e-6  # a measurement read as zero is taken as this (relative errors divide by it)
+XGB_REG_LAMBDA = 1e-3  # XGBoost's L2 on leaf values: near zero, the relative-error weights regularise
+FOREST_TREES = 100  # random forest size (scikit-learn's default)
 # Copies between GPU and CPU memory at a partition boundary: a prior, not fitted (no shared
 # measurement ran partly on the CPU): 0.1 ms synchronisation + 2 GB/s.
 TRANSFER = {"launch_ms": 0.1, "ms_per_flop": 0.0, "ms_per_byte": 5e-7, "relative_flop_cost": {}}
@@ -96,7 +105,7 @@ def _learned(records: list[Record]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _targets(records: list[Record]) -> np.ndarray:
-    return np.array([max(r.y_ms, 1e-6) for r in records])
+    return np.array([max(r.y_ms, MIN_TARGET_MS) for r in records])
 
 
 def _nnls_relative(A: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -121,7 +130,7 @@ def fit_base(records: list[Record]) -> dict:
         cols.append(np.bincount(owner, roofline(X, FEATURES, p), minlength=len(records)))
     coef = _nnls_relative(np.column_stack(cols), _targets(records))
     base = {**dict(zip(COEFFICIENTS, map(float, coef), strict=True)), "relative_flop_cost": RELATIVE_FLOP_COST}
-    base["launch_ms"] = base["launch_ms"] or 1e-4  # keep every kernel's base strictly positive
+    base["launch_ms"] = base["launch_ms"] or MIN_LAUNCH_MS
     return base
 
 
@@ -193,14 +202,14 @@ def fit_kind_base(X: np.ndarray, y: np.ndarray) -> dict:
     """A roofline for all kernels, and one per kind with at least `MIN_KIND_KERNELS` measured."""
     coef = _nnls_relative(_roofline_terms(X), y)
     base = {**dict(zip(COEFFICIENTS, map(float, coef), strict=True)), "relative_flop_cost": RELATIVE_FLOP_COST}
-    base["launch_ms"] = base["launch_ms"] or 1e-4
+    base["launch_ms"] = base["launch_ms"] or MIN_LAUNCH_MS
     kinds = np.array(kinds_of(X))
     per_kind = {}
     for kind in sorted(set(kinds)):
         rows = kinds == kind
         if rows.sum() >= MIN_KIND_KERNELS:
             c = _nnls_relative(_roofline_terms(X[rows]), y[rows])
-            per_kind[kind] = {"launch_ms": float(c[0]) or 1e-4, "ms_per_flop": float(c[1]),
+            per_kind[kind] = {"launch_ms": float(c[0]) or MIN_LAUNCH_MS, "ms_per_flop": float(c[1]),
                               "ms_per_byte": float(c[2])}
     return {**base, "per_kind": per_kind}
 
@@ -222,7 +231,7 @@ def compose(f: Fit, networks: list[Record]) -> None:
     coef = _nnls_relative(np.array(rows), _targets(networks))
     f.kernel_scale, f.overhead_ms = float(coef[0]) or 1.0, float(coef[1])
     left_out = sorted({k for r in networks for k in kinds_of(r.X[r.learned])} - set(trained))
-    own = {"launch_ms": float(coef[2]) or 1e-4, "ms_per_flop": 0.0, "ms_per_byte": float(coef[3])}
+    own = {"launch_ms": float(coef[2]) or MIN_LAUNCH_MS, "ms_per_flop": 0.0, "ms_per_byte": float(coef[3])}
     f.base = {**f.base, "per_kind": {**f.base.get("per_kind", {}), **dict.fromkeys(left_out, own)}}
 
 
@@ -267,14 +276,14 @@ def _fit_trees(X: np.ndarray, y: np.ndarray, w: np.ndarray, algorithm: str, seed
     if algorithm == "xgboost":
         import xgboost as xgb
 
-        model = xgb.XGBRegressor(**options, reg_lambda=1e-3, tree_method="exact", random_state=seed, n_jobs=1,
+        model = xgb.XGBRegressor(**options, reg_lambda=XGB_REG_LAMBDA, tree_method="exact", random_state=seed, n_jobs=1,
                                  base_score=0.0)
         model.fit(X, y, sample_weight=w)
         return export_xgboost(model.get_booster())
     if algorithm == "random_forest":
         from sklearn.ensemble import RandomForestRegressor
 
-        model = RandomForestRegressor(n_estimators=100, **options, random_state=seed, n_jobs=1)
+        model = RandomForestRegressor(n_estimators=FOREST_TREES, **options, random_state=seed, n_jobs=1)
     else:
         from sklearn.tree import DecisionTreeRegressor
 

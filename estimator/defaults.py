@@ -1,9 +1,10 @@
 """Names the rest of the tool may need without loading NumPy or the parser."""
 
+from .devices import gpu_aliases
+
 DEFAULT_DEVICE = "pixel4-gpu"
-# A GPU's name selects the stock-runtime profile of the phone measured with that GPU.
-GPU_ALIASES = {"adreno640": "pixel4-gpu", "adreno616": "mi8se-gpu", "mali-g76": "galaxys10-gpu",
-               "powervr-ge8320": "galaxya03s-gpu"}
+# A GPU's name selects the stock-runtime profile of the phone measured with that GPU (estimator/devices.py).
+GPU_ALIASES = gpu_aliases()
 
 
 def resolve_device(name: str) -> str:

@@ -17,8 +17,9 @@ import secrets
 import shlex
 import socket
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from pytest_tflite_latency.measurement import Measurement  # the type the runner returns
 
 REMOTE_DIR = "/data/local/tmp/tflite_latency"  # each session works in a folder of its own inside
 PREINSTALLED = "/data/local/tmp/benchmark_model"
@@ -51,14 +52,6 @@ def _adbutils():
         raise AdbMissingError("measuring over adb needs adbutils: pip install 'pytest-tflite-latency[adb]'") \
             from None
     return adbutils
-
-
-@dataclass(frozen=True)
-class Measurement:
-    mean_ms: float
-    std_ms: float
-    runs: int
-    repeats_ms: tuple[float, ...] = ()
 
 
 def _client():

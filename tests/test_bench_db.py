@@ -12,10 +12,10 @@ import time
 import numpy as np
 import pytest
 
-from pytest_tflite_latency.adb import Measurement
 from pytest_tflite_latency.bench.db import SCHEMA_VERSION, Database, DatabaseError
 from pytest_tflite_latency.bench.sampling import grid
 from pytest_tflite_latency.estimator.features import FEATURES
+from pytest_tflite_latency.measurement import Measurement
 
 
 def feats(n: int = 1):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tflite_latency.bench import profiles, qed
+from pytest_tflite_latency.bench import build_profiles as profiles
+from pytest_tflite_latency.bench import qed
 from pytest_tflite_latency.bench.dataset import NB201_CSV
 
 CONSTRAINTS = Path(__file__).resolve().parents[1] / "bench" / "constraints.txt"

@@ -1,0 +1,144 @@
+"""``tflite-latency calibrate`` (alias ``tflite-latency bench calibrate``): a profile for your phone
+from a few whole-model measurements.
+
+    tflite-latency calibrate run1.txt run2.txt ... --models models/ --gpu mali-g715 --name pixel8-gpu
+    tflite-latency calibrate measured.csv --models models/ --gpu adreno750 --out profiles/s24-gpu.json
+    tflite-latency calibrate --suggest 5 --models models/      # which models to measure first
+
+Measurements: `benchmark_model` logs, Qualcomm AI Hub profile JSON, a CSV ``model,ms[,std,runtime]``,
+the JSON `pytest --on-device` writes, or a measurement database (``--db`` with ``--device-name``).
+The profile written states what it was calibrated from and its own leave-one-out error; commit it and
+use it with ``--device profiles/pixel8-gpu.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pytest_tflite_latency.estimator.errors import EstimatorError
+
+GPU_HELP = ("the phone's GPU: a vendor (adreno, mali, apple, powervr), a GPU (adreno750, mali-g715, apple-a17, "
+            "powervr-ge8320) or auto (default): chooses which bundled profiles the calibration starts from")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = __doc__
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("measurements", nargs="*", metavar="MEASUREMENTS",
+                   help="benchmark_model logs, AI Hub profile JSON, CSV (model,ms[,std,runtime]) or "
+                        "on-device measurements JSON")
+    p.add_argument("--models", nargs="+", type=Path, default=[], action="extend", metavar="PATH",
+                   help="the measured .tflite files, or folders holding them")
+    p.add_argument("--db", help="also take the measurements of --device-name from this measurement database")
+    p.add_argument("--device-name", "--name", dest="name", default=None,
+                   help="the new profile's name (default: my-phone-gpu), e.g. pixel8-gpu")
+    p.add_argument("--gpu", default="auto", help=GPU_HELP)
+    p.add_argument("--from", dest="source", default="auto",
+                   help="start from this bundled profile (name or .json) instead of the GPU's")
+    p.add_argument("--out", type=Path, help="profile path (default NAME.json)")
+    p.add_argument("--suggest", type=int, metavar="N",
+                   help="list the N models of --models that inform a calibration most, and stop")
+
+
+def run(args) -> int:
+    from pytest_tflite_latency.bench import calibrate
+    from pytest_tflite_latency.estimator.devices import gpu_family
+    from pytest_tflite_latency.estimator.inputs import checked_number
+
+    try:
+        family = gpu_family(args.gpu)
+    except ValueError as exc:
+        raise EstimatorError(f"--gpu: {exc}") from None
+    if args.suggest is not None:
+        n = int(checked_number(args.suggest, "--suggest", low=1, high=1000, integer=True))
+        return _suggest(args.models, n, family)
+    records, measured, described = _records(args)
+    name = args.name or "my-phone-gpu"
+    sources = calibrate.sources_for(family, args.source)
+    phone = next((m.phone for m in measured if m.phone), "")
+    result = calibrate.calibrate_from(sources, records, name, family, phone)
+    out = args.out or Path(f"{name}.json")
+    _save(result.profile, out)
+    cal = result.profile.provenance["calibration"]
+    h = result.profile.provenance["heldout"]
+    print(f"{args.gpu}: {cal['source']} is the starting point (of {', '.join(cal['sources_considered'])})")
+    print(f"{out}: calibrated from {cal['source']} on {len(records)} measured models ({described})")
+    print(f"  scales {', '.join(f'{k} ×{v:.3g}' for k, v in cal['scales'].items())}")
+    if h.get("mape_pct") is None:
+        print(f"  leave-one-out error: not stated — {h['note']}")
+    else:
+        print(f"  leave-one-out over the {h['models']} measurements: {h['within_10pct']:.0f}% within ±10%, "
+              f"MAPE {h['mape_pct']:.1f}%, {h['interval_coverage_pct']:.0f}% inside the interval")
+    for warning in result.warnings:
+        print(f"  warning: {warning}")
+    print(f"  expected on unseen models at N={cal['expected']['n']}: about {cal['expected']['within_10pct']:.0f}% "
+          "within ±10% (bench.calibration_curve, median over the six shared phones)")
+    print(f"  use it with --device {out}")
+    return 0
+
+
+def _records(args):
+    """The measured models as training records, and a short account of where they came from."""
+    import numpy as np
+
+    from pytest_tflite_latency.bench.dataset import Record, model_features
+    from pytest_tflite_latency.bench.measurement_sources import read_measurements, resolve_models
+
+    records: list[Record] = []
+    described = []
+    found = []
+    if args.measurements:
+        for path in args.measurements:
+            found += read_measurements(path)
+        by_file = resolve_models(found, args.models)
+        for path, ms in by_file.items():
+            X, learned = model_features(path, "gpu")
+            records.append(Record(path.stem, X, float(np.median([m.mean_ms for m in ms])), learned))
+        described.append(f"{len(found)} measurements in {len(args.measurements)} file(s)")
+    if args.db:
+        records += _db_records(args)
+        described.append(f"database {args.db}")
+    if not records:
+        raise EstimatorError("calibrate: no measurements given (files, or --db with --device-name)")
+    return records, found, "; ".join(described)
+
+
+def _db_records(args):
+    from pytest_tflite_latency.bench.db import Database
+    from pytest_tflite_latency.bench.export import device_records
+
+    if not Path(args.db).is_file():
+        raise EstimatorError(f"{args.db}: no such measurement database (bench run or import-nb201 creates one)")
+    if not args.name:
+        raise EstimatorError("--db: name the device whose measurements to use with --device-name")
+    with Database(args.db) as database:
+        records, _ = device_records(database, args.name)
+    return [r for r in records if r.kind == "model"] or records
+
+
+def _suggest(paths: list[Path], n: int, family) -> int:
+    from pytest_tflite_latency.bench import calibrate
+    from pytest_tflite_latency.bench.dataset import Record, model_features
+
+    files = sorted({f for p in paths for f in (sorted(p.rglob("*.tflite")) if p.is_dir() else [p])})
+    if not files:
+        raise EstimatorError("--suggest: name your models (files or folders) with --models")
+    records = []
+    for f in files:
+        X, learned = model_features(f, "gpu")
+        records.append(Record(f.stem, X, 0.0, learned))
+    for i, (f, name) in enumerate(calibrate.suggest(calibrate.sources_for(family, "auto"), records, n)):
+        print(f"{i + 1:3d}. {files[f]}  ({name})")
+    return 0
+
+
+def _save(profile, out: Path) -> None:
+    """Write the profile (its folder made if missing) through a temporary file: never half-written."""
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        profile.save(tmp)
+        tmp.replace(out)
+    except OSError as exc:
+        raise EstimatorError(f"--out: {out}: cannot write ({exc.strerror})") from None

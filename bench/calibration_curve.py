@@ -1,0 +1,187 @@
+"""How well calibration serves a phone no profile covers: the accuracy curve per phone.
+
+    nice -n 10 python -m pytest_tflite_latency.bench.calibration_curve [--draws 30]
+
+Each of the six shared phones in turn plays the new phone: its own profile is left out, and the other
+five are the sources. Each model family in turn is judged: the sources are retrained without it
+(`bench.calib_cache`, computed once), and N calibration models are drawn at random, uniformly without
+replacement, from the other families' models — never from the judged one. Every draw is repeated
+``--draws`` times with its own seed; a cell is the median over draws of the share of the judged models
+(all families pooled) within ±10% of what the phone measured.
+
+Columns: `calibrated` (`tflite-latency calibrate --gpu <the phone's GPU>`: one source of the GPU's
+vendor, or of all for a vendor none is of, chosen and scaled as `bench.calibrate` does), `auto` (the
+same with ``--gpu auto``: of every source), `previous` (the method before: one source picked by
+leave-one-out, scales pulled toward the source), `floor` (latency linear in FLOPs and file size fitted
+on the same N models), `uncal.` (the best bundled source profile with no calibration: the bar for
+N = 1) and `own` (the phone's own profile trained on its kernels without the judged family: what
+thousands of kernel measurements give). The interval column is the share of the phone's judged models
+inside the calibrated profile's interval, an interval learnt from the other five phones' errors at the
+same N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from pytest_tflite_latency.bench import calib_cache, qed
+from pytest_tflite_latency.bench.calibrate import choose_source, fit_scales, group_sums
+from pytest_tflite_latency.bench.metrics import within_pct
+from pytest_tflite_latency.bench.progress import progress
+from pytest_tflite_latency.estimator.devices import phone as device
+from pytest_tflite_latency.estimator.features import kinds_of
+
+SHOTS = (1, 3, 10, 30)
+INTERVAL = (0.05, 0.95)
+
+
+def parts_of(data: calib_cache.CalibrationData, phone: str, family: str | None) -> np.ndarray:
+    t = data.times[(phone, family)]
+    return np.array([group_sums(ms, kinds_of(X), t.overhead_ms) for ms, X in zip(t.kernel_ms, data.X, strict=True)])
+
+
+def sources_for(target: str, vendor_only: bool) -> list[str]:
+    others = [p for p in qed.PHONES if p != target]
+    if not vendor_only:
+        return others
+    same = [p for p in others if device(p).vendor == device(target).vendor]
+    return same or others
+
+
+def previous_method(A_by_source: dict, y: np.ndarray, judged: dict) -> np.ndarray:
+    """The method before this one: 3 group scales + overhead pulled toward the source (0.02), one
+    source picked by leave-one-out over the N models (the first source for N < 2)."""
+    def fit(A, yy):
+        n = A.shape[1]
+        if len(yy) < 3:
+            return np.full(n, float(np.median(yy / A.sum(axis=1))))
+        if len(yy) < 8:
+            A = np.column_stack([A[:, :-1].sum(axis=1), A[:, -1]])
+        M = np.vstack([A / yy[:, None], 0.02 * np.eye(A.shape[1])])  # lsq_linear's bounds (0, 20) clipped
+        c = np.clip(np.linalg.lstsq(M, np.concatenate([np.ones(len(yy)), 0.02 * np.ones(A.shape[1])]),
+                                    rcond=None)[0], 0.0, 20.0)
+        return c if A.shape[1] == n else np.array([c[0]] * (n - 1) + [c[1]])
+
+    def loo(A):
+        if len(y) < 2:
+            return 0.0
+        return float(np.mean([abs(A[i] @ fit(np.delete(A, i, 0), np.delete(y, i))) / y[i] - 1
+                              for i in range(len(y))]))
+
+    best = min(A_by_source, key=lambda s: loo(A_by_source[s])) if len(y) >= 2 else next(iter(A_by_source))
+    return judged[best] @ fit(A_by_source[best], y)
+
+
+def floor_fit(data, calib: np.ndarray, y: np.ndarray, judged: np.ndarray) -> np.ndarray:
+    flops = np.array([X[:, 0].sum() for X in data.X])
+    A = np.column_stack([np.ones(len(flops)), flops, data.file_size])
+    if len(y) < 3:
+        return flops[judged] * float(np.median(y / flops[calib]))
+    W = A[calib] / y[:, None]
+    scale = np.abs(W).max(axis=0)
+    coef = np.linalg.lstsq(W / scale, np.ones(len(y)), rcond=None)[0] / scale
+    return A[judged] @ coef
+
+
+def served(As: list[np.ndarray], judged_As: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """What `tflite-latency calibrate` serves: one source chosen, its scales fitted on the N models."""
+    pick = choose_source(As, y)
+    return judged_As[pick] @ fit_scales(As[pick], y)
+
+
+def evaluate(data, target: str, draws: int) -> dict[str, dict[int, list[np.ndarray]]]:
+    """Per method and N, per draw, the judged models' relative errors (all families pooled)."""
+    families = sorted(set(data.families))
+    fam = np.array(data.families)
+    y_all = data.measured[target]
+    methods = ("calibrated", "auto", "previous", "floor")
+    out = {m: {n: [[] for _ in range(draws)] for n in SHOTS} for m in methods}
+    uncal = {s: [] for s in qed.PHONES if s != target}
+    own = []
+    for family in families:
+        judged = np.flatnonzero(fam == family)
+        pool = np.flatnonzero(fam != family)
+        A = {s: parts_of(data, s, family) for s in qed.PHONES}
+        own.append(A[target][judged].sum(axis=1) / y_all[judged] - 1)
+        for s in uncal:
+            uncal[s].append(A[s][judged].sum(axis=1) / y_all[judged] - 1)
+        for n in SHOTS:
+            for r in range(draws):
+                rng = np.random.default_rng([r, n, families.index(family), list(qed.PHONES).index(target)])
+                calib = rng.choice(pool, size=min(n, len(pool)), replace=False)
+                y = y_all[calib]
+                for method, vendor_only in (("calibrated", True), ("auto", False)):
+                    src = sources_for(target, vendor_only)
+                    pred = served([A[s][calib] for s in src], [A[s][judged] for s in src], y)
+                    out[method][n][r].append(pred / y_all[judged] - 1)
+                prev = previous_method({s: A[s][calib] for s in sources_for(target, False)}, y,
+                                       {s: A[s][judged] for s in uncal})
+                out["previous"][n][r].append(prev / y_all[judged] - 1)
+                out["floor"][n][r].append(floor_fit(data, calib, y, judged) / y_all[judged] - 1)
+    result = {m: {n: [np.concatenate(d) for d in out[m][n]] for n in SHOTS} for m in methods}
+    result["uncal."] = {0: [np.concatenate(uncal[s]) for s in uncal]}
+    result["own"] = {0: [np.concatenate(own)]}
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pytest_tflite_latency.bench.calibration_curve", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--draws", type=int, default=30, help="random draws of the N calibration models per cell")
+    p.add_argument("--phones", nargs="+", default=list(qed.PHONES), choices=list(qed.PHONES))
+    p.add_argument("--priors", action="store_true",
+                   help="print bench/calibration_priors.py (population priors, intervals, expected accuracy)")
+    args = p.parse_args(argv)
+    data = calib_cache.load()
+    results = {}
+    for t in progress(args.phones, "phones left out"):
+        results[t] = evaluate(data, t, args.draws)
+    print(f"within ±10% of the measured latency, median over {args.draws} draws; "
+          f"{len(data.names)} models in {len(set(data.families))} families, each family judged by sources "
+          "retrained without it")
+    print(f"{'phone':9s} {'N':>3s} {'calibrated':>10s} {'auto':>6s} {'previous':>8s} {'floor':>6s} "
+          f"{'uncal.':>7s} {'own':>6s} {'interval':>9s}")
+    for t, res in results.items():
+        best_uncal = max(within_pct(e, 0.10) for e in res["uncal."][0])
+        own = within_pct(res["own"][0][0], 0.10)
+        for n in SHOTS:
+            cells = [float(np.median([within_pct(e, 0.10) for e in res[m][n]]))
+                     for m in ("calibrated", "auto", "previous", "floor")]
+            pooled = [e for o, r in results.items() if o != t for e in r["calibrated"][n]]
+            cover = float("nan")
+            if pooled:  # the interval learnt from the other phones' errors, judged on this one's
+                lo, hi = np.quantile(np.concatenate(pooled), INTERVAL)
+                mine = np.concatenate(res["calibrated"][n])
+                cover = float(np.mean((mine >= lo) & (mine <= hi)) * 100)
+            print(f"{t:9s} {n:3d} " + " ".join(f"{c:9.1f}%" if i == 0 else f"{c:5.1f}%" if i != 2 else f"{c:7.1f}%"
+                                                for i, c in enumerate(cells))
+                  + f" {best_uncal:6.1f}% {own:5.1f}% {cover:8.1f}%", flush=True)
+    if args.priors:
+        print_priors(results)
+    return 0
+
+
+def print_priors(results) -> None:
+    """The module `bench/calibration_priors.py`, from every phone's errors."""
+    print('\n"""Calibration\'s population figures, learnt on the six shared phones: printed by')
+    print("``python -m pytest_tflite_latency.bench.calibration_curve --priors`` (regenerate after retraining the")
+    print('stock profiles)."""\n')
+    print("# N measurements → (5th, 95th) percentiles of calibrated profiles' relative errors on unseen families")
+    print("INTERVALS: dict[int, tuple[float, float]] = {")
+    for n in SHOTS:
+        lo, hi = np.quantile(np.concatenate([e for r in results.values() for e in r["calibrated"][n]]), INTERVAL)
+        print(f"    {n}: ({lo:.4f}, {hi:.4f}),")
+    print("}")
+    print("# N → median over the six phones of the share of unseen models within ±10% (median over draws)")
+    print("EXPECTED_WITHIN_10PCT: dict[int, float] = {")
+    for n in SHOTS:
+        med = np.median([np.median([within_pct(e, 0.10) for e in r["calibrated"][n]]) for r in results.values()])
+        print(f"    {n}: {med:.1f},")
+    print("}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Train and export a device profile from a measurement database's records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_tflite_latency.bench.dataset import Record
+from pytest_tflite_latency.estimator.errors import EstimatorError
+from pytest_tflite_latency.estimator.profile import DeviceProfile
+
+
+def device_records(database, device: str) -> tuple[list[Record], list]:
+    """A device's training records and the stored rows they come from; none is an `EstimatorError`."""
+    stored = database.records(device)
+    if not stored:
+        known = sorted({r["device"] for r in database.status()})
+        raise EstimatorError(f"--device-name: no measurements of {device!r} in {database.path} "
+                             f"(devices there: {', '.join(known) or 'none'})")
+    return [Record(r.name, r.X, r.mean_ms, r.learned, kind=r.kind) for r in stored], stored
+
+
+def export_profile(database, device: str, algorithm: str | None, out: Path) -> DeviceProfile:
+    """Cross-validate, train on every record of ``device`` and write its profile to ``out``."""
+    from pytest_tflite_latency.bench.build_profiles import profile_from_records
+
+    records, stored = device_records(database, device)
+    info = database.device_info(device)
+    kinds = {r.kind for r in stored}
+    profile = profile_from_records(
+        device, records, title=f"{device} ({info['detail']})", backend=info["backend"],
+        runtime=f"{info['runtime']} {info['runtime_version']}",
+        trained_on=f"{len(stored)} measurements ({', '.join(sorted(kinds))}) in {database.path.name}",
+        algorithms=[algorithm] if algorithm else None)
+    profile.save(out)
+    return profile

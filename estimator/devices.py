@@ -1,0 +1,122 @@
+"""The one table of devices the project knows: the phones of the shared measurements, their GPUs, the
+names a user may give them, and the published nn-Meter devices. GPU aliases (`defaults.GPU_ALIASES`),
+the bench's training recipes (`bench.qed.PHONES`, `bench.build_profiles.NNMETER`, `bench.dataset.
+NB201_DEVICES`) and calibration's choice of prior (`gpu_family`) are derived from it.
+
+Imports nothing heavy: `tflite-latency --version` and alias lookups read it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Vendor = Literal["qualcomm", "arm", "imagination", "apple"]
+Backend = Literal["gpu", "cpu"]
+VENDORS: tuple[Vendor, ...] = ("qualcomm", "arm", "imagination", "apple")
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A phone of the shared qed-usc measurements and its stock-runtime GPU profile."""
+
+    key: str  # the dataset's column prefix (``pixel4``)
+    profile: str  # the bundled profile's name (``pixel4-gpu``)
+    phone: str
+    soc: str
+    gpu: str
+    vendor: Vendor
+    generation: int  # the GPU's architecture generation within its vendor (Adreno 6xx → 6, Mali Bifrost G7x → 7)
+    api: Literal["OpenCL", "Metal"]
+    aliases: tuple[str, ...] = ()  # GPU names that select this profile (``adreno640``)
+
+
+@dataclass(frozen=True)
+class PublishedDevice:
+    """A device of nn-Meter's NAS-Bench-201 measurements (TFLite 2.1) and the profile built from it."""
+
+    profile: str
+    column: str  # the measurements.csv column prefix (``adreno640`` → ``adreno640_ms``)
+    title: str
+    backend: Backend
+    runtime: str
+    cpu_slowdown: float  # this device's CPU fallback relative to the Cortex-A76 base (a prior)
+    judged_on: str  # the qed-usc phone whose real CNNs judge the profile (`Phone.key`)
+
+
+PHONES: tuple[Phone, ...] = (
+    Phone("pixel4", "pixel4-gpu", "Google Pixel 4", "Snapdragon 855", "Adreno 640", "qualcomm", 6, "OpenCL",
+          ("adreno640",)),
+    Phone("mi8se", "mi8se-gpu", "Xiaomi Mi 8 SE", "Snapdragon 710", "Adreno 616", "qualcomm", 6, "OpenCL",
+          ("adreno616",)),
+    Phone("s10", "galaxys10-gpu", "Samsung Galaxy S10", "Exynos 9820", "Mali-G76 MP12", "arm", 7, "OpenCL",
+          ("mali-g76",)),
+    Phone("a03s", "galaxya03s-gpu", "Samsung Galaxy A03s", "MediaTek Helio P35", "PowerVR GE8320", "imagination",
+          8, "OpenCL", ("powervr-ge8320",)),
+    Phone("iphonexs", "iphonexs-gpu", "Apple iPhone XS", "A12 Bionic", "Apple G11P", "apple", 12, "Metal"),
+    Phone("iphone7", "iphone7-gpu", "Apple iPhone 7", "A10 Fusion", "PowerVR GT7600 Plus (custom)", "apple", 10,
+          "Metal"),
+)
+
+_NNMETER_GPU_RUNTIME = "TensorFlow Lite 2.1 GPU delegate (OpenCL), nn-Meter's build"
+PUBLISHED: tuple[PublishedDevice, ...] = (
+    PublishedDevice("nnmeter-adreno640", "adreno640",
+                    "Adreno 640 GPU (Snapdragon 855, Xiaomi Mi 9), nn-Meter's TFLite 2.1", "gpu",
+                    _NNMETER_GPU_RUNTIME, 1.0, "pixel4"),
+    PublishedDevice("nnmeter-adreno630", "adreno630",
+                    "Adreno 630 GPU (Snapdragon 845, Pixel 3 XL), nn-Meter's TFLite 2.1", "gpu",
+                    _NNMETER_GPU_RUNTIME, 1.25, "pixel4"),
+    PublishedDevice("nnmeter-cortexa76", "cortexa76", "Cortex-A76 CPU, one core (Pixel 4), nn-Meter's TFLite 2.1",
+                    "cpu", "TensorFlow Lite 2.1 CPU, nn-Meter's build", 1.0, "pixel4"),
+)
+
+
+def gpu_aliases() -> dict[str, str]:
+    """GPU name → bundled profile name, from the table."""
+    return {alias: p.profile for p in PHONES for alias in p.aliases}
+
+
+def phone(key: str) -> Phone:
+    """The table's phone for a dataset key (``pixel4``)."""
+    return next(p for p in PHONES if p.key == key)
+
+
+@dataclass(frozen=True)
+class GpuFamily:
+    """What a user says about their phone's GPU: its vendor and, where given, the generation."""
+
+    vendor: Vendor | None  # None: ``auto``
+    generation: int | None = None
+    text: str = "auto"
+
+
+# A GPU name's vendor and generation: ``adreno750`` → Qualcomm 7, ``mali-g715`` → Arm (Valhall, G7xx: 7),
+# ``apple-a17`` → Apple 17, ``powervr``/``ge8320``/``bxm`` → Imagination.
+_FAMILY = (
+    (re.compile(r"^adreno[-_ ]?(\d)\d*$"), "qualcomm"),
+    (re.compile(r"^(?:mali|immortalis)[-_ ]?g(\d)\d*(?:[-_ ]?mp\d+)?$"), "arm"),
+    (re.compile(r"^xclipse[-_ ]?(\d)\d*$"), "arm"),  # Samsung's RDNA GPUs: closest to the Mali phones' runtime path
+    (re.compile(r"^(?:apple[-_ ]?)?a(\d{2})(?:[-_ ]?\w+)?$"), "apple"),
+    (re.compile(r"^(?:powervr|imagination)[-_ ]?[a-z]*[-_ ]?\d*[a-z ]*$"), "imagination"),
+    (re.compile(r"^(?:ge|gt|gm|bxm|bxe|dxt)[-_ ]?\d+[a-z]*$"), "imagination"),
+)
+
+
+def gpu_family(text: str) -> GpuFamily:
+    """Parse ``--gpu``: ``auto``, a vendor (``adreno``, ``mali``, ``apple``, ``powervr``) or a GPU name.
+    Raises ValueError with the names it understands."""
+    t = text.strip().lower()
+    if t == "auto":
+        return GpuFamily(None)
+    words = {"adreno": "qualcomm", "qualcomm": "qualcomm", "mali": "arm", "arm": "arm", "immortalis": "arm",
+             "xclipse": "arm", "apple": "apple", "powervr": "imagination", "imagination": "imagination"}
+    if t in words:
+        return GpuFamily(words[t], None, t)  # type: ignore[arg-type]
+    for pattern, vendor in _FAMILY:
+        m = pattern.match(t)
+        if m:
+            gen = m.group(1) if m.groups() else None
+            return GpuFamily(vendor, int(gen) if gen else None, t)  # type: ignore[arg-type]
+    raise ValueError(f"unknown GPU {text!r}: name a vendor (adreno, mali, apple, powervr), a GPU "
+                     "(adreno750, mali-g715, apple-a17, powervr-ge8320) or auto")

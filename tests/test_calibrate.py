@@ -1,0 +1,114 @@
+"""`tflite-latency calibrate`: a profile for a new phone from a few whole-model measurements."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pytest_tflite_latency import cli
+from pytest_tflite_latency.bench import calibrate, zoo
+from pytest_tflite_latency.bench.dataset import Record, model_features
+from pytest_tflite_latency.bench.train import predict
+from pytest_tflite_latency.estimator.profile import load_profile
+
+ARCHS = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+         "|nor_conv_1x1~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|",
+         "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+         "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+         "|skip_connect~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+         "|nor_conv_1x1~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|skip_connect~1|nor_conv_1x1~2|",
+         "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|nor_conv_1x1~0|nor_conv_3x3~1|avg_pool_3x3~2|")
+SOURCE = "pixel4-gpu"
+SPEED = 2.0  # the "new phone" in these tests runs every model this much slower than the source predicts
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("models")
+    out = {}
+    for i, arch in enumerate(ARCHS):
+        data = zoo.build("nasbench201", arch=arch, fill="zeros")
+        (folder / f"net{i}.tflite").write_bytes(data)
+        out[str(folder / f"net{i}.tflite")] = data
+    return out
+
+
+def _records(models: dict[str, bytes], factor: np.ndarray | float = SPEED) -> list[Record]:
+    source = load_profile(SOURCE)
+    records = [Record(p, *model_features(d, "gpu")[:1], 1.0, model_features(d, "gpu")[1]) for p, d in models.items()]
+    y = predict(records, source) * factor
+    return [Record(r.name, r.X, float(v), r.learned) for r, v in zip(records, y, strict=True)]
+
+
+def test_the_served_profile_predicts_what_the_calibration_fitted(models):
+    records = _records(models)
+    result = calibrate.calibrate_from([load_profile(SOURCE)], records[:5], "new-phone")
+    served = predict(records, result.profile)
+    source = load_profile(SOURCE)
+    c = np.array(list(result.profile.provenance["calibration"]["scales"].values()))
+    fitted = calibrate.parts(source, records) @ c
+    assert served == pytest.approx(fitted, rel=1e-6)
+
+
+def test_a_uniformly_slower_phone_is_recovered_on_models_not_measured(models):
+    records = _records(models)
+    profile = calibrate.calibrate(load_profile(SOURCE), records[:5], "new-phone")
+    y = np.array([r.y_ms for r in records[5:]])
+    assert predict(records[5:], profile) == pytest.approx(y, rel=0.05)
+
+
+def test_too_few_measurements_state_no_error_figure(models):
+    result = calibrate.calibrate_from([load_profile(SOURCE)], _records(models)[:2], "new-phone")
+    heldout = result.profile.provenance["heldout"]
+    assert heldout["mape_pct"] is None and heldout["within_10pct"] is None
+    assert "too few" in heldout["note"] and result.warnings
+
+
+def test_inconsistent_measurements_are_flagged(models):
+    factors = np.array([0.25, 4.0, 1.0, 0.3, 3.5, 1.2, 0.2])
+    result = calibrate.calibrate_from([load_profile(SOURCE)], _records(models, factors), "new-phone")
+    assert "inconsistent" in result.profile.provenance["heldout"]["note"]
+    assert any("inconsistent" in w for w in result.warnings)
+
+
+def test_calibrate_from_a_csv_writes_a_profile_that_estimates(models, tmp_path, capsys):
+    records = _records(models)
+    csv = tmp_path / "measured.csv"
+    csv.write_text("model,ms\n" + "".join(f"{r.name.split('/')[-1]},{r.y_ms}\n" for r in records[:6]))
+    folder = str(next(iter(models))).rsplit("/", 1)[0]
+    out = tmp_path / "phone.json"
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "adreno640", "--name", "phone-gpu",
+                     "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "leave-one-out over the 6 measurements" in printed
+    profile = json.loads(out.read_text())
+    cal = profile["provenance"]["calibration"]
+    assert cal["models"] == 6 and cal["gpu"] == "adreno640"
+    assert set(cal["sources_considered"]) == {"pixel4-gpu", "mi8se-gpu"}  # the Adreno phones
+    assert {"method", "models", "mape_pct", "within_10pct", "within_25pct",
+            "interval_coverage_pct"} <= set(profile["provenance"]["heldout"])
+    assert cli.main(["estimate", records[6].name, "--device", str(out), "--format", "json"]) == 0
+    estimate = json.loads(capsys.readouterr().out)["total_ms"]
+    assert estimate == pytest.approx(records[6].y_ms, rel=0.15)
+
+
+def test_suggest_lists_the_models_asked_for(models, capsys):
+    folder = str(next(iter(models))).rsplit("/", 1)[0]
+    assert cli.main(["calibrate", "--suggest", "3", "--models", folder]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and len({ln.split()[1] for ln in lines}) == 3
+
+
+def test_an_unknown_gpu_is_a_one_line_error(capsys):
+    assert cli.main(["calibrate", "x.csv", "--gpu", "geforce"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--gpu" in err
+
+
+def test_a_model_the_measurements_name_but_nobody_gave_is_named(tmp_path, capsys):
+    csv = tmp_path / "m.csv"
+    csv.write_text("model,ms\nmissing_net,3\n")
+    assert cli.main(["calibrate", str(csv)]) == 2
+    assert "'missing_net' not found" in capsys.readouterr().err
