@@ -59,10 +59,6 @@ def add_parser(sub) -> None:
     from pytest_tflite_latency.bench.calibrate_command import add_arguments
 
     add_arguments(bs.add_parser("calibrate", help="alias of `tflite-latency calibrate`"))
-    # `tflite-latency calibrate`: the documented name, dispatched as the bench step it is
-    top = sub.add_parser("calibrate", help="a profile for your phone from a few measured models")
-    add_arguments(top)
-    top.set_defaults(command="bench", bench_command="calibrate")
     s = bs.add_parser("status", help="what the database holds")
     db(s)
 
