@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import tflite
-from pytest_tflite_latency.estimator.errors import ModelError
-from pytest_tflite_latency.estimator.inputs import InputError, read_regular_file
+
+from .errors import ModelError
+from .inputs import InputError, read_regular_file
 
 _OPCODE_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}

@@ -8,13 +8,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from pytest_tflite_latency.estimator.errors import ModelError
-from pytest_tflite_latency.estimator.features import featurize, params
-from pytest_tflite_latency.estimator.graph import Graph, load_graph
-from pytest_tflite_latency.estimator.kernels import group_kernels
-from pytest_tflite_latency.estimator.predict import KernelTimes, predict
-from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE, DeviceProfile, load_profile
-from pytest_tflite_latency.estimator.table import counted
+
+from .errors import ModelError
+from .features import featurize, params
+from .graph import Graph, load_graph
+from .kernels import group_kernels
+from .predict import KernelTimes, predict
+from .profile import DEFAULT_DEVICE, DeviceProfile, load_profile
+from .wording import counted
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pytest_tflite_latency.estimator.features import kinds_of
-from pytest_tflite_latency.estimator.profile import DeviceProfile, roofline
-from pytest_tflite_latency.estimator.table import counted
+
+from .features import kinds_of
+from .profile import DeviceProfile, roofline
+from .wording import counted
 
 UNSEEN_LOW, UNSEEN_HIGH = 0.5, 1.0  # a kernel known only from priors may be 2× off either way
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pytest_tflite_latency.estimator.errors import ProfileError
-from pytest_tflite_latency.estimator.features import FEATURES
+
+from .errors import ProfileError
+from .features import FEATURES
 
 _REQUIRED = {"name": str, "title": str, "backend": str, "runtime": str, "features": list, "base": dict,
              "trained_range": dict, "interval": dict, "cpu_fallback": dict, "transfer": dict,
