@@ -42,6 +42,7 @@ class Tensor:
     dtype: str
     is_const: bool
     quantized: bool = False
+    data_bytes: int = -1  # bytes of a constant's buffer (-1 for a runtime tensor)
 
     @property
     def size(self) -> int:
@@ -64,6 +65,7 @@ class Op:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     options: dict = field(default_factory=dict, hash=False, compare=False)
+    options_type: str = field(default="", compare=False)  # the options table's type ("Conv2DOptions"), "" if none
 
 
 @dataclass
@@ -159,9 +161,21 @@ class _ConstBuffers:
         self.model, self.n, self.seen = model, n, {}
 
     def __contains__(self, index: int) -> bool:
+        return self._lookup(index)[0]
+
+    def size(self, index: int) -> int:
+        """Bytes of data the buffer holds, inline or at an offset."""
+        return self._lookup(index)[1]
+
+    def _lookup(self, index: int) -> tuple[bool, int]:
         if index not in self.seen:
             buf = self.model.Buffers(index) if 0 < index < self.n else None
-            self.seen[index] = buf is not None and (buf.DataLength() > 0 or buf.Offset() > 1)
+            if buf is None:
+                self.seen[index] = (False, 0)
+            elif buf.DataLength() > 0:
+                self.seen[index] = (True, buf.DataLength())
+            else:
+                self.seen[index] = (buf.Offset() > 1, buf.Size())
         return self.seen[index]
 
 
@@ -206,7 +220,9 @@ def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph)
         for t in (*inputs, *outputs):
             if t >= len(tensors) or t < -1:
                 raise ModelError(graph.source, f"corrupted model: operator {i} refers to tensor {t}")
-        ops.append(Op(i, opcodes[idx], inputs, outputs, _clamped(_options(o), s, i, opcodes[idx], graph)))
+        options_type = _OPTION_NAMES.get(o.BuiltinOptionsType(), "")
+        ops.append(Op(i, opcodes[idx], inputs, outputs, _clamped(_options(o), s, i, opcodes[idx], graph),
+                      "" if options_type == "NONE" else options_type))
     return Subgraph(s, _text(sg.Name()), tensors, ops, _ints(sg, "Inputs", budget, "input"),
                     _ints(sg, "Outputs", budget, "output"))
 
@@ -218,7 +234,7 @@ def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Te
     if t.Buffer() in const_buffers:  # constants: never dynamic, their names never shown
         if any(d < 0 for d in shape):
             raise ModelError(budget.source, f"corrupted model: constant tensor {i} has shape {tuple(shape)}")
-        return Tensor(i, "", tuple(shape), dtype, True, False)
+        return Tensor(i, "", tuple(shape), dtype, True, False, const_buffers.size(t.Buffer()))
     name = _text(t.Name()) or f"tensor{i}"
     signature = _ints(t, "ShapeSignature", budget, "shape signature")
     dynamic = [d for d, v in enumerate(signature) if v < 0] + [d for d, v in enumerate(shape) if v < 0]
@@ -262,12 +278,14 @@ def _getters(cls) -> tuple[tuple[str, str], ...]:
 
 
 def _clamped(options: dict, s: int, i: int, opcode: str, graph: Graph) -> dict:
-    """Strides, filter sizes and dilations outside 1 … MAX_WINDOW clamped into it, with a warning."""
-    bad = {k: v for k, v in options.items() if k in _WINDOW_OPTIONS and not 1 <= v <= MAX_WINDOW}
+    """Strides, filter sizes and dilations above MAX_WINDOW clamped to it, with a warning (the runtime
+    accepts them: the output is empty or one pixel). Values below 1, which it refuses, are left for
+    `runtime_rules` to name."""
+    bad = {k: v for k, v in options.items() if k in _WINDOW_OPTIONS and v > MAX_WINDOW}
     if bad:
         graph.warnings.append(f"subgraph {s}: operator {i} ({opcode}) has "
-                              f"{', '.join(f'{k} {v}' for k, v in bad.items())}, outside 1…{MAX_WINDOW}: clamped")
-        options.update({k: min(max(v, 1), MAX_WINDOW) for k, v in bad.items()})
+                              f"{', '.join(f'{k} {v}' for k, v in bad.items())}, above {MAX_WINDOW}: clamped")
+        options.update(dict.fromkeys(bad, MAX_WINDOW))
     return options
 
 

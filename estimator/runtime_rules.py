@@ -1,0 +1,259 @@
+"""What LiteRT itself accepts: the checks its interpreter builder and each priced op's kernel ``Prepare`` make
+(tensorflow/lite/core/subgraph.cc; kernels/conv.cc, depthwise_conv.cc, pooling.cc, fully_connected.cc,
+add.cc, sub.cc, mul.cc, div.cc, concatenation.cc, reshape.cc, softmax.cc). A model they refuse never runs on
+a phone, so estimating it would let a budget pass a model the real runtime fails: it is a `ModelError` naming
+the operator and the rule, never an estimate.
+
+Where the runtime recomputes an output shape (convolutions, pooling, fully connected, element-wise ops,
+concatenation), the file's declared shape must also be the one it computes: the estimate prices the
+declared shapes, so a file whose shapes disagree with its own ops is refused as inconsistent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from .errors import ModelError
+from .graph import Graph, Op, Subgraph, Tensor
+
+Rule = Callable[[Subgraph, Op], str]
+
+CONV_TYPES = frozenset({"float32", "uint8", "int8", "int16"})  # conv.cc, depthwise_conv.cc, pooling.cc
+# A filter of another type than its input: hybrid float × int8/uint8 weights, int16 × int8 (16x8), int8 × int4.
+HYBRID_FILTERS = {"float32": frozenset({"int8", "uint8"}), "int16": frozenset({"int8"}),
+                  "int8": frozenset({"int4"})}
+BINARY_TYPES = {  # add.cc, sub.cc, mul.cc, div.cc: the types their Eval switches over
+    "ADD": frozenset({"float32", "int32", "int64", "int16", "int8", "uint8"}),
+    "SUB": frozenset({"float32", "int32", "int64", "int16", "int8", "uint8"}),
+    "MUL": frozenset({"float32", "int32", "int64", "int16", "int8", "uint8", "complex64"}),
+    "DIV": frozenset({"float32", "int32", "uint8"}),
+}
+SOFTMAX_TYPES = frozenset({"float32", "uint8", "int8", "int16"})
+# The builtin options table each priced op's parser reads (schema.fbs); a file carrying another table there
+# gives the kernel another op's parameters.
+OPTIONS_TABLE = {
+    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions",
+    "FULLY_CONNECTED": "FullyConnectedOptions", "ADD": "AddOptions", "SUB": "SubOptions", "MUL": "MulOptions",
+    "DIV": "DivOptions", "CONCATENATION": "ConcatenationOptions", "RESHAPE": "ReshapeOptions",
+    "SOFTMAX": "SoftmaxOptions", "MEAN": "ReducerOptions", "SUM": "ReducerOptions",
+    "REDUCE_MAX": "ReducerOptions", "REDUCE_MIN": "ReducerOptions", "REDUCE_PROD": "ReducerOptions",
+    "TRANSPOSE_CONV": "TransposeConvOptions", "RESIZE_BILINEAR": "ResizeBilinearOptions",
+    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions", "PAD": "PadOptions", "PADV2": "PadV2Options",
+}
+# Ops whose parameters have no usable default: without their table strides and filters are 0.
+OPTIONS_REQUIRED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
+PADDING = {0: "SAME", 1: "VALID"}  # Padding enum of schema.fbs
+_UNSIZED = frozenset({"string", "resource", "variant", "int4"})  # a buffer's bytes are not shape × item size
+# The one exception to "a constant's buffer holds its shape": weights stripped to one byte, the form in which
+# this project ships converted graphs (bench/rebuild_qed.py, bench/data/qed-usc-mobile-cnn/). LiteRT would
+# refuse to load them, but no estimate reads a weight's values, and such a file is never deployed.
+STRIPPED_BUFFER_BYTES = 1
+
+
+def check_runtime_accepts(graph: Graph) -> None:
+    """Raise `ModelError` if LiteRT would refuse to prepare ``graph``: a constant whose buffer is too small
+    for its shape (subgraph.cc: ``required_bytes <= bytes``; a stripped one-byte buffer excepted), or an op of
+    the main subgraph its kernel refuses."""
+    for sg in graph.subgraphs:
+        for t in sg.tensors:
+            if t.is_const and t.dtype not in _UNSIZED and t.data_bytes not in (t.nbytes, STRIPPED_BUFFER_BYTES) \
+                    and t.data_bytes < t.nbytes:
+                raise ModelError(graph.source, f"subgraph {sg.index}: constant tensor {t.index} of shape "
+                                               f"{list(t.shape)} ({t.dtype}) needs {t.nbytes:,} bytes, its buffer "
+                                               f"holds only {t.data_bytes:,}: LiteRT refuses the model")
+    sg = graph.main
+    for op in sg.ops:
+        why = refusal(sg, op)
+        if why:
+            raise ModelError(graph.source, f"operator {op.index} ({op.opcode}): {why}: LiteRT refuses the model")
+
+
+def refusal(sg: Subgraph, op: Op) -> str:
+    """Why LiteRT's kernel for ``op`` would refuse it ("" when it accepts it, or when the op has no rule)."""
+    expected = OPTIONS_TABLE.get(op.opcode)
+    if expected and op.options_type not in ("", expected):
+        return f"carries {op.options_type}, not {expected}"
+    if op.opcode in OPTIONS_REQUIRED and not op.options_type:
+        return f"has no {expected} (strides and filter sizes of 0)"
+    rule = _RULES.get(op.opcode)
+    return rule(sg, op) if rule else ""
+
+
+def _tensor(sg: Subgraph, op: Op, position: int, outputs: bool = False) -> Tensor | None:
+    indices = op.outputs if outputs else op.inputs
+    return sg.tensors[indices[position]] if position < len(indices) and indices[position] >= 0 else None
+
+
+def _rank(t: Tensor, rank: int, what: str) -> str:
+    return "" if len(t.shape) == rank else f"{what} is {len(t.shape)}-D {list(t.shape)}, the kernel needs {rank}-D"
+
+
+def _window(op: Op, fields: tuple[str, ...]) -> str:
+    for name in fields:
+        if op.options.get(name, 0) < 1:
+            return f"{name} is {op.options.get(name, 0)}, the kernel needs at least 1"
+    if op.options.get("Padding", 0) not in PADDING:
+        return f"Padding is {op.options.get('Padding')}, neither SAME (0) nor VALID (1)"
+    return ""
+
+
+def _out_size(size: int, window: int, stride: int, dilation: int, padding: int) -> int:
+    """kernels/padding.h ComputeOutSize."""
+    effective = (window - 1) * dilation + 1
+    if PADDING[padding] == "SAME":
+        return (size + stride - 1) // stride
+    return max((size - effective + stride) // stride, 0)
+
+
+def _declared(out: Tensor, computed: tuple[int, ...]) -> str:
+    if tuple(out.shape) != computed:
+        return (f"declares output {list(out.shape)}, the kernel computes {list(computed)} from its inputs "
+                "(inconsistent model)")
+    return ""
+
+
+def _types(x: Tensor, out: Tensor | None, allowed: frozenset[str]) -> str:
+    if x.dtype not in allowed:
+        return f"input type {x.dtype} is not one the kernel runs ({', '.join(sorted(allowed))})"
+    if out is not None and out.dtype != x.dtype:
+        return f"output type {out.dtype} differs from input type {x.dtype}"
+    return ""
+
+
+def _filter_type(x: Tensor, w: Tensor) -> str:
+    if w.dtype != x.dtype and w.dtype not in HYBRID_FILTERS.get(x.dtype, ()):
+        return f"a {w.dtype} filter on a {x.dtype} input is not a combination the kernel runs"
+    return ""
+
+
+def _bias(op: Op, sg: Subgraph, channels: int) -> str:
+    b = _tensor(sg, op, 2)
+    if b is not None and b.size != channels:
+        return f"bias has {b.size} elements, the filter {channels} output channels"
+    return ""
+
+
+def _conv(sg: Subgraph, op: Op) -> str:
+    x, w, out = _tensor(sg, op, 0), _tensor(sg, op, 1), _tensor(sg, op, 0, outputs=True)
+    if x is None or w is None or out is None or len(op.inputs) > 3:
+        return "needs an input, a filter, an optional bias and an output"
+    depthwise = op.opcode == "DEPTHWISE_CONV_2D"
+    why = (_rank(x, 4, "input") or _rank(w, 4, "filter") or _rank(out, 4, "output")
+           or _types(x, out, CONV_TYPES) or _filter_type(x, w)
+           or _window(op, ("StrideW", "StrideH", "DilationWFactor", "DilationHFactor")))
+    if why:
+        return why
+    cin = x.shape[3]
+    if depthwise:
+        if w.shape[0] != 1:
+            return f"depthwise filter {list(w.shape)} must have 1 as its first dimension"
+        if cin <= 0 or w.shape[3] % cin:
+            return f"filter's {w.shape[3]} output channels are no multiple of the input's {cin} channels"
+    elif w.shape[3] <= 0 or cin % w.shape[3]:
+        return f"input's {cin} channels are no multiple of the filter's {w.shape[3]} input channels"
+    channels = w.shape[3] if depthwise else w.shape[0]
+    o = op.options
+    computed = (x.shape[0],
+                _out_size(x.shape[1], w.shape[1], o["StrideH"], o["DilationHFactor"], o.get("Padding", 0)),
+                _out_size(x.shape[2], w.shape[2], o["StrideW"], o["DilationWFactor"], o.get("Padding", 0)),
+                channels)
+    return _bias(op, sg, channels) or _declared(out, computed)
+
+
+def _pool(sg: Subgraph, op: Op) -> str:
+    x, out = _tensor(sg, op, 0), _tensor(sg, op, 0, outputs=True)
+    if x is None or out is None or len(op.inputs) != 1:
+        return "needs one input and an output"
+    why = (_rank(x, 4, "input") or _rank(out, 4, "output") or _types(x, out, CONV_TYPES)
+           or _window(op, ("StrideW", "StrideH", "FilterWidth", "FilterHeight")))
+    if why:
+        return why
+    o = op.options
+    computed = (x.shape[0], _out_size(x.shape[1], o["FilterHeight"], o["StrideH"], 1, o.get("Padding", 0)),
+                _out_size(x.shape[2], o["FilterWidth"], o["StrideW"], 1, o.get("Padding", 0)), x.shape[3])
+    return _declared(out, computed)
+
+
+def _fully_connected(sg: Subgraph, op: Op) -> str:
+    x, w, out = _tensor(sg, op, 0), _tensor(sg, op, 1), _tensor(sg, op, 0, outputs=True)
+    if x is None or w is None or out is None or len(op.inputs) > 3:
+        return "needs an input, a weight matrix, an optional bias and an output"
+    why = _rank(w, 2, "weights") or _types(x, None, CONV_TYPES) or _filter_type(x, w)
+    if why:
+        return why
+    units, depth = w.shape
+    if depth <= 0 or x.size % depth:
+        return f"input of {x.size} elements is no whole number of rows of the weights' depth {depth}"
+    why = _bias(op, sg, units)
+    if why:
+        return why
+    rows = x.size // depth
+    keep = op.options.get("KeepNumDims", False)
+    computed = (*x.shape[:-1], units) if keep else (rows, units)
+    return "" if out.size == rows * units else _declared(out, computed)
+
+
+def _binary(sg: Subgraph, op: Op) -> str:
+    a, b, out = _tensor(sg, op, 0), _tensor(sg, op, 1), _tensor(sg, op, 0, outputs=True)
+    if a is None or b is None or out is None or len(op.inputs) != 2:
+        return "needs two inputs and an output"
+    if a.dtype != b.dtype:
+        return f"input types differ ({a.dtype}, {b.dtype})"
+    why = _types(a, out, BINARY_TYPES[op.opcode])
+    if why:
+        return why
+    try:
+        computed = tuple(np.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        return f"inputs {list(a.shape)} and {list(b.shape)} do not broadcast"
+    return _declared(out, computed)
+
+
+def _concatenation(sg: Subgraph, op: Op) -> str:
+    ins = [_tensor(sg, op, i) for i in range(len(op.inputs))]
+    out = _tensor(sg, op, 0, outputs=True)
+    if not ins or any(t is None for t in ins) or out is None:
+        return "needs inputs and an output"
+    first = ins[0]
+    rank = len(first.shape)
+    axis = op.options.get("Axis", 0)
+    if not -rank <= axis < rank:
+        return f"axis {axis} is outside a {rank}-D input"
+    axis %= rank
+    for t in ins:
+        if t.dtype != out.dtype:
+            return f"an input of type {t.dtype} differs from the output's {out.dtype}"
+        if len(t.shape) != rank or any(d != e for k, (d, e) in enumerate(zip(t.shape, first.shape, strict=True))
+                                       if k != axis):
+            return f"inputs {list(first.shape)} and {list(t.shape)} differ outside axis {axis}"
+    computed = (*first.shape[:axis], sum(t.shape[axis] for t in ins), *first.shape[axis + 1:])
+    return _declared(out, computed)
+
+
+def _reshape(sg: Subgraph, op: Op) -> str:
+    x, out = _tensor(sg, op, 0), _tensor(sg, op, 0, outputs=True)
+    if x is None or out is None:
+        return "needs an input and an output"
+    if math.prod(x.shape) != math.prod(out.shape):
+        return f"input {list(x.shape)} and output {list(out.shape)} hold different numbers of elements"
+    return ""
+
+
+def _softmax(sg: Subgraph, op: Op) -> str:
+    x, out = _tensor(sg, op, 0), _tensor(sg, op, 0, outputs=True)
+    if x is None or out is None:
+        return "needs an input and an output"
+    if not x.shape:
+        return "input is 0-D, the kernel needs at least 1-D"
+    return _types(x, out, SOFTMAX_TYPES) or _declared(out, tuple(x.shape))
+
+
+_RULES: dict[str, Rule] = {
+    "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool,
+    "FULLY_CONNECTED": _fully_connected, "ADD": _binary, "SUB": _binary, "MUL": _binary, "DIV": _binary,
+    "CONCATENATION": _concatenation, "RESHAPE": _reshape, "SOFTMAX": _softmax,
+}
