@@ -16,6 +16,7 @@ from functools import cache
 import tflite
 
 from .errors import ModelError
+from .flatbuffer_check import FlatBufferError, verify_table, verify_tree
 from .inputs import InputError, read_regular_file
 
 _OPCODE_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
@@ -117,6 +118,8 @@ def load_graph(model: str | os.PathLike | bytes, name: str | None = None) -> Gra
         return _parse(source, data)
     except ModelError:
         raise
+    except FlatBufferError as exc:
+        raise ModelError(source, f"not a valid FlatBuffer, as LiteRT's verifier would find: {exc}") from None
     except (struct.error, IndexError, ValueError, TypeError, OverflowError, UnicodeDecodeError,
             AttributeError, KeyError, MemoryError, RecursionError) as exc:
         why = "its tables point outside the file" if isinstance(exc, (struct.error, IndexError)) else \
@@ -140,17 +143,18 @@ def _read(model, name) -> tuple[str, bytes]:
 def _parse(source: str, data: bytes) -> Graph:
     budget = _Budget(source, len(data))
     model = tflite.Model.GetRootAs(data, 0)
-    opcodes = [_opcode_name(model.OperatorCodes(i))
+    verify_tree(data, model._tab.Pos, tflite.Model, budget.left)
+    opcodes = [_opcode_name(_checked(model.OperatorCodes(i)))
                for i in range(budget.take(model.OperatorCodesLength(), "operator code"))]
     const_buffers = _ConstBuffers(model, budget.take(model.BuffersLength(), "buffer"))
     n_sub = budget.take(model.SubgraphsLength(), "subgraph")
     if n_sub == 0:
         raise ModelError(source, "model has no subgraphs")
     graph = Graph(source, [], _text(model.Description()),
-                  tuple(_text(model.Metadata(i).Name())
+                  tuple(_text(_checked(model.Metadata(i)).Name())
                         for i in range(budget.take(model.MetadataLength(), "metadata"))))
     for s in range(n_sub):
-        graph.subgraphs.append(_subgraph(model.Subgraphs(s), s, opcodes, const_buffers, budget, graph))
+        graph.subgraphs.append(_subgraph(_checked(model.Subgraphs(s)), s, opcodes, const_buffers, budget, graph))
     return graph
 
 
@@ -169,7 +173,7 @@ class _ConstBuffers:
 
     def _lookup(self, index: int) -> tuple[bool, int]:
         if index not in self.seen:
-            buf = self.model.Buffers(index) if 0 < index < self.n else None
+            buf = _checked(self.model.Buffers(index)) if 0 < index < self.n else None
             if buf is None:
                 self.seen[index] = (False, 0)
             elif buf.DataLength() > 0:
@@ -177,6 +181,13 @@ class _ConstBuffers:
             else:
                 self.seen[index] = (buf.Offset() > 1, buf.Size())
         return self.seen[index]
+
+
+def _checked(table):
+    """``table`` (a generated accessor object, or None) once it passes FlatBuffers' verifier checks."""
+    if table is not None:
+        verify_table(table._tab.Bytes, table._tab.Pos, type(table))
+    return table
 
 
 def _text(value) -> str:
@@ -201,7 +212,7 @@ def _ints(obj, getter: str, budget: _Budget, what: str) -> tuple[int, ...]:
 
 def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph) -> Subgraph:
     dynamic: dict[tuple[int, int], list[str]] = {}
-    tensors = [_tensor(sg.Tensors(i), i, const_buffers, budget, dynamic)
+    tensors = [_tensor(_checked(sg.Tensors(i)), i, const_buffers, budget, dynamic)
                for i in range(budget.take(sg.TensorsLength(), "tensor"))]
     for (dim, value), names in sorted(dynamic.items()):
         what = "batch dimension" if dim == 0 else f"dimension {dim}"
@@ -210,7 +221,7 @@ def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph)
                               f"(first '{names[0]}'), assumed {value}")
     ops = []
     for i in range(budget.take(sg.OperatorsLength(), "operator")):
-        o = sg.Operators(i)
+        o = _checked(sg.Operators(i))
         idx = o.OpcodeIndex()
         if idx >= len(opcodes):
             raise ModelError(graph.source,
@@ -245,7 +256,7 @@ def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Te
             dynamic_dims.setdefault((d, shape[d]), []).append(name)
     quantized = False
     if dtype in ("int8", "uint8", "int16", "int32"):
-        q = t.Quantization()
+        q = _checked(t.Quantization())
         quantized = q is not None and q.ScaleLength() > 0
     return Tensor(i, name, tuple(shape), dtype, False, quantized)
 
@@ -298,6 +309,7 @@ def _options(o) -> dict:
         return {}
     opts = cls()
     opts.Init(table.Bytes, table.Pos)
+    _checked(opts)
     values = {}
     for name, getter in _getters(cls):
         v = getattr(opts, getter)()

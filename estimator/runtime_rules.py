@@ -65,6 +65,11 @@ def check_runtime_accepts(graph: Graph) -> None:
                 raise ModelError(graph.source, f"subgraph {sg.index}: constant tensor {t.index} of shape "
                                                f"{list(t.shape)} ({t.dtype}) needs {t.nbytes:,} bytes, its buffer "
                                                f"holds only {t.data_bytes:,}: LiteRT refuses the model")
+        for op in sg.ops:  # subgraph.cc AddNodeWithParameters: CheckInputAndOutputForOverlap
+            both = sorted(set(op.inputs) & set(op.outputs) - {-1})
+            if both:
+                raise ModelError(graph.source, f"subgraph {sg.index}: operator {op.index} ({op.opcode}) reads "
+                                               f"tensor {both[0]}, its own output: LiteRT refuses the model")
     sg = graph.main
     for op in sg.ops:
         why = refusal(sg, op)
