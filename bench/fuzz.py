@@ -482,9 +482,7 @@ def litert_refusal(data: bytes, timeout: float = LITERT_TIMEOUT_S) -> str:
         os.close(read)
         code, why = 0, b""
         try:
-            from .litert import ready_interpreter
-
-            ready_interpreter(restore_stripped(data))
+            _prepare_with_litert(restore_stripped(data))
         except Exception as exc:
             code, why = 1, (str(exc).strip().splitlines() or [type(exc).__name__])[-1].encode()[:300]
         os.write(write, why)
@@ -503,6 +501,19 @@ def litert_refusal(data: bytes, timeout: float = LITERT_TIMEOUT_S) -> str:
     if os.WIFSIGNALED(status):
         return f"the runtime died (signal {os.WTERMSIG(status)})"
     return message if os.WEXITSTATUS(status) else ""
+
+
+def _prepare_with_litert(data: bytes) -> None:
+    """Allocate ``data``'s tensors in LiteRT twice: with its default XNNPACK delegate (the helper the local
+    runner uses) and with its built-in kernels alone, whose ``Prepare`` checks are the reference (XNNPACK
+    takes some nodes without them); raises what either refuses."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from .litert import ready_interpreter
+
+    ready_interpreter(data)
+    Interpreter(model_content=data,
+                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES).allocate_tensors()
 
 
 _ITEM_BYTES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 9: 1, 10: 8, 11: 16, 12: 8, 15: 4, 16: 2}  # TensorType

@@ -44,6 +44,7 @@ class Tensor:
     is_const: bool
     quantized: bool = False
     data_bytes: int = -1  # bytes of a constant's buffer (-1 for a runtime tensor)
+    scale_zero: tuple[float, int] | None = None  # a quantized runtime tensor's first scale and zero point
 
     @property
     def size(self) -> int:
@@ -254,11 +255,13 @@ def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Te
             if shape[d] < 0:
                 shape[d] = 1
             dynamic_dims.setdefault((d, shape[d]), []).append(name)
-    quantized = False
+    quantized, scale_zero = False, None
     if dtype in ("int8", "uint8", "int16", "int32"):
         q = _checked(t.Quantization())
         quantized = q is not None and q.ScaleLength() > 0
-    return Tensor(i, name, tuple(shape), dtype, False, quantized)
+        if quantized:
+            scale_zero = (float(q.Scale(0)), int(q.ZeroPoint(0)) if q.ZeroPointLength() else 0)
+    return Tensor(i, name, tuple(shape), dtype, False, quantized, scale_zero=scale_zero)
 
 
 def _check_size(shape: list[int], i: int, source: str) -> None:

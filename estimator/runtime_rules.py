@@ -1,6 +1,6 @@
 """What LiteRT itself accepts: the checks its interpreter builder and each priced op's kernel ``Prepare`` make
 (tensorflow/lite/core/subgraph.cc; kernels/conv.cc, depthwise_conv.cc, pooling.cc, fully_connected.cc,
-add.cc, sub.cc, mul.cc, div.cc, concatenation.cc, reshape.cc, softmax.cc). A model they refuse never runs on
+add.cc, sub.cc, mul.cc, div.cc, concatenation.cc, reshape.cc, activations.cc). A model they refuse never runs on
 a phone, so estimating it would let a budget pass a model the real runtime fails: it is a `ModelError` naming
 the operator and the rule, never an estimate.
 
@@ -32,6 +32,9 @@ BINARY_TYPES = {  # add.cc, sub.cc, mul.cc, div.cc: the types their Eval switche
     "DIV": frozenset({"float32", "int32", "uint8"}),
 }
 SOFTMAX_TYPES = frozenset({"float32", "uint8", "int8", "int16"})
+# activations.cc: a quantized SOFTMAX or LOGISTIC output must hold [0, 1) exactly: (scale, zero point) per type.
+PROBABILITY_OUTPUT = {"int8": (1 / 256, -128), "uint8": (1 / 256, 0), "int16": (1 / 32768, 0)}
+PROBABILITY_SCALE_TOLERANCE = 0.001 / 256  # TF_LITE_ENSURE_NEAR's tolerance in activations.cc
 # The builtin options table each priced op's parser reads (schema.fbs); a file carrying another table there
 # gives the kernel another op's parameters.
 OPTIONS_TABLE = {
@@ -254,11 +257,27 @@ def _softmax(sg: Subgraph, op: Op) -> str:
         return "needs an input and an output"
     if not x.shape:
         return "input is 0-D, the kernel needs at least 1-D"
-    return _types(x, out, SOFTMAX_TYPES) or _declared(out, tuple(x.shape))
+    return _types(x, out, SOFTMAX_TYPES) or _probability_output(out) or _declared(out, tuple(x.shape))
+
+
+def _probability_output(out: Tensor) -> str:
+    expected = PROBABILITY_OUTPUT.get(out.dtype)
+    if expected is None or out.scale_zero is None:
+        return ""
+    scale, zero = out.scale_zero
+    if zero != expected[1] or abs(scale - expected[0]) > PROBABILITY_SCALE_TOLERANCE:
+        return (f"a {out.dtype} output quantized with scale {scale:g} and zero point {zero}, not "
+                f"{expected[0]:g} and {expected[1]}")
+    return ""
+
+
+def _logistic(sg: Subgraph, op: Op) -> str:
+    out = _tensor(sg, op, 0, outputs=True)
+    return _probability_output(out) if out is not None else ""
 
 
 _RULES: dict[str, Rule] = {
     "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool,
     "FULLY_CONNECTED": _fully_connected, "ADD": _binary, "SUB": _binary, "MUL": _binary, "DIV": _binary,
-    "CONCATENATION": _concatenation, "RESHAPE": _reshape, "SOFTMAX": _softmax,
+    "CONCATENATION": _concatenation, "RESHAPE": _reshape, "SOFTMAX": _softmax, "LOGISTIC": _logistic,
 }
