@@ -241,6 +241,8 @@ def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph)
 
 def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Tensor:
     dtype = _TYPE_NAMES.get(t.Type(), f"type{t.Type()}")
+    if not 0 <= t.Buffer() < max(const_buffers.n, 1):  # model.cc: "specifies out of range buffer"
+        raise ModelError(budget.source, f"corrupted model: tensor {i} uses buffer {t.Buffer()} of {const_buffers.n}")
     shape = list(_ints(t, "Shape", budget, "shape"))
     _check_size(shape, i, budget.source)
     if t.Buffer() in const_buffers:  # constants: never dynamic, their names never shown

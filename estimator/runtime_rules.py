@@ -1,6 +1,8 @@
 """What LiteRT itself accepts: the checks its interpreter builder and each priced op's kernel ``Prepare`` make
 (tensorflow/lite/core/subgraph.cc; kernels/conv.cc, depthwise_conv.cc, pooling.cc, fully_connected.cc,
-add.cc, sub.cc, mul.cc, div.cc, concatenation.cc, reshape.cc, activations.cc). A model they refuse never runs on
+add.cc, sub.cc, mul.cc, div.cc, concatenation.cc, reshape.cc, activations.cc,
+pad.cc, transpose.cc, reduce.cc, resize_bilinear.cc, resize_nearest_neighbor.cc, depth_to_space.cc,
+space_to_depth.cc, slice.cc, strided_slice.cc). A model they refuse never runs on
 a phone, so estimating it would let a budget pass a model the real runtime fails: it is a `ModelError` naming
 the operator and the rule, never an estimate.
 
@@ -50,6 +52,13 @@ OPTIONS_TABLE = {
 # Ops whose parameters have no usable default: without their table strides and filters are 0.
 OPTIONS_REQUIRED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
 PADDING = {0: "SAME", 1: "VALID"}  # Padding enum of schema.fbs
+MAX_CONV_STRIDE = 2**15 - 1  # conv.cc: params->stride_width <= INT16_MAX (strides are int16 in its im2col)
+# One input, one output of the same shape: the runtime sizes the output from the input, so the file's declared
+# output must be that shape for the estimate to price what runs.
+SHAPE_PRESERVING = frozenset({
+    "RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "ELU", "LEAKY_RELU", "GELU", "ABS", "NEG",
+    "EXP", "LOG", "SQRT", "RSQRT", "SQUARE", "SIN", "COS", "CEIL", "FLOOR", "SIGN", "QUANTIZE", "DEQUANTIZE",
+    "CAST"})
 _UNSIZED = frozenset({"string", "resource", "variant", "int4"})  # a buffer's bytes are not shape × item size
 # The one exception to "a constant's buffer holds its shape": weights stripped to one byte, the form in which
 # this project ships converted graphs (bench/rebuild_qed.py, bench/data/qed-usc-mobile-cnn/). LiteRT would
@@ -88,7 +97,11 @@ def refusal(sg: Subgraph, op: Op) -> str:
     if op.opcode in OPTIONS_REQUIRED and not op.options_type:
         return f"has no {expected} (strides and filter sizes of 0)"
     rule = _RULES.get(op.opcode)
-    return rule(sg, op) if rule else ""
+    why = rule(sg, op) if rule else ""
+    if not why and op.opcode in SHAPE_PRESERVING:
+        x, out = _tensor(sg, op, 0), _tensor(sg, op, 0, outputs=True)
+        why = _declared(out, tuple(x.shape)) if x is not None and out is not None else "needs an input and an output"
+    return why
 
 
 def _tensor(sg: Subgraph, op: Op, position: int, outputs: bool = False) -> Tensor | None:
@@ -155,6 +168,9 @@ def _conv(sg: Subgraph, op: Op) -> str:
            or _window(op, ("StrideW", "StrideH", "DilationWFactor", "DilationHFactor")))
     if why:
         return why
+    for name in ("StrideW", "StrideH"):
+        if op.options[name] > MAX_CONV_STRIDE:
+            return f"{name} is {op.options[name]}, the kernel takes at most {MAX_CONV_STRIDE}"
     cin = x.shape[3]
     if depthwise:
         if w.shape[0] != 1:
@@ -276,8 +292,95 @@ def _logistic(sg: Subgraph, op: Op) -> str:
     return _probability_output(out) if out is not None else ""
 
 
+MAX_PAD_RANK = 5  # pad.cc: reference_ops::PadKernelMaxDimensionCount()
+MAX_TRANSPOSE_RANK = 6  # transpose.cc: kTransposeMaxDimensions
+INDEX_TYPES = frozenset({"int32", "int64"})
+
+
+def _parameter(sg: Subgraph, op: Op, position: int, what: str, rank: int, length: int | None = None) -> str:
+    """A parameter tensor (paddings, permutation, axes, size ...): present, of an index type, of ``rank``
+    dimensions and, where given, ``length`` long in its first."""
+    t = _tensor(sg, op, position)
+    if t is None:
+        return f"has no {what} tensor"
+    if t.dtype not in INDEX_TYPES:
+        return f"{what} are {t.dtype}, not int32 or int64"
+    if len(t.shape) != rank:
+        return f"{what} are {len(t.shape)}-D {list(t.shape)}, the kernel needs {rank}-D"
+    if length is not None and t.shape[0] != length:
+        return f"{what} hold {t.shape[0]} entries for a {length}-D input"
+    return ""
+
+
+def _pad(sg: Subgraph, op: Op) -> str:
+    x = _tensor(sg, op, 0)
+    if x is None:
+        return "needs an input"
+    if len(x.shape) > MAX_PAD_RANK:
+        return f"input is {len(x.shape)}-D, the kernel pads at most {MAX_PAD_RANK}-D"
+    why = _parameter(sg, op, 1, "paddings", 2, len(x.shape))
+    if why:
+        return why
+    paddings, out = _tensor(sg, op, 1), _tensor(sg, op, 0, outputs=True)
+    if paddings is not None and paddings.shape[1] != 2:
+        return f"paddings are {list(paddings.shape)}, not [n, 2]"
+    if out is None or len(out.shape) != len(x.shape) or any(o < i for o, i in zip(out.shape, x.shape, strict=True)):
+        return f"declares output {list(out.shape) if out else None}, not the input {list(x.shape)} padded " \
+               "(inconsistent model)"
+    return ""
+
+
+def _transpose(sg: Subgraph, op: Op) -> str:
+    x = _tensor(sg, op, 0)
+    if x is None:
+        return "needs an input"
+    if len(x.shape) > MAX_TRANSPOSE_RANK:
+        return f"input is {len(x.shape)}-D, the kernel transposes at most {MAX_TRANSPOSE_RANK}-D"
+    return _parameter(sg, op, 1, "permutation", 1, len(x.shape))
+
+
+def _axes(sg: Subgraph, op: Op) -> str:
+    axes = _tensor(sg, op, 1)
+    if _tensor(sg, op, 0) is None or axes is None:
+        return "needs an input and its axes"
+    if axes.dtype not in INDEX_TYPES:
+        return f"axes are {axes.dtype}, not int32 or int64"
+    return "" if len(axes.shape) <= 1 else f"axes are {len(axes.shape)}-D, the kernel needs 0-D or 1-D"
+
+
+def _resize(sg: Subgraph, op: Op) -> str:
+    x = _tensor(sg, op, 0)
+    if x is None:
+        return "needs an input"
+    return _rank(x, 4, "input") or _parameter(sg, op, 1, "size", 1, 2)
+
+
+def _space_depth(sg: Subgraph, op: Op) -> str:
+    x = _tensor(sg, op, 0)
+    return _rank(x, 4, "input") if x is not None else "needs an input"
+
+
+def _slice(sg: Subgraph, op: Op) -> str:
+    x = _tensor(sg, op, 0)
+    if x is None:
+        return "needs an input"
+    params = ("begin", "end", "strides") if op.opcode == "STRIDED_SLICE" else ("begin", "size")
+    for k, name in enumerate(params, start=1):
+        why = _parameter(sg, op, k, name, 1)
+        if why:
+            return why
+        t = _tensor(sg, op, k)
+        if t is not None and op.opcode == "SLICE" and t.shape[0] != len(x.shape):
+            return f"{name} holds {t.shape[0]} entries for a {len(x.shape)}-D input"
+    return ""
+
+
 _RULES: dict[str, Rule] = {
     "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool,
     "FULLY_CONNECTED": _fully_connected, "ADD": _binary, "SUB": _binary, "MUL": _binary, "DIV": _binary,
     "CONCATENATION": _concatenation, "RESHAPE": _reshape, "SOFTMAX": _softmax, "LOGISTIC": _logistic,
+    "PAD": _pad, "PADV2": _pad, "MIRROR_PAD": _pad, "TRANSPOSE": _transpose, "MEAN": _axes, "SUM": _axes,
+    "REDUCE_MAX": _axes, "REDUCE_MIN": _axes, "REDUCE_PROD": _axes, "RESIZE_BILINEAR": _resize,
+    "RESIZE_NEAREST_NEIGHBOR": _resize, "DEPTH_TO_SPACE": _space_depth, "SPACE_TO_DEPTH": _space_depth,
+    "SLICE": _slice, "STRIDED_SLICE": _slice,
 }
