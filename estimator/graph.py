@@ -120,7 +120,8 @@ def load_graph(model: str | os.PathLike | bytes, name: str | None = None) -> Gra
     except ModelError:
         raise
     except FlatBufferError as exc:
-        raise ModelError(source, f"not a valid FlatBuffer, as LiteRT's verifier would find: {exc}") from None
+        raise ModelError(source, f"truncated or corrupted TFLite model (FlatBuffers' verifier, which LiteRT runs, "
+                                 f"refuses it: {exc})") from None
     except (struct.error, IndexError, ValueError, TypeError, OverflowError, UnicodeDecodeError,
             AttributeError, KeyError, MemoryError, RecursionError) as exc:
         why = "its tables point outside the file" if isinstance(exc, (struct.error, IndexError)) else \
