@@ -30,6 +30,10 @@ _SKIP_GETTERS = ("Init", "GetRootAs")
 MAX_FILE_BYTES = 2**31 - 1  # a FlatBuffer addresses at most 2 GB
 MAX_ELEMENTS = 2**31  # no tensor of a model a phone runs holds more
 MAX_WINDOW = 2**16  # strides, filter sizes and dilations: 1 … 65536
+# Elements (shape entries, vector items, tables) a file may make the parser read: a FlatBuffer of n bytes
+# holds at most n/4 int32 entries, so 64 per byte (plus a floor for tiny files) only stops corrupted length
+# fields that point far beyond what the file holds.
+ELEMENTS_PER_FILE_BYTE, MIN_ELEMENT_BUDGET = 64, 10_000
 _WINDOW_OPTIONS = ("StrideW", "StrideH", "FilterWidth", "FilterHeight", "DilationWFactor", "DilationHFactor")
 
 
@@ -99,7 +103,7 @@ class _Budget:
     """Caps the total number of elements read so corrupted length fields cannot cause a hang."""
 
     def __init__(self, source: str, size: int):
-        self.source, self.left = source, 64 * size + 10_000
+        self.source, self.left = source, ELEMENTS_PER_FILE_BYTE * size + MIN_ELEMENT_BUDGET
 
     def take(self, n: int, what: str) -> int:
         if n < 0 or n > self.left:

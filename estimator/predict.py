@@ -14,6 +14,7 @@ from .profile import DeviceProfile, roofline
 from .wording import counted
 
 UNSEEN_LOW, UNSEEN_HIGH = 0.5, 1.0  # a kernel known only from priors may be 2× off either way
+_TINY_MS = 1e-12  # divides a share of the estimate when every kernel is 0 ms
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def _outside_warnings(profile: DeviceProfile, X: np.ndarray, ms: np.ndarray, out
     if not outside.any():
         return []
     kinds = np.array(kinds_of(X))
-    total = max(float(ms.sum()), 1e-12)
+    total = max(float(ms.sum()), _TINY_MS)
     unknown = outside & ~np.isin(kinds, list(profile.trained_range))
     larger = outside & ~unknown
     out = []

@@ -32,6 +32,7 @@ OVERHEAD_MS_RANGE = (0.0, 1000.0)
 # A device-wide factor on learned kernels: the bundled profiles hold 0.98 … 1.28; beyond ×/÷ 100 it is no
 # calibration of a measured device but another device.
 KERNEL_SCALE_RANGE = (0.01, 100.0)
+MAX_TREE_DEPTH = 64  # the bundled profiles' trees are 6 … 27 deep; 64 bounds what one evaluation walks
 MAX_PARTITIONS = 1024  # the delegate's max_delegated_partitions: bundled 1; more than any model has ops to split
 
 
@@ -125,8 +126,9 @@ def _check_trees(t: dict, source: str, n_features: int) -> None:
             raise ProfileError(source, f"correction has no {key!r}")
     if t["compare"] not in ("lt", "le") or t["combine"] not in ("sum", "mean"):
         raise ProfileError(source, "correction.compare must be lt|le and correction.combine sum|mean")
-    if not isinstance(t["depth"], int) or not 0 <= t["depth"] <= 64 or not _is_number(t["base_score"]):
-        raise ProfileError(source, "correction.depth must be an integer from 0 to 64, base_score a number")
+    if not isinstance(t["depth"], int) or not 0 <= t["depth"] <= MAX_TREE_DEPTH or not _is_number(t["base_score"]):
+        raise ProfileError(source, f"correction.depth must be an integer from 0 to {MAX_TREE_DEPTH}, "
+                                   "base_score a number")
     _check_numbers(t["base_score"], source, "correction.base_score", nonnegative=False)
     arrays = {k: _numbers(t[k], f"correction.{k}", source) for k in _TREE_ARRAYS}
     nodes = len(arrays["feature"])
