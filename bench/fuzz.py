@@ -1,8 +1,8 @@
 """Structure-aware fuzzing of everything the tool reads: hostile input must end in a trustworthy estimate of a
 model the runtime accepts, or in one clear error line.
 
-    python -m pytest_tflite_latency.bench.fuzz [--cases 5000] [--seed 0] [--timeout 5] [--memory-mb 1024]
-                                               [--litert-every 4] [--agreement]
+    python -m pytest_tflite_latency.bench.fuzz [--cases 5000] [--start 0] [--seed 0] [--timeout 5]
+                                               [--memory-mb 1024] [--litert-every 4] [--agreement]
 
 Surfaces, each case drawn from one of them:
 - ``model``: a real model (the project's zoo, and the TensorFlow-converted graphs under
@@ -688,6 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pytest_tflite_latency.bench.fuzz", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cases", type=int, default=5000)
+    p.add_argument("--start", type=int, default=0, help="first case number (to run a long campaign in chunks)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--case", type=int, help="replay this one case")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds a case may take before it counts as a hang")
@@ -703,10 +704,11 @@ def main(argv: list[str] | None = None) -> int:
         for line in failures[:20]:
             print("  " + line)
         return 1 if failures else 0
-    cases = range(args.case, args.case + 1) if args.case is not None else range(args.cases)
+    cases = range(args.case, args.case + 1) if args.case is not None else range(args.start, args.start + args.cases)
     t = fuzz(cases, args.seed, args.timeout, args.memory_mb, show=args.case is None, litert_every=args.litert_every)
-    print(f"{len(cases)} cases, seed {args.seed}, {t.seeds} seed models ({t.changed} cases changed what the tool "
-          f"reads); LiteRT judged {t.litert_checked} accepted models; slowest case {t.slowest_s:.2f} s")
+    print(f"{len(cases)} cases ({cases.start}…{cases.stop - 1}), seed {args.seed}, {t.seeds} seed models "
+          f"({t.changed} cases changed what the tool reads); LiteRT judged {t.litert_checked} accepted models; "
+          f"slowest case {t.slowest_s:.2f} s")
     print("\n".join(t.table()))
     for line in t.failures[:20]:
         print("  " + line)
