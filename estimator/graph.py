@@ -149,18 +149,18 @@ def _read(model, name) -> tuple[str, bytes]:
 def _parse(source: str, data: bytes) -> Graph:
     budget = _Budget(source, len(data))
     model = tflite.Model.GetRootAs(data, 0)
-    verify_tree(data, model._tab.Pos, tflite.Model, budget.left)
-    opcodes = [_opcode_name(_checked(model.OperatorCodes(i)))
+    verify_tree(data, model._tab.Pos, tflite.Model, budget.left)  # every table but the options unions
+    opcodes = [_opcode_name(model.OperatorCodes(i))
                for i in range(budget.take(model.OperatorCodesLength(), "operator code"))]
     const_buffers = _ConstBuffers(model, budget.take(model.BuffersLength(), "buffer"))
     n_sub = budget.take(model.SubgraphsLength(), "subgraph")
     if n_sub == 0:
         raise ModelError(source, "model has no subgraphs")
     graph = Graph(source, [], _text(model.Description()),
-                  tuple(_text(_checked(model.Metadata(i)).Name())
+                  tuple(_text(model.Metadata(i).Name())
                         for i in range(budget.take(model.MetadataLength(), "metadata"))))
     for s in range(n_sub):
-        graph.subgraphs.append(_subgraph(_checked(model.Subgraphs(s)), s, opcodes, const_buffers, budget, graph))
+        graph.subgraphs.append(_subgraph(model.Subgraphs(s), s, opcodes, const_buffers, budget, graph))
     return graph
 
 
@@ -179,7 +179,7 @@ class _ConstBuffers:
 
     def _lookup(self, index: int) -> tuple[bool, int]:
         if index not in self.seen:
-            buf = _checked(self.model.Buffers(index)) if 0 < index < self.n else None
+            buf = self.model.Buffers(index) if 0 < index < self.n else None
             if buf is None:
                 self.seen[index] = (False, 0)
             elif buf.DataLength() > 0:
@@ -190,7 +190,8 @@ class _ConstBuffers:
 
 
 def _checked(table):
-    """``table`` (a generated accessor object, or None) once it passes FlatBuffers' verifier checks."""
+    """``table`` (a generated accessor object, or None) once it passes FlatBuffers' verifier checks (for the
+    options unions, which `verify_tree` leaves out)."""
     if table is not None:
         verify_table(table._tab.Bytes, table._tab.Pos, type(table))
     return table
@@ -218,7 +219,7 @@ def _ints(obj, getter: str, budget: _Budget, what: str) -> tuple[int, ...]:
 
 def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph) -> Subgraph:
     dynamic: dict[tuple[int, int], list[str]] = {}
-    tensors = [_tensor(_checked(sg.Tensors(i)), i, const_buffers, budget, dynamic)
+    tensors = [_tensor(sg.Tensors(i), i, const_buffers, budget, dynamic)
                for i in range(budget.take(sg.TensorsLength(), "tensor"))]
     for (dim, value), names in sorted(dynamic.items()):
         what = "batch dimension" if dim == 0 else f"dimension {dim}"
@@ -227,7 +228,7 @@ def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph)
                               f"(first '{names[0]}'), assumed {value}")
     ops = []
     for i in range(budget.take(sg.OperatorsLength(), "operator")):
-        o = _checked(sg.Operators(i))
+        o = sg.Operators(i)
         idx = o.OpcodeIndex()
         if idx >= len(opcodes):
             raise ModelError(graph.source,
@@ -264,7 +265,7 @@ def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Te
             dynamic_dims.setdefault((d, shape[d]), []).append(name)
     quantized, scale_zero = False, None
     if dtype in ("int8", "uint8", "int16", "int32"):
-        q = _checked(t.Quantization())
+        q = t.Quantization()
         quantized = q is not None and q.ScaleLength() > 0
         if quantized:
             scale_zero = (float(q.Scale(0)), int(q.ZeroPoint(0)) if q.ZeroPointLength() else 0)
