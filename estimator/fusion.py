@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .delegate_rules import gpu_support
 from .graph import Op, Subgraph, Tensor
-from .kernel_types import Kernel, KernelGraph
+from .kernel_types import Backend, Kernel, KernelGraph
 from .ops import NOOP_RESHAPES, RUNTIME_QUANTIZATION, WINDOW_OPS, fused_activation, kind_of, linked_name
 
 # transformations/fuse_mul_to_conv, fuse_add_to_conv: a constant MUL or ADD after these joins their weights
@@ -29,7 +29,7 @@ class _Builder:
     """State of one pass over the partitioned ops, in model order."""
 
     sg: Subgraph
-    backend: str
+    backend: Backend
     result: KernelGraph
     consumers: dict[int, int]
     readers: dict[int, list[Op]]  # tensor → ops reading it (for PAD merging)
@@ -49,7 +49,8 @@ class _Builder:
         return self.sg.tensors[i]
 
 
-def build_kernels(sg: Subgraph, live: list[Op], on_gpu: dict[int, bool], backend: str, result: KernelGraph) -> None:
+def build_kernels(sg: Subgraph, live: list[Op], on_gpu: dict[int, bool], backend: Backend,
+                  result: KernelGraph) -> None:
     """Append the kernels of ``live`` (placed by ``on_gpu``) to ``result``."""
     readers: dict[int, list[Op]] = {}
     for op in live:

@@ -9,6 +9,7 @@ from .graph import Op, Tensor
 from .ops import KernelKind
 
 RunsOn = Literal["GPU", "CPU", "copy"]  # a delegate kernel, a CPU (fallback) kernel, a GPU↔CPU copy
+Backend = Literal["gpu", "cpu"]  # what a profile measured: the GPU delegate, or the CPU kernels alone
 
 
 @dataclass

@@ -11,14 +11,14 @@ from __future__ import annotations
 from .folding import fold_constants
 from .fusion import build_kernels
 from .graph import Graph, Op
-from .kernel_types import Kernel, KernelGraph, RunsOn
+from .kernel_types import Backend, Kernel, KernelGraph, RunsOn
 from .ops import CONTROL_FLOW, KINDS, KernelKind, kind_of
 from .partition import place_on_gpu
 
-__all__ = ["KINDS", "Kernel", "KernelGraph", "KernelKind", "RunsOn", "group_kernels"]
+__all__ = ["KINDS", "Backend", "Kernel", "KernelGraph", "KernelKind", "RunsOn", "group_kernels"]
 
 
-def group_kernels(graph: Graph, backend: str = "gpu", max_partitions: int = 1) -> KernelGraph:
+def group_kernels(graph: Graph, backend: Backend = "gpu", max_partitions: int = 1) -> KernelGraph:
     """Kernels of the main subgraph (plus control-flow bodies on the CPU) for ``backend``."""
     sg, folded = fold_constants(graph.main)
     result = KernelGraph([], list(graph.warnings))
