@@ -138,3 +138,5 @@ def _verify_field(buf: bytes, at: int, layout: Layout, cls: type) -> None:
     length = struct.unpack_from("<I", buf, target)[0]
     if target + 4 + length * size + (kind == "string") > n:
         raise FlatBufferError(f"a vector of a {cls.__name__} table runs past the end of the file")
+    if kind == "string" and buf[target + 4 + length] != 0:
+        raise FlatBufferError(f"a string of a {cls.__name__} table is not zero-terminated")

@@ -257,11 +257,11 @@ def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Te
         return Tensor(i, "", tuple(shape), dtype, True, False, const_buffers.size(t.Buffer()))
     name = _text(t.Name()) or f"tensor{i}"
     signature = _ints(t, "ShapeSignature", budget, "shape signature")
-    dynamic = [d for d, v in enumerate(signature) if v < 0] + [d for d, v in enumerate(shape) if v < 0]
-    for d in sorted(set(dynamic)):
+    if any(d < 0 for d in shape):  # subgraph.cc: BytesRequired fails ("invalidly specified in schema")
+        raise ModelError(budget.source, f"tensor {i} ('{name}') has shape {tuple(shape)}: a dynamic size belongs in "
+                                        "its shape signature, LiteRT refuses a negative one in its shape")
+    for d in sorted({d for d, v in enumerate(signature) if v < 0}):
         if d < len(shape):
-            if shape[d] < 0:
-                shape[d] = 1
             dynamic_dims.setdefault((d, shape[d]), []).append(name)
     quantized, scale_zero = False, None
     if dtype in ("int8", "uint8", "int16", "int32"):

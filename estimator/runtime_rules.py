@@ -2,7 +2,7 @@
 (tensorflow/lite/core/subgraph.cc; kernels/conv.cc, depthwise_conv.cc, pooling.cc, fully_connected.cc,
 add.cc, sub.cc, mul.cc, div.cc, concatenation.cc, reshape.cc, activations.cc,
 pad.cc, transpose.cc, reduce.cc, resize_bilinear.cc, resize_nearest_neighbor.cc, depth_to_space.cc,
-space_to_depth.cc, slice.cc, strided_slice.cc). A model they refuse never runs on
+space_to_depth.cc, slice.cc, strided_slice.cc, split.cc, split_v.cc). A model they refuse never runs on
 a phone, so estimating it would let a budget pass a model the real runtime fails: it is a `ModelError` naming
 the operator and the rule, never an estimate.
 
@@ -177,6 +177,9 @@ def _conv(sg: Subgraph, op: Op) -> str:
             return f"depthwise filter {list(w.shape)} must have 1 as its first dimension"
         if cin <= 0 or w.shape[3] % cin:
             return f"filter's {w.shape[3]} output channels are no multiple of the input's {cin} channels"
+        multiplier = op.options.get("DepthMultiplier", 0)
+        if multiplier > 0 and multiplier * cin != w.shape[3]:
+            return f"DepthMultiplier {multiplier} × {cin} input channels is not the filter's {w.shape[3]}"
     elif w.shape[3] <= 0 or cin % w.shape[3]:
         return f"input's {cin} channels are no multiple of the filter's {w.shape[3]} input channels"
     channels = w.shape[3] if depthwise else w.shape[0]
@@ -375,6 +378,13 @@ def _slice(sg: Subgraph, op: Op) -> str:
     return ""
 
 
+def _split(sg: Subgraph, op: Op) -> str:
+    splits = op.options.get("NumSplits", 0)
+    if splits != len(op.outputs):  # split.cc, split_v.cc: NumOutputs(node) == num_splits
+        return f"NumSplits is {splits}, the op has {len(op.outputs)} outputs"
+    return ""
+
+
 _RULES: dict[str, Rule] = {
     "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool,
     "FULLY_CONNECTED": _fully_connected, "ADD": _binary, "SUB": _binary, "MUL": _binary, "DIV": _binary,
@@ -382,5 +392,5 @@ _RULES: dict[str, Rule] = {
     "PAD": _pad, "PADV2": _pad, "MIRROR_PAD": _pad, "TRANSPOSE": _transpose, "MEAN": _axes, "SUM": _axes,
     "REDUCE_MAX": _axes, "REDUCE_MIN": _axes, "REDUCE_PROD": _axes, "RESIZE_BILINEAR": _resize,
     "RESIZE_NEAREST_NEIGHBOR": _resize, "DEPTH_TO_SPACE": _space_depth, "SPACE_TO_DEPTH": _space_depth,
-    "SLICE": _slice, "STRIDED_SLICE": _slice,
+    "SLICE": _slice, "STRIDED_SLICE": _slice, "SPLIT": _split, "SPLIT_V": _split,
 }
