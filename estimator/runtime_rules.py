@@ -162,6 +162,8 @@ def _conv(sg: Subgraph, op: Op) -> str:
     x, w, out = _tensor(sg, op, 0), _tensor(sg, op, 1), _tensor(sg, op, 0, outputs=True)
     if x is None or w is None or out is None or len(op.inputs) > 3:
         return "needs an input, a filter, an optional bias and an output"
+    if len(op.inputs) == 3 and op.inputs[2] < 0:  # conv.cc: has_bias = inputs->size == 3, then GetInputSafe
+        return "lists a bias input that is no tensor (-1)"
     depthwise = op.opcode == "DEPTHWISE_CONV_2D"
     why = (_rank(x, 4, "input") or _rank(w, 4, "filter") or _rank(out, 4, "output")
            or _types(x, out, CONV_TYPES) or _filter_type(x, w)

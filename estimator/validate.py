@@ -50,6 +50,8 @@ def validate_profile(d: object, source: str = "<profile>") -> None:
     _check_numbers({k: v for k, v in d.items() if k != "correction"}, source, "", nonnegative=False)
     for key in _COSTS:
         _check_numbers(d.get(key, {}), source, key, nonnegative=True)
+    for key in (*_COSTS, "context", "interval"):
+        _check_only_numbers(d.get(key, {}), source, key)
     _check_features(d["features"], source)
     for key in ("base", "cpu_fallback", "transfer"):
         _check_roofline(d[key], source, key)
@@ -79,6 +81,19 @@ def _check_numbers(value: object, source: str, where: str, nonnegative: bool) ->
                 raise ProfileError(source, f"{path} is {_short(v)}, beyond the plausible ±{MAX_PROFILE_NUMBER:g}")
             if nonnegative and v < 0:
                 raise ProfileError(source, f"{path} is {v}; a cost cannot be negative")
+
+
+def _check_only_numbers(value: object, source: str, where: str) -> None:
+    """Every leaf of the cost tables is a number: a string such as "1e3" would reach NumPy as text."""
+    stack = [(where, value)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, dict):
+            stack += [(f"{path}.{k}", x) for k, x in v.items()]
+        elif isinstance(v, list):
+            stack += [(f"{path}[{i}]", x) for i, x in enumerate(v)]
+        elif not _is_number(v):
+            raise ProfileError(source, f"{path} is {_short(v)}, not a number")
 
 
 def _check_features(features: list, source: str) -> None:
@@ -147,7 +162,7 @@ def _numbers(values: object, where: str, source: str) -> np.ndarray:
         array = np.array(values, dtype=float)
     except (TypeError, ValueError, OverflowError):
         raise ProfileError(source, f"{where} must be a list of finite numbers") from None
-    if array.ndim != 1 or any(isinstance(v, bool) for v in values[:1]):
+    if array.ndim != 1 or not all(type(v) in (int, float) for v in values):  # "1e3" would pass float()
         raise ProfileError(source, f"{where} must be a list of numbers")
     if not np.isfinite(array).all():
         raise ProfileError(source, f"{where} holds {array[~np.isfinite(array)][0]}, not a finite number")

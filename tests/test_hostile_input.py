@@ -58,6 +58,8 @@ def _set(d: dict, path: str, value) -> dict:
     (json.dumps(_set(bundled(), "correction.base_score", -(10**400))), "correction.base_score is -10000000000…"),
     (json.dumps(_set(bundled(), "correction.threshold", [10**400])), "correction.threshold must be a list of finite"),
     (json.dumps(_set(bundled(), "max_partitions", 10**400)), "max_partitions is 100000000000…(401 digits)"),
+    (json.dumps(_set(bundled(), "trained_range.conv", [1.0, "1e3"])), "trained_range.conv[1] is '1e3', not a number"),
+    (json.dumps(_set(bundled(), "correction.right", ["1e3"])), "correction.right must be a list of numbers"),
     (json.dumps(_set(bundled(), "correction.left", [10**9])), "correction arrays differ in length"),
     (json.dumps(_set(bundled(), "features", ["flops"])), "its 1 features are not the"),
     (None, "no such file"),
