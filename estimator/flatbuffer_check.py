@@ -22,6 +22,7 @@ _TABLE_CLASS = re.compile(r"from (tflite\.\w+) import (\w+)")
 # A field's layout: ("scalar", size), ("vector", element size), ("string", 1), ("table", 4), and for tables
 # and vectors of tables the generated class of the table ("" for a union: checked when it is read).
 Layout = tuple[str, int]
+_UNKNOWN: Layout = ("scalar", 1)  # a field this version of the schema does not know: only inside the file
 
 
 class FlatBufferError(ValueError):
@@ -59,11 +60,10 @@ def verify_tree(buf: bytes, root: int, cls: type, max_tables: int) -> None:
         seen.add((pos, kind))
         if len(seen) > max_tables:
             raise FlatBufferError(f"more than {max_tables:,} tables")
-        verify_table(buf, pos, kind)
-        vt = pos - struct.unpack_from("<i", buf, pos)[0]
-        vsize = struct.unpack_from("<H", buf, vt)[0]
+        entries = verify_table(buf, pos, kind)
         for slot, sub in table_classes(kind).items():
-            offset = struct.unpack_from("<H", buf, vt + slot)[0] if slot < vsize else 0
+            index = (slot - 4) // 2
+            offset = entries[index] if index < len(entries) else 0
             if not offset:
                 continue
             at = pos + offset
@@ -106,8 +106,9 @@ def layouts(cls: type) -> dict[int, Layout]:
     return out
 
 
-def verify_table(buf: bytes, pos: int, cls: type) -> None:
-    """Raise `FlatBufferError` unless the table of class ``cls`` at ``pos`` passes the verifier's checks."""
+def verify_table(buf: bytes, pos: int, cls: type) -> tuple[int, ...]:
+    """The table's vtable entries (field offsets, slot 4 first); `FlatBufferError` unless the table of class
+    ``cls`` at ``pos`` passes the verifier's checks."""
     n = len(buf)
     if pos % 4 or not 0 <= pos <= n - 4:
         raise FlatBufferError(f"a {cls.__name__} table at byte {pos} is misaligned or outside the file")
@@ -117,11 +118,12 @@ def verify_table(buf: bytes, pos: int, cls: type) -> None:
     vsize = struct.unpack_from("<H", buf, vt)[0]
     if vsize % 2 or vsize < 4 or vt + vsize > n:
         raise FlatBufferError(f"the vtable of a {cls.__name__} table has an impossible size {vsize}")
+    entries = struct.unpack_from(f"<{(vsize - 4) // 2}H", buf, vt + 4)
     fields = layouts(cls)
-    for slot in range(4, vsize, 2):
-        offset = struct.unpack_from("<H", buf, vt + slot)[0]
+    for slot, offset in enumerate(entries):
         if offset:
-            _verify_field(buf, pos + offset, fields.get(slot, ("scalar", 1)), cls)
+            _verify_field(buf, pos + offset, fields.get(4 + 2 * slot, _UNKNOWN), cls)
+    return entries
 
 
 def _verify_field(buf: bytes, at: int, layout: Layout, cls: type) -> None:
