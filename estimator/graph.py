@@ -251,6 +251,9 @@ def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Te
         raise ModelError(budget.source, f"corrupted model: tensor {i} uses buffer {t.Buffer()} of {const_buffers.n}")
     shape = list(_ints(t, "Shape", budget, "shape"))
     _check_size(shape, i, budget.source)
+    if t.IsVariable() and t.Buffer() in const_buffers:  # model.cc: variable tensors with a buffer unsupported
+        raise ModelError(budget.source, f"tensor {i} is a variable tensor with a constant buffer: LiteRT refuses "
+                                        "the model")
     if t.Buffer() in const_buffers:  # constants: never dynamic, their names never shown
         if any(d < 0 for d in shape):
             raise ModelError(budget.source, f"corrupted model: constant tensor {i} has shape {tuple(shape)}")
