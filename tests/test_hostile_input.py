@@ -152,6 +152,9 @@ def _refused_models() -> dict[str, tuple[bytes, str]]:
     model("concat ranks", lambda m: m.op("CONCATENATION", [m.input((1, 8, 8, 4)), m.input((1, 8, 4))],
                                          [(1, 8, 8, 8)], {"Axis": 3})[0],
           r"CONCATENATION\): inputs \[1, 8, 8, 4\] and \[1, 8, 4\] differ outside axis 3")
+    model("split count", lambda m: m.op("SPLIT", [m.const(np.array(3, np.int32)), m.input((1, 8, 8, 4))],
+                                        [(1, 8, 8, 2), (1, 8, 8, 2)])[0],
+          r"operator 0 \(SPLIT\): NumSplits is 0, the op has 2 outputs")
     out["mobilenet_v2 with every shape removed"] = (_without_shapes(zoo.build("mobilenet_v2", size=32, fill="zeros")),
                                                      r"operator 0 \(CONV_2D\): input is 0-D \[\], the kernel needs 4-D")
     return out
@@ -180,6 +183,28 @@ def test_model_litert_refuses_is_a_one_line_model_error_naming_the_op(name):
 def test_litert_itself_refuses_each_model_the_estimator_refuses(name):
     pytest.importorskip("ai_edge_litert")
     assert litert_refusal(REFUSED[name][0]) != ""
+
+
+def test_negative_dimension_in_a_shape_is_refused_as_litert_does():
+    m = ModelWriter(fill="zeros")
+    y = m.relu(m.input((1, 8, 8, 4)))
+    data = bytearray(m.to_bytes([y]))
+    pos = find_sites(bytes(data)).shape[1]  # the input's second dimension
+    data[pos:pos + 4] = (-1).to_bytes(4, "little", signed=True)
+    with pytest.raises(ModelError, match=r"has shape \(1, -1, 8, 4\): a dynamic size belongs in its shape signature"):
+        estimate(bytes(data))
+    pytest.importorskip("ai_edge_litert")
+    assert litert_refusal(bytes(data)) != ""
+
+
+def test_declared_output_shape_the_op_does_not_compute_is_refused_though_litert_would_recompute_it():
+    """Stricter than LiteRT on purpose: the runtime resizes the output, but the estimate prices the file's
+    declared shapes, so a file whose shapes disagree with its own ops cannot be estimated truthfully."""
+    m = ModelWriter(fill="zeros")
+    (y,) = m.op("RELU", [m.input((1, 8, 8, 4))], [(1, 8, 8, 5)])
+    with pytest.raises(ModelError, match=r"RELU\): declares output \[1, 8, 8, 5\], the kernel computes "
+                                         r"\[1, 8, 8, 4\] from its inputs \(inconsistent model\)"):
+        estimate(m.to_bytes([y]))
 
 
 def test_conv_carrying_another_ops_options_table_is_refused():
