@@ -173,6 +173,8 @@ def _conv(sg: Subgraph, op: Op) -> str:
     for name in ("StrideW", "StrideH"):
         if op.options[name] > MAX_CONV_STRIDE:
             return f"{name} is {op.options[name]}, the kernel takes at most {MAX_CONV_STRIDE}"
+    if any(d <= 0 for d in w.shape):  # conv.cc: filter->dims->data[k] > 0
+        return f"filter {list(w.shape)} has an empty dimension"
     cin = x.shape[3]
     if depthwise:
         if w.shape[0] != 1:
@@ -345,6 +347,8 @@ def _transpose(sg: Subgraph, op: Op) -> str:
 
 
 def _axes(sg: Subgraph, op: Op) -> str:
+    if len(op.outputs) != 1:  # reduce.cc: NumOutputs(node) == 1
+        return f"has {len(op.outputs)} outputs, the kernel writes one"
     axes = _tensor(sg, op, 1)
     if _tensor(sg, op, 0) is None or axes is None:
         return "needs an input and its axes"
@@ -384,6 +388,14 @@ def _split(sg: Subgraph, op: Op) -> str:
     splits = op.options.get("NumSplits", 0)
     if splits != len(op.outputs):  # split.cc, split_v.cc: NumOutputs(node) == num_splits
         return f"NumSplits is {splits}, the op has {len(op.outputs)} outputs"
+    x = _tensor(sg, op, 1 if op.opcode == "SPLIT" else 0)  # SPLIT reads (axis, input), SPLIT_V (input, ...)
+    outs = [_tensor(sg, op, k, outputs=True) for k in range(len(op.outputs))]
+    if x is None or any(t is None for t in outs):
+        return "needs an input and its outputs"
+    if sum(t.size for t in outs) != x.size:  # the pieces are the input, cut along one axis
+        return f"outputs hold {sum(t.size for t in outs)} elements, the input {x.size} (inconsistent model)"
+    if op.opcode == "SPLIT" and len({t.shape for t in outs}) > 1:  # split.cc: "Not an even split"
+        return "outputs of different shapes: SPLIT cuts its input evenly"
     return ""
 
 
