@@ -17,10 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_tflite_latency.estimator.features import FEATURES
-from pytest_tflite_latency.measurement import Measurement
+from ..estimator.features import FEATURES
+from ..measurement import Measurement
 
 SCHEMA_VERSION = 1
+# SQLite's header field for the application that owns the file (PRAGMA application_id): "TFLt". With the
+# schema version in the meta table and the four tables, it is how a file this tool wrote is recognised.
+APPLICATION_ID = int.from_bytes(b"TFLt", "big")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS devices (
@@ -87,12 +90,16 @@ class Database:
     def _open(self) -> None:
         """Create the schema in an empty file; refuse, without writing to it, any other file."""
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
+        if self._is_blank():
             self.conn.execute("PRAGMA journal_mode=WAL")
             with self.transaction():
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    self.conn.execute(statement)
-                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                if self._is_blank():  # another process may have created it meanwhile
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        self.conn.execute(statement)
+                    self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                      (str(SCHEMA_VERSION),))
+                    self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            tables = set()
         version = self._version(tables)
         if version > SCHEMA_VERSION:
             raise DatabaseError(f"{self.path}: schema version {version} is newer than this tool's "
@@ -100,9 +107,21 @@ class Database:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
 
+    def _is_blank(self) -> bool:
+        """A new or empty file: no table, view, index or trigger, and no application id or user version."""
+        objects = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        return objects == 0 and self._pragma("application_id") == 0 and self._pragma("user_version") == 0
+
+    def _pragma(self, name: str) -> int:
+        return int(self.conn.execute(f"PRAGMA {name}").fetchone()[0])
+
     def _version(self, tables: set[str]) -> int:
         """The schema version of a file this tool wrote; `DatabaseError` for any other file."""
         tables = tables or {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        application = self._pragma("application_id")
+        if application != APPLICATION_ID:
+            raise DatabaseError(f"{self.path}: not a measurement database (SQLite application id "
+                                f"{application:#x}, not this tool's {APPLICATION_ID:#x}); left unchanged")
         missing = sorted(set(_TABLES) - tables)
         if "meta" in missing:
             raise DatabaseError(f"{self.path}: not a measurement database (an SQLite file without this tool's "

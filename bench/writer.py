@@ -190,7 +190,12 @@ class GraphWriter:
         return self._binary("SUB", a, b, activation)
 
     def channel_const(self, x: int, value: float = 1.0) -> int:
-        """A per-channel constant vector matching x's last dimension (for MUL/ADD by constants)."""
+        """A per-channel constant vector matching x's last dimension (for MUL/ADD by constants), of x's type:
+        LiteRT's ADD and MUL refuse operands of two types."""
+        if self.tensors[x].dtype == "int8":
+            (scale,), (zero,), _ = self._act_quant("int8")
+            q = np.clip(np.round(value / scale) + zero, -128, 127).astype(np.int8)
+            return self.const(np.full(self.shape(x)[-1], q, np.int8), quant=self._act_quant("int8"))
         return self.const(np.full(self.shape(x)[-1], value, np.float32))
 
     def unary(self, opcode: str, x: int) -> int:
@@ -223,7 +228,10 @@ class GraphWriter:
         return self._op1("PAD", [x, p], shape)
 
     def softmax(self, x: int) -> int:
-        return self._op1("SOFTMAX", [x], self.shape(x), dict(Beta=1.0))
+        y = self._op1("SOFTMAX", [x], self.shape(x), dict(Beta=1.0))
+        if self.tensors[y].dtype == "int8":  # LiteRT's int8 softmax writes [0, 1) as scale 1/256, zero point -128
+            self.tensors[y].quant = ((1 / 256,), (-128,), 0)
+        return y
 
     def resize(self, x: int, scale: int = 2, method: str = "bilinear") -> int:
         n, h, w, c = self.shape(x)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_tflite_latency.estimator.graph import Tensor
-from pytest_tflite_latency.estimator.kernels import KINDS, Kernel
+from .graph import Tensor
+from .kernels import KINDS, Kernel
 
 FEATURES = (
     "flops", "bytes_in", "bytes_out", "bytes_weights", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
@@ -32,7 +32,16 @@ TREE_FEATURES = (
     "stride", "dilation", "groups", "linked_add", "linked_mul", "linked_activation", "linked_other",
     *(f"kind_{k}" for k in KINDS),
 )
-SLICE = 4  # GPU tensors are stored in slices of four channels
+SLICE = 4  # GPU tensors are stored in slices of four channels (the delegate's PHWC4 / texture layout)
+# FLOPs per element of the larger of input and output, for kinds without a multiply-accumulate window.
+# Counting conventions of this estimator (the roofline base the profiles' trees correct, so changing one
+# changes every bundled profile's fit): a reduction reads each input element once into one add or compare;
+# softmax does max, subtract, exp, sum and divide per element; a bilinear resize weighs four neighbours.
+# A multiply-accumulate (convolutions, fully connected) is 2 FLOPs; a pooling window 1 per element.
+FLOPS_PER_ELEMENT = {"reduce": 1.0, "softmax": 5.0, "resize": 4.0}
+FLOPS_PER_MAC = 2.0
+GPU_BYTES_PER_ELEMENT = 2.0  # the delegate stores float and (dequantized) int8 tensors in fp16 by default
+_GPU_FP16_DTYPES = frozenset({"float32", "float16", "int8", "uint8"})
 _ACTIVATIONS = frozenset({"relu", "sigmoid", "hard_swish", "tanh", "elu", "prelu", "leaky_relu", "gelu"})
 _COL = {name: i for i, name in enumerate(FEATURES)}
 
@@ -82,8 +91,8 @@ def params(k: Kernel) -> KernelParams:
 
 
 def _nbytes(t: Tensor, backend: str) -> float:
-    if backend == "gpu" and t.dtype in ("float32", "float16", "int8", "uint8"):
-        return 2.0 * t.size
+    if backend == "gpu" and t.dtype in _GPU_FP16_DTYPES:
+        return GPU_BYTES_PER_ELEMENT * t.size
     return float(t.nbytes)
 
 
@@ -93,17 +102,17 @@ def _flops(k: Kernel, p: KernelParams) -> float:
     kh, kw = p.kernel or (1, 1)
     if k.kind == "conv":
         cin = bhwc(k.inputs[0].shape)[3] if k.inputs else 1
-        base = 2.0 * out * kh * kw * cin / (p.groups or 1)
+        base = FLOPS_PER_MAC * out * kh * kw * cin / (p.groups or 1)
     elif k.kind == "dwconv":
-        base = 2.0 * out * kh * kw
+        base = FLOPS_PER_MAC * out * kh * kw
     elif k.kind == "convtrans":
-        base = 2.0 * inp * kh * kw * bhwc(k.output.shape)[3]
+        base = FLOPS_PER_MAC * inp * kh * kw * bhwc(k.output.shape)[3]
     elif k.kind == "fc":
-        base = 2.0 * out * (bhwc(k.inputs[0].shape)[3] if k.inputs else 1)
+        base = FLOPS_PER_MAC * out * (bhwc(k.inputs[0].shape)[3] if k.inputs else 1)
     elif k.kind == "pool":
         base = out * kh * kw
-    elif k.kind in ("reduce", "softmax", "resize"):
-        base = {"reduce": 1.0, "softmax": 5.0, "resize": 4.0}[k.kind] * max(inp, out)
+    elif k.kind in FLOPS_PER_ELEMENT:
+        base = FLOPS_PER_ELEMENT[k.kind] * max(inp, out)
     elif k.kind in ("concat", "layout", "transfer"):
         base = 0.0
     else:

@@ -15,8 +15,9 @@ from functools import cache
 
 import tflite
 
-from pytest_tflite_latency.estimator.errors import ModelError
-from pytest_tflite_latency.estimator.inputs import InputError, read_regular_file
+from .errors import ModelError
+from .flatbuffer_check import FlatBufferError, verify_table, verify_tree
+from .inputs import InputError, read_regular_file
 
 _OPCODE_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
@@ -29,6 +30,10 @@ _SKIP_GETTERS = ("Init", "GetRootAs")
 MAX_FILE_BYTES = 2**31 - 1  # a FlatBuffer addresses at most 2 GB
 MAX_ELEMENTS = 2**31  # no tensor of a model a phone runs holds more
 MAX_WINDOW = 2**16  # strides, filter sizes and dilations: 1 … 65536
+# Elements (shape entries, vector items, tables) a file may make the parser read: a FlatBuffer of n bytes
+# holds at most n/4 int32 entries, so 64 per byte (plus a floor for tiny files) only stops corrupted length
+# fields that point far beyond what the file holds.
+ELEMENTS_PER_FILE_BYTE, MIN_ELEMENT_BUDGET = 64, 10_000
 _WINDOW_OPTIONS = ("StrideW", "StrideH", "FilterWidth", "FilterHeight", "DilationWFactor", "DilationHFactor")
 
 
@@ -42,6 +47,8 @@ class Tensor:
     dtype: str
     is_const: bool
     quantized: bool = False
+    data_bytes: int = -1  # bytes of a constant's buffer (-1 for a runtime tensor)
+    scale_zero: tuple[float, int] | None = None  # a quantized runtime tensor's first scale and zero point
 
     @property
     def size(self) -> int:
@@ -64,6 +71,7 @@ class Op:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     options: dict = field(default_factory=dict, hash=False, compare=False)
+    options_type: str = field(default="", compare=False)  # the options table's type ("Conv2DOptions"), "" if none
 
 
 @dataclass
@@ -95,7 +103,7 @@ class _Budget:
     """Caps the total number of elements read so corrupted length fields cannot cause a hang."""
 
     def __init__(self, source: str, size: int):
-        self.source, self.left = source, 64 * size + 10_000
+        self.source, self.left = source, ELEMENTS_PER_FILE_BYTE * size + MIN_ELEMENT_BUDGET
 
     def take(self, n: int, what: str) -> int:
         if n < 0 or n > self.left:
@@ -116,6 +124,9 @@ def load_graph(model: str | os.PathLike | bytes, name: str | None = None) -> Gra
         return _parse(source, data)
     except ModelError:
         raise
+    except FlatBufferError as exc:
+        raise ModelError(source, f"truncated or corrupted TFLite model (FlatBuffers' verifier, which LiteRT runs, "
+                                 f"refuses it: {exc})") from None
     except (struct.error, IndexError, ValueError, TypeError, OverflowError, UnicodeDecodeError,
             AttributeError, KeyError, MemoryError, RecursionError) as exc:
         why = "its tables point outside the file" if isinstance(exc, (struct.error, IndexError)) else \
@@ -140,6 +151,7 @@ def _read(model, name) -> tuple[str, bytes]:
 def _parse(source: str, data: bytes) -> Graph:
     budget = _Budget(source, len(data))
     model = tflite.Model.GetRootAs(data, 0)
+    verify_tree(data, model._tab.Pos, tflite.Model, budget.left)  # every table but the options unions
     opcodes = [_opcode_name(model.OperatorCodes(i))
                for i in range(budget.take(model.OperatorCodesLength(), "operator code"))]
     const_buffers = _ConstBuffers(model, budget.take(model.BuffersLength(), "buffer"))
@@ -161,10 +173,30 @@ class _ConstBuffers:
         self.model, self.n, self.seen = model, n, {}
 
     def __contains__(self, index: int) -> bool:
+        return self._lookup(index)[0]
+
+    def size(self, index: int) -> int:
+        """Bytes of data the buffer holds, inline or at an offset."""
+        return self._lookup(index)[1]
+
+    def _lookup(self, index: int) -> tuple[bool, int]:
         if index not in self.seen:
             buf = self.model.Buffers(index) if 0 < index < self.n else None
-            self.seen[index] = buf is not None and (buf.DataLength() > 0 or buf.Offset() > 1)
+            if buf is None:
+                self.seen[index] = (False, 0)
+            elif buf.DataLength() > 0:
+                self.seen[index] = (True, buf.DataLength())
+            else:
+                self.seen[index] = (buf.Offset() > 1, buf.Size())
         return self.seen[index]
+
+
+def _checked(table):
+    """``table`` (a generated accessor object, or None) once it passes FlatBuffers' verifier checks (for the
+    options unions, which `verify_tree` leaves out)."""
+    if table is not None:
+        verify_table(table._tab.Bytes, table._tab.Pos, type(table))
+    return table
 
 
 def _text(value) -> str:
@@ -208,32 +240,41 @@ def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph)
         for t in (*inputs, *outputs):
             if t >= len(tensors) or t < -1:
                 raise ModelError(graph.source, f"corrupted model: operator {i} refers to tensor {t}")
-        ops.append(Op(i, opcodes[idx], inputs, outputs, _clamped(_options(o), s, i, opcodes[idx], graph)))
+        options_type = _OPTION_NAMES.get(o.BuiltinOptionsType(), "")
+        ops.append(Op(i, opcodes[idx], inputs, outputs, _clamped(_options(o), s, i, opcodes[idx], graph),
+                      "" if options_type == "NONE" else options_type))
     return Subgraph(s, _text(sg.Name()), tensors, ops, _ints(sg, "Inputs", budget, "input"),
                     _ints(sg, "Outputs", budget, "output"))
 
 
 def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Tensor:
     dtype = _TYPE_NAMES.get(t.Type(), f"type{t.Type()}")
+    if not 0 <= t.Buffer() < max(const_buffers.n, 1):  # model.cc: "specifies out of range buffer"
+        raise ModelError(budget.source, f"corrupted model: tensor {i} uses buffer {t.Buffer()} of {const_buffers.n}")
     shape = list(_ints(t, "Shape", budget, "shape"))
     _check_size(shape, i, budget.source)
+    if t.IsVariable() and t.Buffer() in const_buffers:  # model.cc: variable tensors with a buffer unsupported
+        raise ModelError(budget.source, f"tensor {i} is a variable tensor with a constant buffer: LiteRT refuses "
+                                        "the model")
     if t.Buffer() in const_buffers:  # constants: never dynamic, their names never shown
         if any(d < 0 for d in shape):
             raise ModelError(budget.source, f"corrupted model: constant tensor {i} has shape {tuple(shape)}")
-        return Tensor(i, "", tuple(shape), dtype, True, False)
+        return Tensor(i, "", tuple(shape), dtype, True, False, const_buffers.size(t.Buffer()))
     name = _text(t.Name()) or f"tensor{i}"
     signature = _ints(t, "ShapeSignature", budget, "shape signature")
-    dynamic = [d for d, v in enumerate(signature) if v < 0] + [d for d, v in enumerate(shape) if v < 0]
-    for d in sorted(set(dynamic)):
+    if any(d < 0 for d in shape):  # subgraph.cc: BytesRequired fails ("invalidly specified in schema")
+        raise ModelError(budget.source, f"tensor {i} ('{name}') has shape {tuple(shape)}: a dynamic size belongs in "
+                                        "its shape signature, LiteRT refuses a negative one in its shape")
+    for d in sorted({d for d, v in enumerate(signature) if v < 0}):
         if d < len(shape):
-            if shape[d] < 0:
-                shape[d] = 1
             dynamic_dims.setdefault((d, shape[d]), []).append(name)
-    quantized = False
+    quantized, scale_zero = False, None
     if dtype in ("int8", "uint8", "int16", "int32"):
         q = t.Quantization()
         quantized = q is not None and q.ScaleLength() > 0
-    return Tensor(i, name, tuple(shape), dtype, False, quantized)
+        if quantized:
+            scale_zero = (float(q.Scale(0)), int(q.ZeroPoint(0)) if q.ZeroPointLength() else 0)
+    return Tensor(i, name, tuple(shape), dtype, False, quantized, scale_zero=scale_zero)
 
 
 def _check_size(shape: list[int], i: int, source: str) -> None:
@@ -264,12 +305,14 @@ def _getters(cls) -> tuple[tuple[str, str], ...]:
 
 
 def _clamped(options: dict, s: int, i: int, opcode: str, graph: Graph) -> dict:
-    """Strides, filter sizes and dilations outside 1 … MAX_WINDOW clamped into it, with a warning."""
-    bad = {k: v for k, v in options.items() if k in _WINDOW_OPTIONS and not 1 <= v <= MAX_WINDOW}
+    """Strides, filter sizes and dilations above MAX_WINDOW clamped to it, with a warning (the runtime
+    accepts them: the output is empty or one pixel). Values below 1, which it refuses, are left for
+    `runtime_rules` to name."""
+    bad = {k: v for k, v in options.items() if k in _WINDOW_OPTIONS and v > MAX_WINDOW}
     if bad:
         graph.warnings.append(f"subgraph {s}: operator {i} ({opcode}) has "
-                              f"{', '.join(f'{k} {v}' for k, v in bad.items())}, outside 1…{MAX_WINDOW}: clamped")
-        options.update({k: min(max(v, 1), MAX_WINDOW) for k, v in bad.items()})
+                              f"{', '.join(f'{k} {v}' for k, v in bad.items())}, above {MAX_WINDOW}: clamped")
+        options.update(dict.fromkeys(bad, MAX_WINDOW))
     return options
 
 
@@ -282,6 +325,7 @@ def _options(o) -> dict:
         return {}
     opts = cls()
     opts.Init(table.Bytes, table.Pos)
+    _checked(opts)
     values = {}
     for name, getter in _getters(cls):
         v = getattr(opts, getter)()

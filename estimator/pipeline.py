@@ -9,13 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_tflite_latency.estimator.errors import ModelError
-from pytest_tflite_latency.estimator.features import featurize, params
-from pytest_tflite_latency.estimator.graph import Graph, load_graph
-from pytest_tflite_latency.estimator.kernels import group_kernels
-from pytest_tflite_latency.estimator.predict import KernelTimes, predict
-from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE, DeviceProfile, load_profile
-from pytest_tflite_latency.estimator.table import counted
+from .errors import ModelError
+from .features import featurize, params
+from .graph import Graph, load_graph
+from .kernels import group_kernels
+from .predict import KernelTimes, predict
+from .profile import DEFAULT_DEVICE, DeviceProfile, load_profile
+from .runtime_rules import check_runtime_accepts
+from .wording import counted
+
+# No model a phone runs in CI takes an hour per inference: a figure beyond it comes from absurd (if legal)
+# work or a broken profile, and must not be reported as a latency.
+MAX_PLAUSIBLE_MS = 3_600_000.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
     assumed = profile.precision_warnings(precision)
     graph = load_graph(model, name)
     try:
+        check_runtime_accepts(graph)
         kg = group_kernels(graph, profile.backend, profile.max_partitions)
         X = featurize(kg.kernels, profile.backend)
     except (IndexError, KeyError, ValueError, ZeroDivisionError, OverflowError) as exc:
@@ -108,6 +114,9 @@ def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
     if not all(map(math.isfinite, (total, lo, hi))) or total <= 0 or not 0 <= lo <= total <= hi:
         raise ModelError(source, f"implausible model: estimated total {total} ms (interval {lo}–{hi}) "
                                  "is not a finite positive time")
+    if hi > MAX_PLAUSIBLE_MS:
+        raise ModelError(source, f"implausible model: estimated at {total:.4g} ms (interval up to {hi:.4g} ms), "
+                                 f"beyond the plausible {MAX_PLAUSIBLE_MS / 60_000:g} minutes per inference")
     return times
 
 

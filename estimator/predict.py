@@ -9,15 +9,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_tflite_latency.estimator.features import kinds_of
-from pytest_tflite_latency.estimator.profile import DeviceProfile, roofline
-from pytest_tflite_latency.estimator.table import counted
+from .features import kinds_of
+from .profile import DeviceProfile, roofline
+from .wording import counted
 
 UNSEEN_LOW, UNSEEN_HIGH = 0.5, 1.0  # a kernel known only from priors may be 2× off either way
 # Kernels outside the training data below this share of the estimate get no warning: even 2× off
 # (UNSEEN_HIGH) they move the total by under 1%, well inside any profile's error (the interval
 # still widens for them).
 NEGLIGIBLE_SHARE = 0.01
+_TINY_MS = 1e-12  # divides a share of the estimate when every kernel is 0 ms
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def _outside_warnings(profile: DeviceProfile, X: np.ndarray, ms: np.ndarray, out
     if not outside.any():
         return []
     kinds = np.array(kinds_of(X))
-    total = max(float(ms.sum()), 1e-12)
+    total = max(float(ms.sum()), _TINY_MS)
     unknown = outside & ~np.isin(kinds, list(profile.trained_range))
     larger = outside & ~unknown
     out = []

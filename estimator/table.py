@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .wording import counted
+
+__all__ = ["counted", "markdown_table", "text_table"]
+
 
 def text_table(heads: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset(),
                width: int | None = None, shrink: int | None = None) -> list[str]:
@@ -27,11 +31,6 @@ def markdown_table(heads: Sequence[str], rows: Sequence[Sequence[str]]) -> list[
     """The same table in GitHub Markdown."""
     return ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads),
             *("| " + " | ".join(r) + " |" for r in rows)]
-
-
-def counted(n: int, noun: str) -> str:
-    """``n`` and ``noun``, plural unless ``n`` is 1: "1 kernel", "3 kernels"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def interval_label(coverage: float | None) -> str:

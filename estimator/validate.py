@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from pytest_tflite_latency.estimator.errors import ProfileError
-from pytest_tflite_latency.estimator.features import FEATURES
+from .errors import ProfileError
+from .features import FEATURES
 
 _REQUIRED = {"name": str, "title": str, "backend": str, "runtime": str, "features": list, "base": dict,
              "trained_range": dict, "interval": dict, "cpu_fallback": dict, "transfer": dict,
@@ -22,6 +22,18 @@ _OPTIONAL = {"max_partitions": int, "context": dict, "correction": (dict, type(N
 _COSTS = ("base", "cpu_fallback", "transfer", "trained_range")  # every number ≥ 0 (context is a signed correction)
 _ROOFLINE = ("launch_ms", "ms_per_flop", "ms_per_byte", "relative_flop_cost")
 _TREE_ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
+# Plausibility bounds of what a profile may hold. The bundled profiles' largest number is a trained range
+# of 3.6e9 FLOPs (one kernel); 1e15 leaves room for any phone's kernels, and keeps every figure far from
+# float overflow however the roofline multiplies it.
+MAX_PROFILE_NUMBER = 1e15
+# Per-inference overhead outside the kernels: the bundled profiles hold 0 … 4.7 ms; a second per inference
+# is no runtime's overhead.
+OVERHEAD_MS_RANGE = (0.0, 1000.0)
+# A device-wide factor on learned kernels: the bundled profiles hold 0.98 … 1.28; beyond ×/÷ 100 it is no
+# calibration of a measured device but another device.
+KERNEL_SCALE_RANGE = (0.01, 100.0)
+MAX_TREE_DEPTH = 64  # the bundled profiles' trees are 6 … 27 deep; 64 bounds what one evaluation walks
+MAX_PARTITIONS = 1024  # the delegate's max_delegated_partitions: bundled 1; more than any model has ops to split
 
 
 def validate_profile(d: object, source: str = "<profile>") -> None:
@@ -38,6 +50,8 @@ def validate_profile(d: object, source: str = "<profile>") -> None:
     _check_numbers({k: v for k, v in d.items() if k != "correction"}, source, "", nonnegative=False)
     for key in _COSTS:
         _check_numbers(d.get(key, {}), source, key, nonnegative=True)
+    for key in (*_COSTS, "context", "interval"):
+        _check_only_numbers(d.get(key, {}), source, key)
     _check_features(d["features"], source)
     for key in ("base", "cpu_fallback", "transfer"):
         _check_roofline(d[key], source, key)
@@ -45,8 +59,8 @@ def validate_profile(d: object, source: str = "<profile>") -> None:
     _check_interval(d["interval"], source)
     if d.get("backend") not in ("gpu", "cpu"):
         raise ProfileError(source, f"backend must be 'gpu' or 'cpu', got {d.get('backend')!r}")
-    if d.get("max_partitions", 1) < 1:
-        raise ProfileError(source, f"max_partitions must be at least 1, got {d['max_partitions']}")
+    if not 1 <= d.get("max_partitions", 1) <= MAX_PARTITIONS:
+        raise ProfileError(source, f"max_partitions must be from 1 to {MAX_PARTITIONS}, got {d['max_partitions']}")
     if d.get("correction"):
         _check_trees(d["correction"], source, len(d["features"]))
 
@@ -61,10 +75,25 @@ def _check_numbers(value: object, source: str, where: str, nonnegative: bool) ->
         elif isinstance(v, list):
             stack += [(f"{path}[{i}]", x) for i, x in enumerate(v)]
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            if not math.isfinite(v):
+            if isinstance(v, float) and not math.isfinite(v):
                 raise ProfileError(source, f"{path} is {v}, not a finite number")
+            if abs(v) > MAX_PROFILE_NUMBER:  # ints compared exactly: a 400-digit one never meets float()
+                raise ProfileError(source, f"{path} is {_short(v)}, beyond the plausible ±{MAX_PROFILE_NUMBER:g}")
             if nonnegative and v < 0:
                 raise ProfileError(source, f"{path} is {v}; a cost cannot be negative")
+
+
+def _check_only_numbers(value: object, source: str, where: str) -> None:
+    """Every leaf of the cost tables is a number: a string such as "1e3" would reach NumPy as text."""
+    stack = [(where, value)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, dict):
+            stack += [(f"{path}.{k}", x) for k, x in v.items()]
+        elif isinstance(v, list):
+            stack += [(f"{path}[{i}]", x) for i, x in enumerate(v)]
+        elif not _is_number(v):
+            raise ProfileError(source, f"{path} is {_short(v)}, not a number")
 
 
 def _check_features(features: list, source: str) -> None:
@@ -85,10 +114,15 @@ def _check_roofline(p: dict, source: str, where: str) -> None:
 
 
 def _check_whole_model(d: dict, source: str) -> None:
-    if d.get("kernel_scale", 1.0) <= 0:
-        raise ProfileError(source, f"kernel_scale must be a positive factor, got {d['kernel_scale']!r}")
+    low, high = KERNEL_SCALE_RANGE
+    if not low <= d.get("kernel_scale", 1.0) <= high:
+        raise ProfileError(source, f"kernel_scale is {_short(d['kernel_scale'])}, outside the plausible factor "
+                                   f"range {low:g} … {high:g}")
     if d.get("overhead_ms", 0.0) < 0:
         raise ProfileError(source, f"overhead_ms is {d['overhead_ms']!r}; a cost cannot be negative")
+    if d.get("overhead_ms", 0.0) > OVERHEAD_MS_RANGE[1]:
+        raise ProfileError(source, f"overhead_ms is {_short(d['overhead_ms'])}, more than the plausible "
+                                   f"{OVERHEAD_MS_RANGE[1]:g} ms per inference")
     for kind, p in d["base"].get("per_kind", {}).items():
         if not isinstance(p, dict) or not all(_is_number(p.get(k)) for k in _ROOFLINE[:3]):
             raise ProfileError(source, f"base.per_kind.{kind} needs numbers {', '.join(_ROOFLINE[:3])}")
@@ -107,8 +141,10 @@ def _check_trees(t: dict, source: str, n_features: int) -> None:
             raise ProfileError(source, f"correction has no {key!r}")
     if t["compare"] not in ("lt", "le") or t["combine"] not in ("sum", "mean"):
         raise ProfileError(source, "correction.compare must be lt|le and correction.combine sum|mean")
-    if not isinstance(t["depth"], int) or not 0 <= t["depth"] <= 64 or not _is_number(t["base_score"]):
-        raise ProfileError(source, "correction.depth must be an integer from 0 to 64, base_score a number")
+    if not isinstance(t["depth"], int) or not 0 <= t["depth"] <= MAX_TREE_DEPTH or not _is_number(t["base_score"]):
+        raise ProfileError(source, f"correction.depth must be an integer from 0 to {MAX_TREE_DEPTH}, "
+                                   "base_score a number")
+    _check_numbers(t["base_score"], source, "correction.base_score", nonnegative=False)
     arrays = {k: _numbers(t[k], f"correction.{k}", source) for k in _TREE_ARRAYS}
     nodes = len(arrays["feature"])
     if any(len(arrays[k]) != nodes for k in _TREE_ARRAYS[1:]) or not len(arrays["roots"]):
@@ -128,12 +164,15 @@ def _numbers(values: object, where: str, source: str) -> np.ndarray:
     else:
         try:
             array = np.array(values, dtype=float)
-        except (TypeError, ValueError):
-            raise ProfileError(source, f"{where} must be a list of numbers") from None
-        if array.ndim != 1 or any(isinstance(v, bool) for v in values[:1]):
+        except (TypeError, ValueError, OverflowError):
+            raise ProfileError(source, f"{where} must be a list of finite numbers") from None
+        if array.ndim != 1 or not all(type(v) in (int, float) for v in values):  # "1e3" would pass float()
             raise ProfileError(source, f"{where} must be a list of numbers")
     if not np.isfinite(array).all():
         raise ProfileError(source, f"{where} holds {array[~np.isfinite(array)][0]}, not a finite number")
+    if len(array) and np.abs(array).max() > MAX_PROFILE_NUMBER:
+        raise ProfileError(source, f"{where} holds {np.abs(array).max():g}, "
+                                   f"beyond the plausible ±{MAX_PROFILE_NUMBER:g}")
     return array
 
 
@@ -143,6 +182,11 @@ def _check_indices(arrays: dict, keys: tuple[str, ...], low: int, high: int, sou
         bad = a[(a != np.floor(a)) | (a < low) | (a >= high)]
         if len(bad):
             raise ProfileError(source, f"correction.{key} holds {bad[0]!r}, outside {low}…{high - 1}")
+
+
+def _short(v: object) -> str:
+    text = repr(v)
+    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} digits)"
 
 
 def _is_number(v: object) -> bool:

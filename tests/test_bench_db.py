@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from pytest_tflite_latency.bench.db import SCHEMA_VERSION, Database, DatabaseError
+from pytest_tflite_latency.bench.db import APPLICATION_ID, SCHEMA_VERSION, Database, DatabaseError
 from pytest_tflite_latency.bench.sampling import grid
 from pytest_tflite_latency.estimator.features import FEATURES
 from pytest_tflite_latency.measurement import Measurement
@@ -71,6 +71,49 @@ def test_newer_schema_and_foreign_files_are_refused(tmp_path):
         Database(junk)
 
 
+def _file_bytes(path) -> bytes:
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("setup", [
+    "CREATE VIEW v AS SELECT 1",
+    "PRAGMA application_id = 1234",
+    "PRAGMA user_version = 7",
+    "CREATE TABLE other (x)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema_version', '1')",
+])
+def test_foreign_sqlite_file_is_refused_and_left_byte_for_byte_unchanged(tmp_path, setup):
+    path = tmp_path / "foreign.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(setup)
+    conn.commit()
+    conn.close()
+    before = _file_bytes(path)
+    with pytest.raises(DatabaseError, match="not a measurement database"):
+        Database(path)
+    assert _file_bytes(path) == before
+    assert not (tmp_path / "foreign.sqlite-wal").exists() or (tmp_path / "foreign.sqlite-wal").stat().st_size == 0
+
+
+def test_copy_of_this_tools_schema_without_its_application_id_is_refused(tmp_path):
+    path = tmp_path / "m.sqlite"
+    Database(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA application_id = 0")
+    conn.commit()
+    conn.close()
+    with pytest.raises(DatabaseError, match="application id 0x0, not this tool's"):
+        Database(path)
+
+
+def test_a_database_this_tool_wrote_reopens(tmp_path):
+    path = tmp_path / "m.sqlite"
+    with Database(path) as db:
+        db.device("phone", "adb", "gpu", "benchmark_model", "2.16")
+    with Database(path) as db:
+        assert db.device_info("phone") is not None
+
+
 def test_kill_9_mid_run_loses_at_most_one_and_the_rerun_resumes(tmp_path):
     pytest.importorskip("ai_edge_litert")
     db = tmp_path / "m.sqlite"
@@ -105,11 +148,15 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+_OURS = f"PRAGMA application_id = {APPLICATION_ID}; "
+
+
 @pytest.mark.parametrize("setup,message", [
-    ("CREATE TABLE songs (title TEXT)", "without this tool's meta table); left unchanged"),
-    ("CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('schema_version', 'one')",
+    ("CREATE TABLE songs (title TEXT)", "application id 0x0, not this tool's 0x54464c74); left unchanged"),
+    (_OURS + "CREATE TABLE songs (title TEXT)", "without this tool's meta table); left unchanged"),
+    (_OURS + "CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('schema_version', 'one')",
      "schema version 'one'); left unchanged"),
-    ("CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('schema_version', '1')",
+    (_OURS + "CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('schema_version', '1')",
      "damaged measurement database: no table devices, measurements, models"),
 ])
 @pytest.mark.parametrize("command", [["status"], ["train", "--device-name", "host"],

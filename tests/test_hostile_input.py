@@ -9,9 +9,12 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import numpy as np
 import pytest
+import tflite
 
 from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.bench.fuzz import find_sites, litert_refusal
 from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
 from pytest_tflite_latency.estimator.errors import ModelError, ProfileError
@@ -47,7 +50,17 @@ def _set(d: dict, path: str, value) -> dict:
     (json.dumps(_set(bundled(), "base.ms_per_flop", -1e-8)), "base.ms_per_flop is -1e-08; a cost cannot be negative"),
     (json.dumps(_set(bundled(), "transfer.launch_ms", math.inf)), "transfer.launch_ms is inf, not a finite number"),
     (json.dumps(_set(bundled(), "interval.high", math.nan)), "interval.high is nan, not a finite number"),
-    (json.dumps(_set(bundled(), "kernel_scale", 0)), "kernel_scale must be a positive factor"),
+    (json.dumps(_set(bundled(), "kernel_scale", 0)), "kernel_scale is 0, outside the plausible factor range"),
+    (json.dumps(_set(bundled(), "kernel_scale", 1e308)), "kernel_scale is 1e+308, beyond the plausible ±1e+15"),
+    (json.dumps(_set(bundled(), "kernel_scale", 1000)), "kernel_scale is 1000, outside the plausible factor range"),
+    (json.dumps(_set(bundled(), "overhead_ms", 1e308)), "overhead_ms is 1e+308, beyond the plausible ±1e+15"),
+    (json.dumps(_set(bundled(), "overhead_ms", 3600e3)), "overhead_ms is 3600000.0, more than the plausible 1000 ms"),
+    (json.dumps(_set(bundled(), "base.launch_ms", 10**400)), "base.launch_ms is 100000000000…(401 digits), beyond"),
+    (json.dumps(_set(bundled(), "correction.base_score", -(10**400))), "correction.base_score is -10000000000…"),
+    (json.dumps(_set(bundled(), "correction.threshold", [10**400])), "correction.threshold must be a list of finite"),
+    (json.dumps(_set(bundled(), "max_partitions", 10**400)), "max_partitions is 100000000000…(401 digits)"),
+    (json.dumps(_set(bundled(), "trained_range.conv", [1.0, "1e3"])), "trained_range.conv[1] is '1e3', not a number"),
+    (json.dumps(_set(bundled(), "correction.right", ["1e3"])), "correction.right must be a list of numbers"),
     (json.dumps(_set(bundled(), "correction.left", [10**9])), "correction arrays differ in length"),
     (json.dumps(_set(bundled(), "features", ["flops"])), "its 1 features are not the"),
     (None, "no such file"),
@@ -79,7 +92,7 @@ def test_file_beyond_two_gigabytes_is_refused_before_reading(tmp_path):
     path = tmp_path / "huge.tflite"
     with open(path, "wb") as f:
         f.truncate(2**31 + 10)  # sparse: takes no disk space
-    with pytest.raises(ModelError, match="beyond the 2 GB a TFLite FlatBuffer can address"):
+    with pytest.raises(ModelError, match=r"the \.tflite file is 2,147,483,658 bytes, more than the 2,147,483,647"):
         estimate(path)
 
 
@@ -91,14 +104,142 @@ def test_tensor_beyond_two_billion_elements_is_a_model_error():
         estimate(m.to_bytes([y]))
 
 
-def test_absurd_strides_and_windows_are_clamped_with_a_warning():
+def test_windows_beyond_65536_are_clamped_with_a_warning():
     m = ModelWriter()
     x = m.input((1, 8, 8, 4))
-    (y,) = m.op("AVERAGE_POOL_2D", [x], [(1, 4, 4, 4)],
-                {"StrideW": 0, "StrideH": -3, "FilterWidth": 2**30, "FilterHeight": 2, "Padding": 1})
+    (y,) = m.op("AVERAGE_POOL_2D", [x], [(1, 8, 1, 4)],
+                {"StrideW": 2**20, "StrideH": 1, "FilterWidth": 2**30, "FilterHeight": 2, "Padding": 0})
     est = estimate(m.to_bytes([y]))
     assert est.total_ms > 0 and math.isfinite(est.interval_ms[1])
-    assert any("StrideW 0, StrideH -3, FilterWidth 1073741824, outside 1…65536: clamped" in w for w in est.warnings)
+    assert any("StrideW 1048576, FilterWidth 1073741824, above 65536: clamped" in w for w in est.warnings)
+
+
+def _conv(m: ModelWriter, x: int, weights: tuple, bias: int | None, out: tuple, **options) -> int:
+    w = m.const(np.zeros(weights, np.float32))
+    b = m.const(np.zeros(bias, np.float32)) if bias is not None else -1
+    opts = {"Padding": 1, "StrideW": 1, "StrideH": 1, "DilationWFactor": 1, "DilationHFactor": 1, **options}
+    return m.op("CONV_2D", [x, w, b], [out], opts)[0]
+
+
+def _refused_models() -> dict[str, tuple[bytes, str]]:
+    """Models LiteRT refuses to prepare, each with the rule the estimator must name."""
+    out = {}
+
+    def model(name, build, why):
+        m = ModelWriter(fill="zeros")
+        out[name] = (m.to_bytes([build(m)]), why)
+
+    model("pool on a 3-D tensor", lambda m: m.op("MAX_POOL_2D", [m.input((8, 8, 4))], [(1, 4, 4, 4)], {
+        "StrideW": 2, "StrideH": 2, "FilterWidth": 2, "FilterHeight": 2, "Padding": 1})[0],
+        r"operator 0 \(MAX_POOL_2D\): input is 3-D \[8, 8, 4\], the kernel needs 4-D")
+    model("pool stride 0", lambda m: m.op("AVERAGE_POOL_2D", [m.input((1, 8, 8, 4))], [(1, 4, 4, 4)], {
+        "StrideW": 0, "StrideH": 2, "FilterWidth": 2, "FilterHeight": 2, "Padding": 1})[0],
+        r"operator 0 \(AVERAGE_POOL_2D\): StrideW is 0, the kernel needs at least 1")
+    model("conv channels", lambda m: _conv(m, m.input((1, 8, 8, 4)), (8, 3, 3, 3), 8, (1, 6, 6, 8)),
+          r"CONV_2D\): input's 4 channels are no multiple of the filter's 3 input channels")
+    model("conv bias", lambda m: _conv(m, m.input((1, 8, 8, 4)), (8, 3, 3, 4), 5, (1, 6, 6, 8)),
+          r"CONV_2D\): bias has 5 elements, the filter 8 output channels")
+    model("conv 2-D filter", lambda m: _conv(m, m.input((1, 8, 8, 4)), (8, 36), 8, (1, 6, 6, 8)),
+          r"CONV_2D\): filter is 2-D \[8, 36\], the kernel needs 4-D")
+    model("fully connected depth", lambda m: m.op("FULLY_CONNECTED", [
+        m.input((1, 10)), m.const(np.zeros((4, 3), np.float32)), -1], [(1, 4)], {})[0],
+        r"FULLY_CONNECTED\): input of 10 elements is no whole number of rows of the weights' depth 3")
+    model("add broadcast", lambda m: m.op("ADD", [m.input((1, 8, 8, 4)), m.input((1, 8, 8, 3))],
+                                          [(1, 8, 8, 4)])[0],
+          r"ADD\): inputs \[1, 8, 8, 4\] and \[1, 8, 8, 3\] do not broadcast")
+    model("add types", lambda m: m.op("ADD", [m.input((1, 8, 8, 4)), m.input((1, 8, 8, 4), dtype="int32")],
+                                      [(1, 8, 8, 4)])[0],
+          r"ADD\): input types differ \(float32, int32\)")
+    model("concat ranks", lambda m: m.op("CONCATENATION", [m.input((1, 8, 8, 4)), m.input((1, 8, 4))],
+                                         [(1, 8, 8, 8)], {"Axis": 3})[0],
+          r"CONCATENATION\): inputs \[1, 8, 8, 4\] and \[1, 8, 4\] differ outside axis 3")
+    model("split count", lambda m: m.op("SPLIT", [m.const(np.array(3, np.int32)), m.input((1, 8, 8, 4))],
+                                        [(1, 8, 8, 2), (1, 8, 8, 2)])[0],
+          r"operator 0 \(SPLIT\): NumSplits is 0, the op has 2 outputs")
+    out["mobilenet_v2 with every shape removed"] = (_without_shapes(zoo.build("mobilenet_v2", size=32, fill="zeros")),
+                                                     r"operator 0 \(CONV_2D\): input is 0-D \[\], the kernel needs 4-D")
+    return out
+
+
+def _without_shapes(data: bytes) -> bytes:
+    """Every tensor's shape vector cut to length 0: the rank-0 MobileNet V2 LiteRT refuses."""
+    buf = bytearray(data)
+    for pos, _ in find_sites(data).rank:
+        buf[pos:pos + 4] = (0).to_bytes(4, "little")
+    return bytes(buf)
+
+
+REFUSED = _refused_models()
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_model_litert_refuses_is_a_one_line_model_error_naming_the_op(name):
+    data, why = REFUSED[name]
+    with pytest.raises(ModelError, match=why) as err:
+        estimate(data, name=name)
+    assert "\n" not in str(err.value) and "LiteRT refuses the model" in str(err.value)
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_litert_itself_refuses_each_model_the_estimator_refuses(name):
+    pytest.importorskip("ai_edge_litert")
+    assert litert_refusal(REFUSED[name][0]) != ""
+
+
+def test_negative_dimension_in_a_shape_is_refused_as_litert_does():
+    m = ModelWriter(fill="zeros")
+    y = m.relu(m.input((1, 8, 8, 4)))
+    data = bytearray(m.to_bytes([y]))
+    pos = find_sites(bytes(data)).shape[1]  # the input's second dimension
+    data[pos:pos + 4] = (-1).to_bytes(4, "little", signed=True)
+    with pytest.raises(ModelError, match=r"has shape \(1, -1, 8, 4\): a dynamic size belongs in its shape signature"):
+        estimate(bytes(data))
+    pytest.importorskip("ai_edge_litert")
+    assert litert_refusal(bytes(data)) != ""
+
+
+def test_declared_output_shape_the_op_does_not_compute_is_refused_though_litert_would_recompute_it():
+    """Stricter than LiteRT on purpose: the runtime resizes the output, but the estimate prices the file's
+    declared shapes, so a file whose shapes disagree with its own ops cannot be estimated truthfully."""
+    m = ModelWriter(fill="zeros")
+    (y,) = m.op("RELU", [m.input((1, 8, 8, 4))], [(1, 8, 8, 5)])
+    with pytest.raises(ModelError, match=r"RELU\): declares output \[1, 8, 8, 5\], the kernel computes "
+                                         r"\[1, 8, 8, 4\] from its inputs \(inconsistent model\)"):
+        estimate(m.to_bytes([y]))
+
+
+def test_conv_carrying_another_ops_options_table_is_refused():
+    m = ModelWriter(fill="zeros")
+    y = m.conv2d(m.input((1, 8, 8, 4)), 8, 3)
+    data = bytearray(m.to_bytes([y]))
+    (pos,) = find_sites(bytes(data)).option_type
+    data[pos] = tflite.BuiltinOptions.Pool2DOptions
+    with pytest.raises(ModelError, match=r"operator 0 \(CONV_2D\): carries Pool2DOptions, not Conv2DOptions"):
+        estimate(bytes(data))
+
+
+def test_legal_but_absurd_work_is_refused_as_implausible():
+    m = ModelWriter(fill="zeros")
+    y = m.max_pool(m.input((1, 46340, 46340, 1)), 65536, 1, "SAME")
+    with pytest.raises(ModelError, match=r"implausible model: estimated at .* beyond the plausible 60 minutes"):
+        estimate(m.to_bytes([y]))
+
+
+def test_every_zoo_model_litert_accepts_still_estimates():
+    pytest.importorskip("ai_edge_litert")
+    for name in zoo.names():
+        for dtype in ("float32", "float16", "int8"):
+            data = zoo.build(name, dtype=dtype, fill="zeros", **({} if name == "nasbench201" else {"size": 32}))
+            assert litert_refusal(data) == ""
+            assert estimate(data, name=f"{name}-{dtype}").total_ms > 0
+
+
+def test_estimate_works_under_a_one_gigabyte_address_space_limit(nb201_path):
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1_000_000 * 1024,) * 2); "
+            "from pytest_tflite_latency.cli import main; sys.exit(main(['estimate', sys.argv[1]]))")
+    r = subprocess.run([sys.executable, "-c", code, str(nb201_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "ms" in r.stdout
 
 
 def test_a_negative_total_is_never_returned_even_from_a_hand_made_profile(nb201_bytes):
