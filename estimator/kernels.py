@@ -95,6 +95,10 @@ def kind_of(opcode: str) -> str:
 
 def group_kernels(graph: Graph, backend: str = "gpu", max_partitions: int = 1) -> KernelGraph:
     """Kernels of the main subgraph (plus control-flow bodies on the CPU) for ``backend``."""
+    if backend == "xnnpack":  # the CPU with TFLite's default delegate: its own module, which imports this one
+        from pytest_tflite_latency.estimator.xnnpack import group_xnnpack
+
+        return group_xnnpack(graph)
     sg, folded = _fold_constants(graph.main)
     result = KernelGraph([], list(graph.warnings))
     live = [op for op in sg.ops if op.index not in folded]

@@ -15,6 +15,7 @@ from pytest_tflite_latency.estimator.kernels import group_kernels
 from pytest_tflite_latency.estimator.predict import KernelTimes, predict
 from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE, DeviceProfile, load_profile
 from pytest_tflite_latency.estimator.table import counted
+from pytest_tflite_latency.estimator.xnnpack import precision_mismatch
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
     a profile JSON path, or a loaded `DeviceProfile`)."""
     profile = load_profile(device)
     graph = load_graph(model, name)
+    mismatch = precision_mismatch(graph, profile)
+    if mismatch:  # a CPU profile times one precision: another precision's figure would be silently wrong
+        raise ModelError(graph.source, mismatch)
     try:
         kg = group_kernels(graph, profile.backend, profile.max_partitions)
         X = featurize(kg.kernels, profile.backend)

@@ -42,8 +42,8 @@ def validate_profile(d: object, source: str = "<profile>") -> None:
         _check_roofline(d[key], source, key)
     _check_whole_model(d, source)
     _check_interval(d["interval"], source)
-    if d.get("backend") not in ("gpu", "cpu"):
-        raise ProfileError(source, f"backend must be 'gpu' or 'cpu', got {d.get('backend')!r}")
+    if d.get("backend") not in ("gpu", "cpu", "xnnpack"):
+        raise ProfileError(source, f"backend must be 'gpu', 'cpu' or 'xnnpack', got {d.get('backend')!r}")
     if d.get("max_partitions", 1) < 1:
         raise ProfileError(source, f"max_partitions must be at least 1, got {d['max_partitions']}")
     if d.get("correction"):
