@@ -14,9 +14,8 @@ read through the estimator's own XNNPACK kernel model (`estimator.xnnpack`): flo
 ``bench/data/qed-usc-mobile-cnn``, int8 graphs (TensorFlow full-integer post-training quantization,
 `bench/rebuild_qed_int8.py`) from ``bench/data/qed-usc-mobile-cnn-int8``; targets are the end-to-end CPU
 columns of ``models.csv`` (TensorFlow Lite 2.10, XNNPACK). Only whole-model times exist, so the
-predictor is a per-inference overhead plus, per kernel, a fitted roofline (a FLOP cost per kind for
-convolutions, depthwise convolutions and fully-connected layers, one cost per byte moved and per kernel)
-times a learned correction (trees on each kernel configuration's latency solved from whole models).
+predictor is, per kernel, a fitted roofline (launch, FLOPs, bytes) times a learned correction (trees on
+each kernel configuration's latency solved from whole models), as for nn-Meter's whole-model data.
 Each profile states its error on families it never saw: leave-one-family-out cross-validation of exactly
 the predictor served, beside the floor (latency linear in FLOPs and file size, same folds).
 """
@@ -26,7 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +33,17 @@ from pytest_tflite_latency.bench import qed, train
 from pytest_tflite_latency.bench.dataset import Record, file_sha256
 from pytest_tflite_latency.bench.profiles import PROFILE_DIR, interval_level, summarize
 from pytest_tflite_latency.bench.progress import progress
-from pytest_tflite_latency.estimator.features import FEATURES, featurize, kinds_of
-from pytest_tflite_latency.estimator.graph import load_graph
-from pytest_tflite_latency.estimator.kernels import group_kernels
-from pytest_tflite_latency.estimator.profile import DeviceProfile, roofline, work
+from pytest_tflite_latency.estimator.features import featurize
+from pytest_tflite_latency.estimator.graph import Graph, Op, Tensor, load_graph
+from pytest_tflite_latency.estimator.kernels import Kernel, group_kernels
+from pytest_tflite_latency.estimator.profile import DeviceProfile, work
 from pytest_tflite_latency.estimator.xnnpack import BACKEND
-from scipy.optimize import nnls
 
 GRAPHS_INT8 = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn-int8"
 PRECISIONS = {"float": ("float32", qed.GRAPHS), "quant": ("int8", GRAPHS_INT8)}
 DEFAULT_CORES = "1large"
 ALGORITHM, SEED = "xgboost", 0
 REGENERATE = "python -m pytest_tflite_latency.bench.cpu_profiles"
-_FLOP_KINDS = ("conv", "dwconv", "fc")  # kinds whose time follows their FLOPs; the rest move bytes
 CORE_WORDS = {"large": "big", "med": "mid", "small": "little"}
 
 
@@ -58,7 +55,8 @@ class CpuModel:
     family: str
     file_size: int
     X: np.ndarray
-    ms: dict[str, float]  # "1large" → end-to-end milliseconds, for this precision
+    ms: dict[str, float]  # "phone|cores" → end-to-end milliseconds, for this precision
+    converted: bool = True  # its graph was written by TensorFlow (else derived: `int8_twin`)
 
     @property
     def flops(self) -> float:
@@ -93,19 +91,59 @@ def describe_cores(cores: str) -> str:
     return " + ".join(parts)
 
 
+def int8_twin(float_graph: Graph) -> list[Kernel]:
+    """The XNNPACK kernels of the full-integer model TensorFlow's converter makes of ``float_graph``:
+    the same kernels on int8 tensors (biases int32), a QUANTIZE after each input and a DEQUANTIZE
+    before each output. Used where TensorFlow did not convert the model (see `int8_agreement`)."""
+    def int8(t: Tensor, bias: bool = False) -> Tensor:
+        if t.dtype != "float32":
+            return t
+        return replace(t, dtype="int32" if bias else "int8", quantized=not t.is_const)
+
+    kernels = []
+    for k in group_kernels(float_graph, BACKEND).kernels:
+        weights = [int8(t, bias=i > 0 and len(t.shape) == 1) for i, t in enumerate(k.weights)]
+        kernels.append(replace(k, inputs=[int8(t) for t in k.inputs], weights=weights,
+                               output=int8(k.output) if k.output is not None else None))
+    sg = float_graph.main
+    quantize = [Kernel(0, "elementwise", [Op(-1, "QUANTIZE", (i,), (i,))], "CPU", [sg.tensors[i]], [],
+                       int8(sg.tensors[i])) for i in sg.inputs]
+    dequantize = [Kernel(0, "elementwise", [Op(-1, "DEQUANTIZE", (i,), (i,))], "CPU", [int8(sg.tensors[i])], [],
+                         sg.tensors[i]) for i in sg.outputs]
+    return [*quantize, *kernels, *dequantize]
+
+
+def int8_agreement() -> list[tuple[str, float]]:
+    """For every model TensorFlow converted to int8: the largest relative difference between the features
+    of its kernels and those of its `int8_twin` (inf where the kernel lists differ)."""
+    out = []
+    for path in sorted(GRAPHS_INT8.glob("*.tflite")):
+        real = featurize(group_kernels(load_graph(path), BACKEND).kernels, BACKEND)
+        twin = featurize(int8_twin(load_graph(qed.GRAPHS / path.name)), BACKEND)
+        if real.shape != twin.shape:
+            out.append((path.stem, float("inf")))
+            continue
+        out.append((path.stem, float(np.max(np.abs(real - twin) / np.maximum(np.abs(real), 1e-9)))))
+    return out
+
+
 def load(precision: str) -> list[CpuModel]:
-    """The usable shared models whose graph of this precision is in the repository."""
-    graphs = PRECISIONS[precision][1]
+    """The usable shared models as the CPU runs them in ``precision``: float graphs from the rebuilt
+    files; int8 graphs from TensorFlow's conversion where committed, else their `int8_twin`."""
     with open(qed.QED_DIR / "models.csv", newline="") as f:
         rows = {r["model"]: r for r in csv.DictReader(f)}
     out = []
     for m in qed.usable(qed.load()):
-        path = graphs / f"{m.name}.tflite"
-        if not path.is_file():
+        path = PRECISIONS[precision][1] / f"{m.name}.tflite"
+        if path.is_file():
+            kernels = group_kernels(load_graph(path), BACKEND).kernels
+        elif precision == "quant":
+            kernels = int8_twin(load_graph(qed.GRAPHS / f"{m.name}.tflite"))
+        else:
             continue
-        X = featurize(group_kernels(load_graph(path), BACKEND).kernels, BACKEND)
         r = rows[m.name]
-        out.append(CpuModel(m.name, m.family, int(r["size"]), X, _by_phone(r, precision)))
+        out.append(CpuModel(m.name, m.family, int(r["size"]), featurize(kernels, BACKEND), _by_phone(r, precision),
+                            path.is_file()))
     return out
 
 
@@ -119,39 +157,11 @@ def _by_phone(row: dict, precision: str) -> dict[str, float]:
     return out
 
 
-def _relative_nnls(A: np.ndarray, y: np.ndarray) -> np.ndarray:
-    W = A / y[:, None]
-    scale = np.abs(W).max(axis=0) + 1e-30
-    return nnls(W / scale, np.ones(len(y)))[0] / scale
-
-
-def fit_base(Xs: list[np.ndarray], y: np.ndarray) -> tuple[dict, float]:
-    """A roofline for the CPU and a per-inference overhead, by NNLS on whole models' relative errors:
-    launch per kernel, a FLOP cost for each of `_FLOP_KINDS`, one cost per byte moved."""
-    rows = []
-    for X in Xs:
-        kinds = np.array(kinds_of(X))
-        flops, moved = work(X)
-        rows.append([1.0, len(X), *(flops[kinds == k].sum() for k in _FLOP_KINDS), moved.sum()])
-    c = _relative_nnls(np.array(rows), y)
-    per_flop = max(c[2], 1e-15)
-    relative = {k: 0.0 for k in train.RELATIVE_FLOP_COST}
-    relative.update({k: float(c[2 + i] / per_flop) for i, k in enumerate(_FLOP_KINDS)})
-    base = {"launch_ms": float(c[1]) or 1e-5, "ms_per_flop": float(per_flop), "ms_per_byte": float(c[5]),
-            "relative_flop_cost": relative}
-    return base, float(c[0])
-
-
 def fit(models: list[CpuModel], column: str) -> train.Fit:
-    """The served predictor for one CPU column: overhead + base × correction trees (solved latencies)."""
-    y = np.array([m.ms[column] for m in models])
-    base, overhead = fit_base([m.X for m in models], y)
-    overhead = min(overhead, 0.5 * float(y.min()))  # the kernels keep at least half of the smallest model
-    records = [Record(m.name, m.X, m.ms[column] - overhead, np.ones(len(m.X), bool)) for m in models]
-    configs, latency, _counts = train.kernel_latencies(records, base)
-    target = np.log(latency / roofline(configs, FEATURES, base))
-    correction = train.fit_trees(configs, target, _counts.astype(float), ALGORITHM, SEED)
-    return train.Fit(base, correction, train.trained_range(configs), overhead_ms=overhead)
+    """The served predictor for one CPU column, from whole models only (`train.fit`): a roofline base
+    (launch, FLOP and byte costs, NNLS on relative errors), each kernel configuration's latency solved
+    so every model's kernels add up to its measurement, trees on log(latency / base)."""
+    return train.fit([Record(m.name, m.X, m.ms[column], np.ones(len(m.X), bool)) for m in models], ALGORITHM, SEED)
 
 
 def predict(models: list[CpuModel], profile: DeviceProfile) -> np.ndarray:
@@ -230,7 +240,7 @@ def build(models: list[CpuModel], phone: str, precision: str, cores: str) -> Dev
               "compute_precision": dtype}
     title = f"{phone_name} CPU, {describe_cores(cores)}, {dtype}, TensorFlow Lite 2.10 XNNPACK"
     interval = {"low": round(max(float(lo), -0.99), 6), "high": round(float(hi), 6),
-                "coverage": round(ev.coverage / 100, 3)}
+                "coverage": 0.9}  # the level the quantiles were chosen for; heldout holds what they reach
     return f.profile(BACKEND, name=ev.name, title=title, interval=interval, provenance=provenance, device=device,
                      runtime="TensorFlow Lite 2.10, XNNPACK delegate (CPU)")
 

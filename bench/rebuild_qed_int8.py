@@ -19,53 +19,58 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rebuild_qed import KEEP_BYTES, model_names
 
 OUT = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn-int8"
-SAMPLES = 4  # representative inputs: enough to calibrate ranges, latency does not depend on them
+SAMPLES = 2  # representative inputs: enough to calibrate ranges, latency does not depend on them
 
 _CONVERT = """
-import sys
+import os, sys, time
 import numpy as np
 import tensorflow as tf
 from tensorflow.lite.tools import flatbuffer_utils
 np.int = int  # tf2cv 0.0.18's regnet uses aliases NumPy 1.24 removed
 np.float = float
 from tf2cv.model_provider import get_model
-name, out, keep, samples = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-net = get_model(name, pretrained=False, data_format="channels_last")
-net(tf.zeros([1, 224, 224, 3]))
-fn = tf.function(lambda x: net(x)).get_concrete_function(tf.TensorSpec([1, 224, 224, 3], tf.float32))
-converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], net)
-converter.optimizations = [tf.lite.Optimize.DEFAULT]
-rng = np.random.default_rng(0)
-converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)]
-                                            for _ in range(samples))
-converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-data = converter.convert()
-model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
-for buf in model.buffers:
-    if buf.data is not None and len(buf.data) > keep:
-        buf.data = np.zeros(1, np.uint8)
-open(out, "wb").write(flatbuffer_utils.convert_object_to_bytearray(model))
-print(len(data))
+out_dir, keep, samples, names = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+for name in names:  # one process for every model: TensorFlow starts once
+    start = time.monotonic()
+    try:
+        net = get_model(name, pretrained=False, data_format="channels_last")
+        net(tf.zeros([1, 224, 224, 3]))
+        fn = tf.function(lambda x: net(x)).get_concrete_function(tf.TensorSpec([1, 224, 224, 3], tf.float32))
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], net)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        rng = np.random.default_rng(0)
+        converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)]
+                                                    for _ in range(samples))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        data = converter.convert()
+    except Exception as exc:
+        print(f"{name}: FAILED ({type(exc).__name__}: {str(exc)[:200]})", flush=True)
+        continue
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    for buf in model.buffers:
+        if buf.data is not None and len(buf.data) > keep:
+            buf.data = np.zeros(1, np.uint8)
+    out = os.path.join(out_dir, name + ".tflite")
+    open(out + ".tmp", "wb").write(flatbuffer_utils.convert_object_to_bytearray(model))
+    os.replace(out + ".tmp", out)
+    print(f"{name}: ok (full model {len(data):,} bytes, stripped {os.path.getsize(out):,}) "
+          f"{time.monotonic() - start:.0f} s", flush=True)
+    tf.keras.backend.clear_session()
 """
 
 
-def rebuild(name: str) -> tuple[bool, str]:
-    out = OUT / f"{name}.tflite"
-    tmp = out.with_suffix(".tmp")
+def rebuild(names: list[str]) -> int:
+    """Convert ``names`` in one TensorFlow process, printing one line per model; the exit status."""
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-c", _CONVERT, name, str(tmp), str(KEEP_BYTES), str(SAMPLES)],
-                          capture_output=True, text=True, env=env, timeout=1800)
-    if proc.returncode != 0:
-        return False, (proc.stderr.strip().splitlines() or ["?"])[-1]
-    tmp.replace(out)
-    return True, f"full model {int(proc.stdout.split()[-1]):,} bytes, stripped {out.stat().st_size:,}"
+    proc = subprocess.run([sys.executable, "-c", _CONVERT, str(OUT), str(KEEP_BYTES), str(SAMPLES), *names],
+                          stderr=subprocess.DEVNULL, env=env, check=False)
+    return proc.returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,16 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--missing", action="store_true", help="skip models already rebuilt")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
-    names = args.only or model_names()
-    failed = 0
-    for name in names:
-        if args.missing and (OUT / f"{name}.tflite").is_file():
-            continue
-        start = time.monotonic()
-        ok, what = rebuild(name)
-        failed += not ok
-        print(f"{name}: {'ok' if ok else 'FAILED'} ({what}) {time.monotonic() - start:.0f} s", flush=True)
-    return 1 if failed else 0
+    names = [n for n in args.only or model_names() if not (args.missing and (OUT / f"{n}.tflite").is_file())]
+    return rebuild(names) if names else 0
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pytest_tflite_latency.estimator.kernels import group_kernels
 from pytest_tflite_latency.estimator.predict import KernelTimes, predict
 from pytest_tflite_latency.estimator.profile import DEFAULT_DEVICE, DeviceProfile, load_profile
 from pytest_tflite_latency.estimator.table import counted
-from pytest_tflite_latency.estimator.xnnpack import precision_mismatch
+from pytest_tflite_latency.estimator.xnnpack import cpu_fallback_profile, precision_mismatch
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
         # A file can be well-formed FlatBuffers yet describe an impossible graph.
         raise ModelError(graph.source, f"inconsistent model graph ({type(exc).__name__}: {exc})") from None
     runs_on = np.array([k.runs_on for k in kg.kernels])
-    times = _checked(graph.source, kg.kernels, predict(X, runs_on, profile))
+    cpu = cpu_fallback_profile(profile, kg.kernels)  # the phone's learned CPU profile times GPU fallback
+    times = _checked(graph.source, kg.kernels, predict(X, runs_on, profile, cpu))
     layers = []
     for k, ms in zip(kg.kernels, times.ms, strict=True):
         p = params(k)
@@ -85,6 +86,8 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
             k.output.shape if k.output is not None else None, p.kernel, p.stride, p.filters,
             p.groups, float(ms), tuple(o.index for o in k.ops), k.note))
     warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile))
+    if cpu is not None:
+        warnings += (f"kernels on the CPU timed by {cpu[0].name}, the phone's CPU profile",)
     return Estimate(graph.source, profile.name, profile.title, times.total_ms, times.interval_ms,
                     tuple(layers), warnings, kg.partitions, profile.overhead_ms)
 

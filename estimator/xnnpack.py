@@ -24,6 +24,7 @@ from pytest_tflite_latency.estimator.graph import Graph, Op, Subgraph
 from pytest_tflite_latency.estimator.kernels import Kernel, KernelGraph, _fold_constants, kind_of
 
 if TYPE_CHECKING:
+    import numpy as np
     from pytest_tflite_latency.estimator.profile import DeviceProfile
 
 BACKEND = "xnnpack"
@@ -158,3 +159,16 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
         profile_name.replace("-cpu", "-cpu-int8", 1)
     return (f"{mine} model on {profile_name}, which times {measured} models: XNNPACK runs {mine} graphs "
             f"with other kernels; estimate it on {other}")
+
+
+def cpu_fallback_profile(profile: DeviceProfile, kernels: list[Kernel]) -> tuple[DeviceProfile, np.ndarray] | None:
+    """For a GPU profile whose model leaves kernels on the CPU: the same phone's bundled float32 CPU
+    profile (``pixel4-gpu`` → ``pixel4-cpu``) and every kernel's features as it sees them; else None."""
+    from pytest_tflite_latency.estimator.features import featurize
+    from pytest_tflite_latency.estimator.profile import device_names, load_profile
+
+    name = profile.name.removesuffix("-gpu") + "-cpu"
+    if profile.backend != "gpu" or not profile.name.endswith("-gpu") or name not in device_names() \
+            or not any(k.runs_on == "CPU" for k in kernels):
+        return None
+    return load_profile(name), featurize(kernels, BACKEND)
