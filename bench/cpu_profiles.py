@@ -33,17 +33,22 @@ from pytest_tflite_latency.bench import qed, train
 from pytest_tflite_latency.bench.dataset import Record, file_sha256
 from pytest_tflite_latency.bench.profiles import PROFILE_DIR, interval_level, summarize
 from pytest_tflite_latency.bench.progress import progress
-from pytest_tflite_latency.estimator.features import featurize
+from pytest_tflite_latency.estimator.features import FEATURES, featurize, kinds_of
 from pytest_tflite_latency.estimator.graph import Graph, Op, Tensor, load_graph
 from pytest_tflite_latency.estimator.kernels import Kernel, group_kernels
-from pytest_tflite_latency.estimator.profile import DeviceProfile, work
+from pytest_tflite_latency.estimator.profile import DeviceProfile, roofline, work
 from pytest_tflite_latency.estimator.xnnpack import BACKEND
+from scipy.optimize import nnls
 
 GRAPHS_INT8 = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn-int8"
 PRECISIONS = {"float": ("float32", qed.GRAPHS), "quant": ("int8", GRAPHS_INT8)}
 DEFAULT_CORES = "1large"
 ALGORITHM, SEED = "xgboost", 0
 REGENERATE = "python -m pytest_tflite_latency.bench.cpu_profiles"
+FLOP_KINDS = ("conv", "dwconv", "fc")
+# The base each precision's profiles use: train.fit_base's roofline (one FLOP cost, the GPU's relative
+# costs per kind) or `kind_base` (a FLOP cost fitted per kind); chosen on the Pixel 4's folds.
+BASES = {"float": "roofline", "quant": "kind"}
 CORE_WORDS = {"large": "big", "med": "mid", "small": "little"}
 
 
@@ -127,6 +132,16 @@ def int8_agreement() -> list[tuple[str, float]]:
     return out
 
 
+def int8_provenance(models: list[CpuModel]) -> dict:
+    """How the int8 training graphs were made, and how closely the derived ones match TensorFlow's."""
+    agreement = int8_agreement()
+    worst = max((d for _, d in agreement), default=float("nan"))
+    return {"converted_by_tensorflow": sum(m.converted for m in models),
+            "derived_by_int8_twin": sum(not m.converted for m in models),
+            "twin_check": f"on the {len(agreement)} models TensorFlow converted, the int8 twin's kernel features "
+                          f"differ from the converted graph's by at most a relative {worst:.1e}"}
+
+
 def load(precision: str) -> list[CpuModel]:
     """The usable shared models as the CPU runs them in ``precision``: float graphs from the rebuilt
     files; int8 graphs from TensorFlow's conversion where committed, else their `int8_twin`."""
@@ -157,11 +172,36 @@ def _by_phone(row: dict, precision: str) -> dict[str, float]:
     return out
 
 
-def fit(models: list[CpuModel], column: str) -> train.Fit:
-    """The served predictor for one CPU column, from whole models only (`train.fit`): a roofline base
-    (launch, FLOP and byte costs, NNLS on relative errors), each kernel configuration's latency solved
-    so every model's kernels add up to its measurement, trees on log(latency / base)."""
-    return train.fit([Record(m.name, m.X, m.ms[column], np.ones(len(m.X), bool)) for m in models], ALGORITHM, SEED)
+def kind_base(records: list[Record]) -> dict:
+    """A CPU roofline fitted on whole models (NNLS on relative errors): launch per kernel, one FLOP cost
+    for each of `FLOP_KINDS` (int8 convolutions gain far more from dot-product instructions than
+    depthwise ones), one cost per byte moved."""
+    rows = []
+    for r in records:
+        kinds = np.array(kinds_of(r.X))
+        flops, moved = work(r.X)
+        rows.append([len(r.X), *(flops[kinds == k].sum() for k in FLOP_KINDS), moved.sum()])
+    y = np.array([r.y_ms for r in records])
+    W = np.array(rows) / y[:, None]
+    scale = np.abs(W).max(axis=0) + 1e-30
+    c = nnls(W / scale, np.ones(len(y)))[0] / scale
+    per_flop = max(float(c[1]), 1e-15)
+    relative = {**dict.fromkeys(train.RELATIVE_FLOP_COST, 0.0),
+                **{k: float(c[1 + i]) / per_flop for i, k in enumerate(FLOP_KINDS)}}
+    return {"launch_ms": float(c[0]) or 1e-5, "ms_per_flop": per_flop, "ms_per_byte": float(c[-1]),
+            "relative_flop_cost": relative}
+
+
+def fit(models: list[CpuModel], column: str, base: str = "roofline") -> train.Fit:
+    """The served predictor for one CPU column, from whole models only (as `train.fit`): a base
+    (`BASES`), each kernel configuration's latency solved so every model's kernels add up to its
+    measurement, XGBoost trees on the shape of the work predicting log(latency / base)."""
+    records = [Record(m.name, m.X, m.ms[column], np.ones(len(m.X), bool)) for m in models]
+    coefficients = train.fit_base(records) if base == "roofline" else kind_base(records)
+    configs, latency, counts = train.kernel_latencies(records, coefficients)
+    target = np.log(latency / roofline(configs, FEATURES, coefficients))
+    correction = train.fit_trees(configs, target, counts.astype(float), ALGORITHM, SEED)
+    return train.Fit(coefficients, correction, train.trained_range(configs))
 
 
 def predict(models: list[CpuModel], profile: DeviceProfile) -> np.ndarray:
@@ -169,14 +209,14 @@ def predict(models: list[CpuModel], profile: DeviceProfile) -> np.ndarray:
     return train.predict(records, profile)
 
 
-def leave_family_out(models: list[CpuModel], column: str, label: str = "") -> np.ndarray:
+def leave_family_out(models: list[CpuModel], column: str, label: str = "", base: str = "roofline") -> np.ndarray:
     """Each model's relative error when its whole family was left out of training."""
     errors = np.zeros(len(models))
     families = sorted({m.family for m in models})
     for fam in progress(families, label) if label else families:
         held = [i for i, m in enumerate(models) if m.family == fam]
         rest = [m for m in models if m.family != fam]
-        profile = fit(rest, column).profile(BACKEND)
+        profile = fit(rest, column, base).profile(BACKEND)
         test = [models[i] for i in held]
         errors[held] = predict(test, profile) / np.array([m.ms[column] for m in test]) - 1
     return errors
@@ -209,7 +249,7 @@ class Evaluation:
 def evaluate(models: list[CpuModel], phone: str, precision: str, cores: str) -> Evaluation:
     column = f"{phone}|{cores}"
     name = profile_name(phone, precision, cores)
-    errors = leave_family_out(models, column, f"{name}: leave-one-family-out")
+    errors = leave_family_out(models, column, f"{name}: leave-one-family-out", BASES[precision])
     level, covered = interval_level(errors, [m.family for m in models])
     return Evaluation(name, errors, floor_errors(models, column), level, covered)
 
@@ -218,7 +258,7 @@ def build(models: list[CpuModel], phone: str, precision: str, cores: str) -> Dev
     """A phone's CPU profile for one precision and core set, its leave-family-out error in its provenance."""
     ev = evaluate(models, phone, precision, cores)
     column = f"{phone}|{cores}"
-    f = fit(models, column)
+    f = fit(models, column, BASES[precision])
     lo, hi = np.quantile(ev.errors, ev.quantiles)
     families = sorted({m.family for m in models})
     dtype, graphs = PRECISIONS[precision]
@@ -233,7 +273,8 @@ def build(models: list[CpuModel], phone: str, precision: str, cores: str) -> Dev
                       f"of the phone's CPU, {dtype} models; graphs rebuilt in bench/data/{graphs.name}",
         "measurements": {"whole_models": len(models)},
         "dataset_sha256": {"models.csv": file_sha256(qed.QED_DIR / "models.csv")},
-        "regressor": ALGORITHM, "tree_features": "shape", "heldout": heldout,
+        "regressor": ALGORITHM, "tree_features": "shape", "base": BASES[precision], "heldout": heldout,
+        **({"int8_graphs": int8_provenance(models)} if precision == "quant" else {}),
         "regenerate": f"{REGENERATE} --only {ev.name}",
     }
     device = {"phone": phone_name, "soc": soc, "cpu_cores": cores, "model_precision": dtype,
@@ -273,10 +314,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these profiles")
     parser.add_argument("--all-cores", action="store_true", help="every measured core set, not only 1large")
     parser.add_argument("--out", type=Path, default=PROFILE_DIR)
+    parser.add_argument("--check-int8", action="store_true",
+                        help="compare each TensorFlow-converted int8 graph with the int8 twin of its float graph")
     args = parser.parse_args(argv)
     if not (qed.QED_DIR / "models.csv").is_file():
         print(f"error: shared measurements not found under {qed.QED_DIR}", file=sys.stderr)
         return 2
+    if args.check_int8:
+        for name, difference in int8_agreement():
+            print(f"{name:28s} largest relative feature difference {difference:.1e}")
+        return 0
     models = {p: load(p) for p in PRECISIONS}
     print(TABLE_HEADER)
     for phone, precision, cores in wanted(args.only, args.all_cores):

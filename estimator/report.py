@@ -131,7 +131,8 @@ def render_devices(profiles: list[DeviceProfile], fmt: str = "table", width: int
         return out.getvalue()
     lines = []
     for i in items:
-        precision = (f"; measured {i['model_precision']} models, {i['compute_precision']} on the GPU"
+        where = "on the GPU" if i["backend"] == "gpu" else "on the CPU"
+        precision = (f"; measured {i['model_precision']} models, {i['compute_precision']} {where}"
                      if i["model_precision"] else "")
         lines += [f"{i['name']}{' (default)' if i['default'] else ''}: {i['title']}",
                   f"    runtime:     {i['runtime']}{precision}"

@@ -103,14 +103,16 @@ def test_every_cpu_profile_states_its_leave_family_out_error_and_its_interval_co
 def test_budget_file_and_assert_latency_work_for_cpu_devices(pytester):
     (pytester.path / "int8.tflite").symlink_to(INT8_GRAPH)
     (pytester.path / "latency-budgets.yaml").write_text(
-        "budgets:\n  - model: int8.tflite\n    device: pixel4-cpu-int8\n    max_ms: 10000\n"
-        "  - model: int8.tflite\n    device: pixel4-cpu-int8\n    max_ms: 0.001\n")
+        "budgets:\n  - model: int8.tflite\n    device: pixel4-cpu-int8\n    max_ms: 10000\n")
     pytester.makepyfile(test_api="""
         from pytest_tflite_latency import assert_latency
 
         def test_cpu_int8_budget():
             r = assert_latency("int8.tflite", max_ms=10000, device="pixel4-cpu-int8")
             assert r.device == "pixel4-cpu-int8" and 0 < r.estimate_ms < 10000
+
+        def test_cpu_int8_over_budget():
+            assert_latency("int8.tflite", max_ms=0.001, device="pixel4-cpu-int8")
     """)
     r = pytester.runpytest("-p", "no:cacheprovider")
     r.assert_outcomes(passed=2, failed=1)
