@@ -307,6 +307,23 @@ TABLE_HEADER = (f"{'profile':26s} {'models':>6s} {'±10%':>8s} {'MAPE':>7s} {'fl
                 f"{'coverage':>9s}")
 
 
+def bundled_summary() -> str:
+    """The bundled CPU profiles' leave-family-out figures, floor and interval coverage, as Markdown."""
+    from pytest_tflite_latency.estimator.profile import device_names, load_profile
+
+    lines = ["| profile | times | within ±10% | within ±25% | MAPE | interval holds | floor ±10% / MAPE |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name in device_names():
+        p = load_profile(name)
+        if p.backend != BACKEND:
+            continue
+        h = p.provenance["heldout"]
+        f = h["floor"]
+        lines.append(f"| `{name}` | {p.title} | {h['within_10pct']}% | {h['within_25pct']}% | {h['mape_pct']}% | "
+                     f"{h['interval_coverage_pct']}% | {f['within_10pct']}% / {f['mape_pct']}% |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"{REGENERATE}", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -314,12 +331,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these profiles")
     parser.add_argument("--all-cores", action="store_true", help="every measured core set, not only 1large")
     parser.add_argument("--out", type=Path, default=PROFILE_DIR)
+    parser.add_argument("--summary", action="store_true",
+                        help="print the bundled CPU profiles' stated error (their provenance) as a Markdown table")
     parser.add_argument("--check-int8", action="store_true",
                         help="compare each TensorFlow-converted int8 graph with the int8 twin of its float graph")
     args = parser.parse_args(argv)
     if not (qed.QED_DIR / "models.csv").is_file():
         print(f"error: shared measurements not found under {qed.QED_DIR}", file=sys.stderr)
         return 2
+    if args.summary:
+        print(bundled_summary())
+        return 0
     if args.check_int8:
         for name, difference in int8_agreement():
             print(f"{name:28s} largest relative feature difference {difference:.1e}")
