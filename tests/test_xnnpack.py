@@ -133,3 +133,12 @@ def test_gpu_estimate_times_its_cpu_fallback_with_the_phones_cpu_profile():
     assert [layer.ops for layer in on_cpu] == [("CONV_2D",), ("CUSTOM:MyPostProcess",)]
     assert [layer.ms for layer in on_cpu] == pytest.approx([layer.ms for layer in cpu.layers[:2]], rel=1e-9)
     assert any("timed by pixel4-cpu" in w for w in gpu.warnings)
+
+
+@needs_cpu_profiles
+def test_devices_lists_cpu_profiles_with_their_unseen_family_error_on_the_cpu():
+    from pytest_tflite_latency.estimator.report import render_devices
+
+    text = render_devices([load_profile("pixel4-cpu-int8")], "table", 200)
+    assert "pixel4-cpu-int8" in text and "measured int8 models, int8 on the CPU" in text
+    assert "unseen families:" in text and "floor (FLOPs + file size):" in text
