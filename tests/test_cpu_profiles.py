@@ -28,3 +28,12 @@ def test_int8_twin_has_the_kernel_features_of_every_tensorflow_converted_int8_gr
     agreement = cpu_profiles.int8_agreement()
     assert len(agreement) >= 2
     assert all(difference <= 1e-9 for _, difference in agreement), agreement
+
+
+@pytest.mark.skipif(not (cpu_profiles.qed.QED_DIR / "models.csv").is_file(), reason="shared data not present")
+def test_default_build_is_one_big_core_and_all_cores_adds_every_measured_core_set():
+    default = cpu_profiles.wanted(None, all_cores=False)
+    assert {cores for _, _, cores in default} == {"1large"} and len(default) == 12
+    every = cpu_profiles.wanted(None, all_cores=True)
+    assert ("pixel4", "quant", "2med") in every and ("iphone7", "float", "2large") in every
+    assert cpu_profiles.wanted(["pixel4-cpu-2med"], all_cores=False) == [("pixel4", "float", "2med")]
