@@ -9,7 +9,9 @@ from .graph import Op, Tensor
 from .ops import KernelKind
 
 RunsOn = Literal["GPU", "CPU", "copy"]  # a delegate kernel, a CPU (fallback) kernel, a GPU↔CPU copy
-Backend = Literal["gpu", "cpu"]  # what a profile measured: the GPU delegate, or the CPU kernels alone
+# what a profile measured: the GPU delegate, the CPU kernels alone (nn-Meter's TFLite 2.1), or the CPU with
+# TFLite's default XNNPACK delegate (estimator/xnnpack.py)
+Backend = Literal["gpu", "cpu", "xnnpack"]
 
 
 @dataclass

@@ -20,6 +20,10 @@ __all__ = ["KINDS", "Backend", "Kernel", "KernelGraph", "KernelKind", "RunsOn", 
 
 def group_kernels(graph: Graph, backend: Backend = "gpu", max_partitions: int = 1) -> KernelGraph:
     """Kernels of the main subgraph (plus control-flow bodies on the CPU) for ``backend``."""
+    if backend == "xnnpack":  # the CPU with TFLite's default delegate: its own module, which imports this one
+        from .xnnpack import group_xnnpack
+
+        return group_xnnpack(graph)
     sg, folded = fold_constants(graph.main)
     result = KernelGraph([], list(graph.warnings))
     live = [op for op in sg.ops if op.index not in folded]

@@ -17,6 +17,7 @@ from .predict import KernelTimes, predict
 from .profile import DEFAULT_DEVICE, DeviceProfile, load_profile
 from .runtime_rules import check_runtime_accepts
 from .wording import counted
+from .xnnpack import cpu_fallback_profile, precision_mismatch
 
 # No model a phone runs in CI takes an hour per inference: a figure beyond it comes from absurd (if legal)
 # work or a broken profile, and must not be reported as a latency.
@@ -74,6 +75,9 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
     profile = load_profile(device)
     assumed = profile.precision_warnings(precision)
     graph = load_graph(model, name)
+    mismatch = precision_mismatch(graph, profile)
+    if mismatch:  # a CPU profile times one precision: another precision's figure would be silently wrong
+        raise ModelError(graph.source, mismatch)
     try:
         check_runtime_accepts(graph)
         kg = group_kernels(graph, profile.backend, profile.max_partitions)
@@ -82,7 +86,8 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
         # A file can be well-formed FlatBuffers yet describe an impossible graph.
         raise ModelError(graph.source, f"inconsistent model graph ({type(exc).__name__}: {exc})") from None
     runs_on = np.array([k.runs_on for k in kg.kernels])
-    times = _checked(graph.source, kg.kernels, predict(X, runs_on, profile))
+    cpu = cpu_fallback_profile(profile, kg.kernels)  # the phone's learned CPU profile times GPU fallback
+    times = _checked(graph.source, kg.kernels, predict(X, runs_on, profile, cpu))
     layers = []
     for k, ms in zip(kg.kernels, times.ms, strict=True):
         p = params(k)
@@ -91,6 +96,8 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
             k.output.shape if k.output is not None else None, p.kernel, p.stride, p.filters,
             p.groups, float(ms), tuple(o.index for o in k.ops), k.note))
     warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile), *assumed)
+    if cpu is not None:
+        warnings += (f"kernels on the CPU timed by {cpu[0].name}, the phone's CPU profile",)
     return Estimate(graph.source, profile.name, profile.title, times.total_ms, times.interval_ms,
                     tuple(layers), warnings, kg.partitions, profile.overhead_ms, profile.interval.coverage)
 

@@ -35,12 +35,14 @@ def learned_side(backend: str) -> str:
     return "GPU" if backend == "gpu" else "CPU"
 
 
-def kernel_ms(profile: DeviceProfile, X: np.ndarray, runs_on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def kernel_ms(profile: DeviceProfile, X: np.ndarray, runs_on: np.ndarray,
+              cpu: tuple[DeviceProfile, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(ms per kernel, uncertain mask) on ``profile``'s device; ``runs_on`` is "GPU"/"CPU"/"copy" per row.
 
     Learned kernels: base cost × learned correction (within the trained range) × ``kernel_scale``,
     plus the in-network context; kinds the profile fitted only as a whole (stand-alone element-wise
-    kernels) keep their fitted base cost. CPU fallback and copies use their roofline priors."""
+    kernels) keep their fitted base cost. CPU fallback and copies use their roofline priors, or, given
+    ``cpu`` (the phone's CPU profile and every kernel's features as it sees them), CPU fallback uses it."""
     kinds = np.array(kinds_of(X)) if len(X) else np.array([], str)
     learned = runs_on == learned_side(profile.backend)
     trained = np.isin(kinds, list(profile.trained_range))
@@ -55,6 +57,9 @@ def kernel_ms(profile: DeviceProfile, X: np.ndarray, runs_on: np.ndarray) -> tup
         mask = (runs_on == side) & ~learned
         if mask.any():
             ms[mask] = roofline(X[mask], profile.features, params)
+    fallback = (runs_on == "CPU") & ~learned
+    if cpu is not None and fallback.any():
+        ms[fallback] = kernel_ms(cpu[0], cpu[1][fallback], np.full(int(fallback.sum()), "CPU"))[0]
     fitted = np.isin(kinds, list(profile.fitted_kinds()))
     uncertain = ~learned | (learned & ~seen & (trained | ~fitted))
     return ms, uncertain
@@ -85,9 +90,11 @@ def _outside_warnings(profile: DeviceProfile, X: np.ndarray, ms: np.ndarray, out
     return out
 
 
-def predict(X: np.ndarray, runs_on: np.ndarray, profile: DeviceProfile) -> KernelTimes:
-    """Milliseconds per kernel, the total and a calibrated interval for ``profile``'s device."""
-    ms, uncertain = kernel_ms(profile, X, runs_on)
+def predict(X: np.ndarray, runs_on: np.ndarray, profile: DeviceProfile,
+            cpu: tuple[DeviceProfile, np.ndarray] | None = None) -> KernelTimes:
+    """Milliseconds per kernel, the total and a calibrated interval for ``profile``'s device
+    (``cpu``: see `kernel_ms`)."""
+    ms, uncertain = kernel_ms(profile, X, runs_on, cpu)
     learned = runs_on == learned_side(profile.backend)
     warnings = _outside_warnings(profile, X, ms, learned & uncertain)
     total = float(ms.sum()) + profile.overhead_ms

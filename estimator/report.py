@@ -170,7 +170,8 @@ def _short_runtime(runtime: str) -> str:
 def _devices_long(items: list[dict], width: int) -> str:
     lines = []
     for i in items:
-        precision = (f"; measured {i['model_precision']} models, {i['compute_precision']} on the GPU"
+        where = "on the GPU" if i["backend"] == "gpu" else "on the CPU"
+        precision = (f"; measured {i['model_precision']} models, {i['compute_precision']} {where}"
                      if i["model_precision"] else "")
         lines += [f"{i['name']}{' (default)' if i['default'] else ''}: {i['title']}",
                   f"    runtime:     {i['runtime']}{precision}"
@@ -213,6 +214,8 @@ def _without_paths(text: str) -> str:
 def _hardware(p: DeviceProfile) -> tuple[str, str]:
     """(phone, GPU or CPU): the profile's device record, else read from its title ("Adreno 630 GPU
     (Snapdragon 845, Pixel 3 XL), ...")."""
+    if p.backend != "gpu" and p.device.phone:  # a phone's CPU profile: the precision it measured
+        return p.device.phone, f"CPU, {p.device.model_precision or 'float32'}"
     if p.device.phone or p.device.gpu:
         return p.device.phone or "", p.device.gpu or ""
     m = re.match(r"(.*?) \((?:[^,)]*, )?([^)]*)\)", p.title)

@@ -8,11 +8,13 @@ with one line that names the problem, instead of producing a traceback or a nega
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import numpy as np
 
 from .errors import ProfileError
 from .features import FEATURES
+from .kernel_types import Backend
 
 _REQUIRED = {"name": str, "title": str, "backend": str, "runtime": str, "features": list, "base": dict,
              "trained_range": dict, "interval": dict, "cpu_fallback": dict, "transfer": dict,
@@ -57,8 +59,9 @@ def validate_profile(d: object, source: str = "<profile>") -> None:
         _check_roofline(d[key], source, key)
     _check_whole_model(d, source)
     _check_interval(d["interval"], source)
-    if d.get("backend") not in ("gpu", "cpu"):
-        raise ProfileError(source, f"backend must be 'gpu' or 'cpu', got {d.get('backend')!r}")
+    if d.get("backend") not in get_args(Backend):
+        raise ProfileError(source, f"backend must be one of {', '.join(map(repr, get_args(Backend)))}, "
+                                   f"got {d.get('backend')!r}")
     if not 1 <= d.get("max_partitions", 1) <= MAX_PARTITIONS:
         raise ProfileError(source, f"max_partitions must be from 1 to {MAX_PARTITIONS}, got {d['max_partitions']}")
     if d.get("correction"):

@@ -1,0 +1,380 @@
+"""Build the bundled CPU (XNNPACK) profiles from the shared qed-usc measurements, and print their error.
+
+    python -m pytest_tflite_latency.bench.cpu_profiles --evaluate      # the accuracy table, nothing written
+    python -m pytest_tflite_latency.bench.cpu_profiles                 # writes estimator/profiles/*-cpu*.json
+    python -m pytest_tflite_latency.bench.cpu_profiles --only pixel4-cpu pixel4-cpu-int8
+
+Device names: ``<phone>-cpu`` times float32 models on the phone's most-used core set, one big core
+(``1large``: TensorFlow Lite's default of one thread, on the core the scheduler gives a busy app);
+``<phone>-cpu-int8`` times full-integer int8 models there; a suffix names another core set measured by
+the study: ``pixel4-cpu-2med`` (two mid cores), ``pixel4-cpu-int8-4small`` …
+
+Training data: the 62 shared CNNs whose rebuilt graphs match what was measured (`bench.qed.usable`),
+read through the estimator's own XNNPACK kernel model (`estimator.xnnpack`): float32 graphs from
+``bench/data/qed-usc-mobile-cnn``, int8 graphs (TensorFlow full-integer post-training quantization,
+`bench/rebuild_qed_int8.py`) from ``bench/data/qed-usc-mobile-cnn-int8``; targets are the end-to-end CPU
+columns of ``models.csv`` (TensorFlow Lite 2.10, XNNPACK). Only whole-model times exist, so the
+predictor is, per kernel, a fitted roofline (launch, FLOPs, bytes) times a learned correction (trees on
+each kernel configuration's latency solved from whole models), as for nn-Meter's whole-model data.
+Each profile states its error on families it never saw: leave-one-family-out cross-validation of exactly
+the predictor served, beside the floor (latency linear in FLOPs and file size, same folds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import nnls
+
+from pytest_tflite_latency.bench import qed, train
+from pytest_tflite_latency.bench.build_profiles import PROFILE_DIR, interval_level
+from pytest_tflite_latency.bench.dataset import Record, file_sha256
+from pytest_tflite_latency.bench.metrics import summarize
+from pytest_tflite_latency.bench.progress import progress
+from pytest_tflite_latency.estimator.features import FEATURES, featurize, kinds_of
+from pytest_tflite_latency.estimator.graph import Graph, Op, Tensor, load_graph
+from pytest_tflite_latency.estimator.kernels import Kernel, group_kernels
+from pytest_tflite_latency.estimator.profile import DeviceProfile, roofline, work
+from pytest_tflite_latency.estimator.xnnpack import BACKEND
+
+GRAPHS_INT8 = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn-int8"
+PRECISIONS = {"float": ("float32", qed.GRAPHS), "quant": ("int8", GRAPHS_INT8)}
+DEFAULT_CORES = "1large"
+ALGORITHM, SEED = "xgboost", 0
+REGENERATE = "python -m pytest_tflite_latency.bench.cpu_profiles"
+FLOP_KINDS = ("conv", "dwconv", "fc")
+# The base each precision's profiles use: train.fit_base's roofline (one FLOP cost, the GPU's relative
+# costs per kind) or `kind_base` (a FLOP cost fitted per kind); chosen on the Pixel 4's folds.
+BASES = {"float": "roofline", "quant": "kind"}
+# The tree settings (`train.TREE_SETTINGS`) each precision's profiles use: "measured" (300 deeper,
+# subsampled trees) put 83.9% of pixel4-cpu's unseen-family models within ±10% against 80.6%, at MAPE
+# 7.69% against 7.48%, and made the profile 1.8 MB instead of 0.5 MB: not worth shipping.
+TREES = {"float": "solved", "quant": "solved"}
+CORE_WORDS = {"large": "big", "med": "mid", "small": "little"}
+
+
+@dataclass(frozen=True)
+class CpuModel:
+    """One measured network as the CPU runs it: its XNNPACK kernels' features and its CPU columns (ms)."""
+
+    name: str
+    family: str
+    file_size: int
+    X: np.ndarray
+    ms: dict[str, float]  # "phone|cores" → end-to-end milliseconds, for this precision
+    converted: bool = True  # its graph was written by TensorFlow (else derived: `int8_twin`)
+
+    @property
+    def flops(self) -> float:
+        return float(work(self.X)[0].sum())
+
+
+def profile_name(phone: str, precision: str, cores: str = DEFAULT_CORES) -> str:
+    """``pixel4-cpu``, ``pixel4-cpu-int8``, ``pixel4-cpu-2med`` …"""
+    name = qed.PHONES[phone].profile.removesuffix("-gpu") + "-cpu" + ("-int8" if precision == "quant" else "")
+    return name if cores == DEFAULT_CORES else f"{name}-{cores}"
+
+
+def core_sets(phone: str) -> list[str]:
+    """The core sets the study measured on ``phone``, the default first."""
+    with open(qed.QED_DIR / "models.csv", newline="") as f:
+        header = next(csv.reader(f))
+    sets = [c.split("|")[1] for c in header if c.startswith(f"{phone}|") and c.endswith("|float|mean")]
+    return sorted((s for s in sets if s != "gpu"), key=lambda s: s != DEFAULT_CORES)
+
+
+def describe_cores(cores: str) -> str:
+    """``2med`` → ``two mid cores``."""
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+    parts = []
+    rest = cores
+    while rest:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        n, rest = int(rest[:digits]), rest[digits:]
+        word = next(w for w in CORE_WORDS if rest.startswith(w))
+        rest = rest[len(word):]
+        parts.append(f"{words[n]} {CORE_WORDS[word]} core{'s' if n > 1 else ''}")
+    return " + ".join(parts)
+
+
+def int8_twin(float_graph: Graph) -> list[Kernel]:
+    """The XNNPACK kernels of the full-integer model TensorFlow's converter makes of ``float_graph``:
+    the same kernels on int8 tensors (biases int32), a QUANTIZE after each input and a DEQUANTIZE
+    before each output. Used where TensorFlow did not convert the model (see `int8_agreement`)."""
+    def int8(t: Tensor, bias: bool = False) -> Tensor:
+        if t.dtype != "float32":
+            return t
+        return replace(t, dtype="int32" if bias else "int8", quantized=not t.is_const)
+
+    kernels = []
+    for k in group_kernels(float_graph, BACKEND).kernels:
+        weights = [int8(t, bias=i > 0 and len(t.shape) == 1) for i, t in enumerate(k.weights)]
+        kernels.append(replace(k, inputs=[int8(t) for t in k.inputs], weights=weights,
+                               output=int8(k.output) if k.output is not None else None))
+    sg = float_graph.main
+    quantize = [Kernel(0, "elementwise", [Op(-1, "QUANTIZE", (i,), (i,))], "CPU", [sg.tensors[i]], [],
+                       int8(sg.tensors[i])) for i in sg.inputs]
+    dequantize = [Kernel(0, "elementwise", [Op(-1, "DEQUANTIZE", (i,), (i,))], "CPU", [int8(sg.tensors[i])], [],
+                         sg.tensors[i]) for i in sg.outputs]
+    return [*quantize, *kernels, *dequantize]
+
+
+def int8_agreement() -> list[tuple[str, float]]:
+    """For every model TensorFlow converted to int8: the largest relative difference between the features
+    of its kernels and those of its `int8_twin` (inf where the kernel lists differ)."""
+    out = []
+    for path in sorted(GRAPHS_INT8.glob("*.tflite")):
+        real = featurize(group_kernels(load_graph(path), BACKEND).kernels, BACKEND)
+        twin = featurize(int8_twin(load_graph(qed.GRAPHS / path.name)), BACKEND)
+        if real.shape != twin.shape:
+            out.append((path.stem, float("inf")))
+            continue
+        out.append((path.stem, float(np.max(np.abs(real - twin) / np.maximum(np.abs(real), 1e-9)))))
+    return out
+
+
+def int8_provenance(models: list[CpuModel]) -> dict:
+    """How the int8 training graphs were made, and how closely the derived ones match TensorFlow's."""
+    agreement = int8_agreement()
+    worst = max((d for _, d in agreement), default=float("nan"))
+    return {"converted_by_tensorflow": sum(m.converted for m in models),
+            "derived_by_int8_twin": sum(not m.converted for m in models),
+            "twin_check": f"on the {len(agreement)} models TensorFlow converted, the int8 twin's kernel features "
+                          f"differ from the converted graph's by at most a relative {worst:.1e}"}
+
+
+def load(precision: str) -> list[CpuModel]:
+    """The usable shared models as the CPU runs them in ``precision``: float graphs from the rebuilt
+    files; int8 graphs from TensorFlow's conversion where committed, else their `int8_twin`."""
+    with open(qed.QED_DIR / "models.csv", newline="") as f:
+        rows = {r["model"]: r for r in csv.DictReader(f)}
+    out = []
+    for m in qed.usable(qed.load()):
+        path = PRECISIONS[precision][1] / f"{m.name}.tflite"
+        if path.is_file():
+            kernels = group_kernels(load_graph(path), BACKEND).kernels
+        elif precision == "quant":
+            kernels = int8_twin(load_graph(qed.GRAPHS / f"{m.name}.tflite"))
+        else:
+            continue
+        r = rows[m.name]
+        out.append(CpuModel(m.name, m.family, int(r["size"]), featurize(kernels, BACKEND), _by_phone(r, precision),
+                            path.is_file()))
+    return out
+
+
+def _by_phone(row: dict, precision: str) -> dict[str, float]:
+    """"phone|cores" → ms for every CPU column of this precision."""
+    out = {}
+    for column, value in row.items():
+        parts = column.split("|")
+        if len(parts) == 4 and parts[2] == precision and parts[3] == "mean" and parts[1] != "gpu" and value:
+            out[f"{parts[0]}|{parts[1]}"] = float(value) / 1000
+    return out
+
+
+def kind_base(records: list[Record]) -> dict:
+    """A CPU roofline fitted on whole models (NNLS on relative errors): launch per kernel, one FLOP cost
+    for each of `FLOP_KINDS` (int8 convolutions gain far more from dot-product instructions than
+    depthwise ones), one cost per byte moved."""
+    rows = []
+    for r in records:
+        kinds = np.array(kinds_of(r.X))
+        flops, moved = work(r.X)
+        rows.append([len(r.X), *(flops[kinds == k].sum() for k in FLOP_KINDS), moved.sum()])
+    y = np.array([r.y_ms for r in records])
+    W = np.array(rows) / y[:, None]
+    scale = np.abs(W).max(axis=0) + 1e-30
+    c = nnls(W / scale, np.ones(len(y)))[0] / scale
+    per_flop = max(float(c[1]), 1e-15)
+    relative = {**dict.fromkeys(train.RELATIVE_FLOP_COST, 0.0),
+                **{k: float(c[1 + i]) / per_flop for i, k in enumerate(FLOP_KINDS)}}
+    return {"launch_ms": float(c[0]) or 1e-5, "ms_per_flop": per_flop, "ms_per_byte": float(c[-1]),
+            "relative_flop_cost": relative}
+
+
+def fit(models: list[CpuModel], column: str, base: str = "roofline", trees: str = "solved") -> train.Fit:
+    """The served predictor for one CPU column, from whole models only (as `train.fit`): a base
+    (`BASES`), each kernel configuration's latency solved so every model's kernels add up to its
+    measurement, XGBoost trees on the shape of the work predicting log(latency / base)."""
+    records = [Record(m.name, m.X, m.ms[column], np.ones(len(m.X), bool)) for m in models]
+    coefficients = train.fit_base(records) if base == "roofline" else kind_base(records)
+    configs, latency, counts = train.kernel_latencies(records, coefficients)
+    target = np.log(latency / roofline(configs, FEATURES, coefficients))
+    correction = train.fit_trees(configs, target, counts.astype(float), ALGORITHM, SEED, trees)
+    return train.Fit(coefficients, correction, train.trained_range(configs))
+
+
+def predict(models: list[CpuModel], profile: DeviceProfile) -> np.ndarray:
+    records = [Record(m.name, m.X, 0.0, np.ones(len(m.X), bool)) for m in models]
+    return train.predict(records, profile)
+
+
+def leave_family_out(models: list[CpuModel], column: str, label: str = "", base: str = "roofline",
+                     trees: str = "solved") -> np.ndarray:
+    """Each model's relative error when its whole family was left out of training."""
+    errors = np.zeros(len(models))
+    families = sorted({m.family for m in models})
+    for fam in progress(families, label) if label else families:
+        held = [i for i, m in enumerate(models) if m.family == fam]
+        rest = [m for m in models if m.family != fam]
+        profile = fit(rest, column, base, trees).profile(BACKEND)
+        test = [models[i] for i in held]
+        errors[held] = predict(test, profile) / np.array([m.ms[column] for m in test]) - 1
+    return errors
+
+
+def floor_errors(models: list[CpuModel], column: str) -> np.ndarray:
+    """The floor any estimator must beat: latency linear in FLOPs and file size, left out by family."""
+    A = np.array([[1.0, m.flops, m.file_size] for m in models])
+    y = np.array([m.ms[column] for m in models])
+    fams = np.array([m.family for m in models])
+    errors = np.zeros(len(models))
+    for fam in set(fams):
+        held = fams == fam
+        W = A[~held] / y[~held, None]
+        scale = np.abs(W).max(axis=0)
+        coef = np.linalg.lstsq(W / scale, np.ones(int((~held).sum())), rcond=None)[0] / scale
+        errors[held] = A[held] @ coef / y[held] - 1
+    return errors
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    name: str
+    errors: np.ndarray
+    floor: np.ndarray
+    quantiles: tuple[float, float]
+    coverage: float
+
+
+def evaluate(models: list[CpuModel], phone: str, precision: str, cores: str) -> Evaluation:
+    column = f"{phone}|{cores}"
+    name = profile_name(phone, precision, cores)
+    errors = leave_family_out(models, column, f"{name}: leave-one-family-out", BASES[precision], TREES[precision])
+    level, covered = interval_level(errors, [m.family for m in models])
+    return Evaluation(name, errors, floor_errors(models, column), level, covered)
+
+
+def build(models: list[CpuModel], phone: str, precision: str, cores: str) -> DeviceProfile:
+    """A phone's CPU profile for one precision and core set, its leave-family-out error in its provenance."""
+    ev = evaluate(models, phone, precision, cores)
+    column = f"{phone}|{cores}"
+    f = fit(models, column, BASES[precision], TREES[precision])
+    lo, hi = np.quantile(ev.errors, ev.quantiles)
+    families = sorted({m.family for m in models})
+    dtype, graphs = PRECISIONS[precision]
+    phone_name, soc = qed.PHONES[phone].phone, qed.PHONES[phone].soc
+    heldout = {"method": f"leave-one-family-out cross-validation over {len(families)} families "
+                         f"({', '.join(families)}), whole-model estimates against measured end-to-end times",
+               **summarize(ev.errors), "interval_coverage_pct": ev.coverage, "interval_quantiles": list(ev.quantiles),
+               "floor": {"method": "latency linear in FLOPs and file size, same folds", **summarize(ev.floor)}}
+    provenance = {
+        "trained_on": f"{len(models)} real CNNs (qed-usc mobile-ml-benchmark, shared/data/qed-usc-mobile-cnn) "
+                      f"measured end to end with stock TensorFlow Lite 2.10 (XNNPACK) on {describe_cores(cores)} "
+                      f"of the phone's CPU, {dtype} models; graphs rebuilt in bench/data/{graphs.name}",
+        "measurements": {"whole_models": len(models)},
+        "dataset_sha256": {"models.csv": file_sha256(qed.QED_DIR / "models.csv")},
+        "regressor": ALGORITHM, "tree_features": "shape", "base": BASES[precision],
+        "tree_settings": TREES[precision], "heldout": heldout,
+        **({"int8_graphs": int8_provenance(models)} if precision == "quant" else {}),
+        "regenerate": f"{REGENERATE} --only {ev.name}",
+    }
+    device = {"phone": phone_name, "soc": soc, "cpu_cores": cores, "model_precision": dtype,
+              "compute_precision": dtype}
+    title = f"{phone_name} CPU, {describe_cores(cores)}, {dtype}, TensorFlow Lite 2.10 XNNPACK"
+    interval = {"low": round(max(float(lo), -0.99), 6), "high": round(float(hi), 6),
+                "coverage": 0.9}  # the level the quantiles were chosen for; heldout holds what they reach
+    return f.profile(BACKEND, name=ev.name, title=title, interval=interval, provenance=provenance, device=device,
+                     runtime="TensorFlow Lite 2.10, XNNPACK delegate (CPU)")
+
+
+def wanted(only: list[str] | None, all_cores: bool) -> list[tuple[str, str, str]]:
+    """(phone, precision, cores) of every profile to build or evaluate."""
+    out = []
+    for precision in PRECISIONS:
+        for phone in qed.PHONES:
+            for cores in core_sets(phone) if all_cores or only else [DEFAULT_CORES]:
+                if not only or profile_name(phone, precision, cores) in only:
+                    out.append((phone, precision, cores))
+    return out
+
+
+def table_row(ev: Evaluation) -> str:
+    s, fl = summarize(ev.errors), summarize(ev.floor)
+    return (f"{ev.name:26s} {s['models']:6d} {s['within_10pct']:7.1f}% {s['mape_pct']:6.2f}% "
+            f"{fl['within_10pct']:7.1f}% {fl['mape_pct']:6.2f}% {ev.coverage:8.1f}%")
+
+
+TABLE_HEADER = (f"{'profile':26s} {'models':>6s} {'±10%':>8s} {'MAPE':>7s} {'floor±10%':>8s} {'fl.MAPE':>7s} "
+                f"{'coverage':>9s}")
+
+
+def bundled_summary() -> str:
+    """The bundled CPU profiles' leave-family-out figures, floor and interval coverage, as Markdown."""
+    from pytest_tflite_latency.estimator.profile import device_names, load_profile
+
+    lines = ["| profile | times | within ±10% | within ±25% | MAPE | interval holds | floor ±10% / MAPE |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name in device_names():
+        p = load_profile(name)
+        if p.backend != BACKEND:
+            continue
+        h = p.provenance["heldout"]
+        f = h["floor"]
+        lines.append(f"| `{name}` | {p.title} | {h['within_10pct']}% | {h['within_25pct']}% | {h['mape_pct']}% | "
+                     f"{h['interval_coverage_pct']}% | {f['within_10pct']}% / {f['mape_pct']}% |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"{REGENERATE}", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--evaluate", action="store_true", help="print leave-one-family-out figures, write nothing")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="only these profiles")
+    parser.add_argument("--all-cores", action="store_true", help="every measured core set, not only 1large")
+    parser.add_argument("--out", type=Path, default=PROFILE_DIR)
+    parser.add_argument("--summary", action="store_true",
+                        help="print the bundled CPU profiles' stated error (their provenance) as a Markdown table")
+    parser.add_argument("--check-int8", action="store_true",
+                        help="compare each TensorFlow-converted int8 graph with the int8 twin of its float graph")
+    args = parser.parse_args(argv)
+    if not (qed.QED_DIR / "models.csv").is_file():
+        print(f"error: shared measurements not found under {qed.QED_DIR}", file=sys.stderr)
+        return 2
+    if args.summary:
+        print(bundled_summary())
+        return 0
+    if args.check_int8:
+        for name, difference in int8_agreement():
+            print(f"{name:28s} largest relative feature difference {difference:.1e}")
+        return 0
+    models = {p: load(p) for p in PRECISIONS}
+    print(TABLE_HEADER)
+    for phone, precision, cores in wanted(args.only, args.all_cores):
+        if not models[precision]:
+            print(f"{profile_name(phone, precision, cores)}: no {precision} graphs in "
+                  f"{PRECISIONS[precision][1]}", file=sys.stderr)
+            continue
+        if args.evaluate:
+            print(table_row(evaluate(models[precision], phone, precision, cores)), flush=True)
+            continue
+        profile = build(models[precision], phone, precision, cores)
+        path = args.out / f"{profile.name}.json"
+        tmp = path.with_suffix(".json.tmp")
+        profile.save(tmp)
+        tmp.replace(path)
+        h = profile.provenance["heldout"]
+        print(f"{profile.name:26s} {h['models']:6d} {h['within_10pct']:7.1f}% {h['mape_pct']:6.2f}% "
+              f"{h['floor']['within_10pct']:7.1f}% {h['floor']['mape_pct']:6.2f}% "
+              f"{h['interval_coverage_pct']:8.1f}%  → {path.name} ({path.stat().st_size // 1024} KB)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""graph → kernels on a phone's CPU: TensorFlow Lite 2.10 with its default XNNPACK delegate.
+
+What `tensorflow/lite/delegates/xnnpack/xnnpack_delegate.cc` (2.10) and XNNPACK's subgraph
+optimiser do with a model, as far as latency is concerned:
+- the delegate takes the ops it has a node for (`XNNPACK_OPS`: convolutions, fully connected, pooling,
+  element-wise arithmetic and activations, concatenation, pad, reshape, resize, softmax, transpose ...;
+  int8 graphs' quantized ops as QS8 nodes); everything else — and an op on a tensor type it does not
+  take (int32, int64, bool) — runs on TensorFlow Lite's builtin kernels between the delegated
+  partitions, with no copy (one memory space);
+- a fused activation (``FusedActivationFunction``) is part of its op; a stand-alone RELU / RELU6 /
+  RELU_N1_TO_1 whose input only it reads is fused into the node producing it (XNNPACK's clamp fusion);
+- a constant, spatial-only PAD whose output only a convolution reads is fused into that convolution;
+- constant sub-graphs (weights → DEQUANTIZE) are folded at load time.
+
+Each remaining op is one kernel: its FLOPs, bytes read and written, weight bytes and kind are the
+features the CPU profiles learn from (`estimator.features` with the tensors' own element sizes).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .folding import fold_constants
+from .graph import Graph, Op, Subgraph
+from .kernel_types import Kernel, KernelGraph
+from .ops import kind_of
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pytest_tflite_latency.estimator.profile import DeviceProfile
+
+BACKEND = "xnnpack"
+XNNPACK_OPS = frozenset({
+    "ABS", "ADD", "AVERAGE_POOL_2D", "CEIL", "CONCATENATION", "CONV_2D", "DEPTH_TO_SPACE",
+    "DEPTHWISE_CONV_2D", "DEQUANTIZE", "DIV", "ELU", "FLOOR", "FULLY_CONNECTED", "HARD_SWISH",
+    "LEAKY_RELU", "LOGISTIC", "MAX_POOL_2D", "MAXIMUM", "MEAN", "MINIMUM", "MUL", "NEG", "PAD",
+    "PRELU", "QUANTIZE", "RELU", "RELU6", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR", "ROUND",
+    "SOFTMAX", "SPLIT", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "SUB", "TRANSPOSE", "TRANSPOSE_CONV",
+    "CUSTOM:Convolution2DTransposeBias", "CUSTOM:MaxPoolingWithArgmax2D", "CUSTOM:MaxUnpooling2D",
+})
+_XNNPACK_DTYPES = frozenset({"float32", "float16", "int8", "uint8"})
+_CLAMPS = frozenset({"RELU", "RELU6", "RELU_N1_TO_1"})
+# nodes XNNPACK fuses a following clamp into (those with output_min / output_max)
+_CLAMP_TARGETS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "ADD",
+                            "SUB", "MUL", "DIV", "AVERAGE_POOL_2D", "MAX_POOL_2D",
+                            "CUSTOM:Convolution2DTransposeBias"})
+_PAD_TARGETS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
+
+
+def xnnpack_support(sg: Subgraph, op: Op) -> str:
+    """Why the XNNPACK delegate leaves ``op`` to TensorFlow Lite's builtin kernels ("" when it takes it)."""
+    if op.opcode not in XNNPACK_OPS:
+        return f"{op.opcode} has no XNNPACK node: TensorFlow Lite's builtin kernel runs it"
+    for i in (*op.inputs, *op.outputs):
+        if i >= 0 and not sg.tensors[i].is_const and sg.tensors[i].dtype not in _XNNPACK_DTYPES:
+            return f"{op.opcode} on a {sg.tensors[i].dtype} tensor: TensorFlow Lite's builtin kernel runs it"
+    if op.opcode == "MEAN" and not _spatial_mean(sg, op):
+        return "MEAN over other than the two spatial axes: TensorFlow Lite's builtin kernel runs it"
+    return ""
+
+
+def _spatial_mean(sg: Subgraph, op: Op) -> bool:
+    src = sg.tensors[op.inputs[0]] if op.inputs and op.inputs[0] >= 0 else None
+    axes = sg.tensors[op.inputs[1]] if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
+    return src is not None and len(src.shape) == 4 and axes is not None and axes.is_const and axes.size == 2
+
+
+def group_xnnpack(graph: Graph) -> KernelGraph:
+    """The kernels TensorFlow Lite 2.10 runs for the main subgraph on the CPU with XNNPACK."""
+    sg, folded = fold_constants(graph.main)
+    live = [op for op in sg.ops if op.index not in folded]
+    result = KernelGraph([], list(graph.warnings))
+    reads: dict[int, int] = {}
+    for op in live:
+        for i in op.inputs:
+            if i >= 0:
+                reads[i] = reads.get(i, 0) + 1
+    for i in sg.outputs:
+        reads[i] = reads.get(i, 0) + 1
+    producer: dict[int, Kernel] = {}
+    pending_pad: dict[int, Op] = {}
+    fallback = 0
+    for op in live:
+        why = xnnpack_support(sg, op)
+        fallback += bool(why)
+        if not why and op.opcode in ("PAD", "PADV2") and _fusable_pad(sg, op, live, reads):
+            pending_pad[op.outputs[0]] = op
+            continue
+        if not why and op.opcode in _CLAMPS and _fuse_clamp(sg, op, producer, reads):
+            continue
+        kernel = _kernel(sg, op, pending_pad, why)
+        result.kernels.append(kernel)
+        for o in op.outputs:
+            producer[o] = kernel
+    if fallback:
+        result.warnings.append(f"{fallback} op(s) outside XNNPACK run on TensorFlow Lite's builtin CPU kernels")
+    for i, k in enumerate(result.kernels):
+        k.index = i
+    return result
+
+
+def _kernel(sg: Subgraph, op: Op, pending_pad: dict[int, Op], why: str) -> Kernel:
+    ins = [i for i in op.inputs if i >= 0]
+    pads = [pending_pad.pop(i) for i in ins if i in pending_pad]
+    runtime = [sg.tensors[i] for i in ins if not sg.tensors[i].is_const and i not in {p.outputs[0] for p in pads}]
+    runtime += [sg.tensors[p.inputs[0]] for p in pads]
+    weights = [sg.tensors[i] for i in ins if sg.tensors[i].is_const]
+    output = sg.tensors[op.outputs[0]] if op.outputs else None
+    activation = op.options.get("FusedActivationFunction", 0)
+    return Kernel(0, kind_of(op.opcode), [*pads, op], "CPU", runtime, weights, output, why,
+                  linked=("relu",) if activation in (1, 2, 3) else ())
+
+
+def _fusable_pad(sg: Subgraph, pad: Op, live: list[Op], reads: dict[int, int]) -> bool:
+    """A constant zero PAD of height and width only, read by one convolution: XNNPACK fuses it."""
+    if len(pad.inputs) < 2 or pad.inputs[1] < 0 or not pad.outputs or reads.get(pad.outputs[0], 0) != 1:
+        return False
+    paddings = sg.tensors[pad.inputs[1]]
+    if not paddings.is_const or paddings.shape != (4, 2):
+        return False
+    reader = next((op for op in live if pad.outputs[0] in op.inputs), None)
+    return reader is not None and reader.opcode in _PAD_TARGETS and reader.inputs[:1] == (pad.outputs[0],)
+
+
+def _fuse_clamp(sg: Subgraph, op: Op, producer: dict[int, Kernel], reads: dict[int, int]) -> bool:
+    """Fuse a stand-alone clamp into the kernel writing its input when only the clamp reads it."""
+    src = op.inputs[0] if op.inputs else -1
+    target = producer.get(src)
+    main = target.main_op if target is not None else None
+    if target is None or main is None or target.note or main.opcode not in _CLAMP_TARGETS \
+            or reads.get(src, 0) != 1 or target.output is None or target.output.index != src \
+            or target.linked or not op.outputs:
+        return False
+    target.ops.append(op)
+    target.output = sg.tensors[op.outputs[0]]
+    target.linked = ("relu",)
+    producer[op.outputs[0]] = target
+    return True
+
+
+def model_precision(graph: Graph) -> str:
+    """``int8`` when the model's convolutions and fully-connected layers compute on quantized
+    tensors (full-integer quantization), else ``float32``."""
+    sg = graph.main
+    heavy = [op for op in sg.ops if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
+    inputs = [sg.tensors[op.inputs[0]] for op in heavy if op.inputs and op.inputs[0] >= 0]
+    return "int8" if inputs and sum(t.quantized for t in inputs) * 2 > len(inputs) else "float32"
+
+
+def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
+    """Why an XNNPACK profile cannot time this graph ("" when it can): it measured models of one
+    precision, and XNNPACK runs float32 and int8 graphs with different kernels."""
+    measured = profile.device.model_precision
+    if profile.backend != BACKEND or not measured:
+        return ""
+    mine = model_precision(graph)
+    if mine == measured:
+        return ""
+    profile_name = profile.name
+    other = profile_name.replace("-cpu-int8", "-cpu") if measured == "int8" else \
+        profile_name.replace("-cpu", "-cpu-int8", 1)
+    return (f"{mine} model on {profile_name}, which times {measured} models: XNNPACK runs {mine} graphs "
+            f"with other kernels; estimate it on {other}")
+
+
+def cpu_fallback_profile(profile: DeviceProfile, kernels: list[Kernel]) -> tuple[DeviceProfile, np.ndarray] | None:
+    """For a GPU profile whose model leaves kernels on the CPU: the same phone's bundled float32 CPU
+    profile (``pixel4-gpu`` → ``pixel4-cpu``) and every kernel's features as it sees them; else None."""
+    from pytest_tflite_latency.estimator.features import featurize
+    from pytest_tflite_latency.estimator.profile import device_names, load_profile
+
+    name = profile.name.removesuffix("-gpu") + "-cpu"
+    if profile.backend != "gpu" or not profile.name.endswith("-gpu") or name not in device_names() \
+            or not any(k.runs_on == "CPU" for k in kernels):
+        return None
+    return load_profile(name), featurize(kernels, BACKEND)

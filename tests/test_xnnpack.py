@@ -1,0 +1,146 @@
+"""graph → kernels on the CPU with XNNPACK, and the CPU devices that time them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_tflite_latency.bench.writer import ModelWriter
+from pytest_tflite_latency.estimator.errors import ModelError
+from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.kernels import group_kernels
+from pytest_tflite_latency.estimator.pipeline import estimate
+from pytest_tflite_latency.estimator.profile import device_names, load_profile
+from pytest_tflite_latency.estimator.xnnpack import model_precision
+
+pytest_plugins = ["pytester"]
+DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
+FLOAT_GRAPH = DATA / "qed-usc-mobile-cnn" / "mobilenet_wd4.tflite"
+INT8_GRAPH = DATA / "qed-usc-mobile-cnn-int8" / "mobilenet_wd4.tflite"
+CPU_DEVICES = [n for n in device_names() if "-cpu" in n]
+needs_cpu_profiles = pytest.mark.skipif(not {"pixel4-cpu", "pixel4-cpu-int8"} <= set(CPU_DEVICES),
+                                        reason="CPU profiles not built")
+
+
+def xnnpack_kernels(m: ModelWriter, outputs):
+    return group_kernels(load_graph(m.to_bytes(outputs)), "xnnpack")
+
+
+def test_standalone_relu_fuses_into_the_convolution_it_follows():
+    m = ModelWriter()
+    y = m.relu(m.conv2d(m.input((1, 16, 16, 8)), 8, 3))
+    kg = xnnpack_kernels(m, [y])
+    assert [(k.op_names, k.linked, k.runs_on) for k in kg.kernels] == [(("CONV_2D", "RELU"), ("relu",), "CPU")]
+
+
+def test_relu_of_a_tensor_read_twice_stays_a_kernel_of_its_own():
+    m = ModelWriter()
+    c = m.conv2d(m.input((1, 16, 16, 8)), 8, 3)
+    kg = xnnpack_kernels(m, [m.add(m.relu(c), c)])
+    assert [k.op_names for k in kg.kernels] == [("CONV_2D",), ("RELU",), ("ADD",)]
+
+
+def test_pad_fuses_into_the_convolution_but_not_into_a_pooling():
+    m = ModelWriter()
+    x = m.input((1, 16, 16, 8))
+    conv = m.conv2d(m.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)]), 8, 3, padding="VALID")
+    pool = m.max_pool(m.pad(conv, [(0, 0), (1, 1), (1, 1), (0, 0)]), 2, 2)
+    kg = xnnpack_kernels(m, [pool])
+    assert [k.op_names for k in kg.kernels] == [("PAD", "CONV_2D"), ("PAD",), ("MAX_POOL_2D",)]
+    assert kg.kernels[0].inputs[0].shape == (1, 16, 16, 8)  # the convolution reads the unpadded tensor
+
+
+def test_op_without_an_xnnpack_node_runs_on_builtin_kernels_with_a_note_and_a_warning():
+    m = ModelWriter()
+    x = m.conv2d(m.input((1, 8, 8, 4)), 4, 1)
+    kg = xnnpack_kernels(m, [m.unary("TANH", x)])
+    assert [k.note != "" for k in kg.kernels] == [False, True]
+    assert "TANH" in kg.kernels[1].note
+    assert any("builtin" in w for w in kg.warnings)
+
+
+def test_the_cpu_backend_of_nn_meter_profiles_is_unchanged():
+    m = ModelWriter()
+    y = m.relu(m.conv2d(m.input((1, 16, 16, 8)), 8, 3))
+    assert [k.op_names for k in group_kernels(load_graph(m.to_bytes([y])), "cpu").kernels] == \
+        [("CONV_2D",), ("RELU",)]
+
+
+def test_precision_of_the_committed_float_and_int8_graphs():
+    assert model_precision(load_graph(FLOAT_GRAPH)) == "float32"
+    assert model_precision(load_graph(INT8_GRAPH)) == "int8"
+
+
+@needs_cpu_profiles
+def test_int8_graph_is_timed_as_the_int8_graph_the_cpu_runs():
+    int8 = estimate(INT8_GRAPH, "pixel4-cpu-int8")
+    assert int8.total_ms > 0 and all(layer.runs_on == "CPU" for layer in int8.layers)
+    # the int8 graph's kernels read 1-byte activations: the estimate sees the quantized graph, not its float twin
+    assert any("QUANTIZE" in layer.ops for layer in int8.layers)
+
+
+@needs_cpu_profiles
+@pytest.mark.parametrize(("graph", "device", "suggested"), [
+    (INT8_GRAPH, "pixel4-cpu", "pixel4-cpu-int8"), (FLOAT_GRAPH, "pixel4-cpu-int8", "pixel4-cpu")])
+def test_model_of_the_other_precision_is_refused_naming_the_device_to_use(graph, device, suggested):
+    with pytest.raises(ModelError, match=f"estimate it on {suggested}$"):
+        estimate(graph, device)
+
+
+@needs_cpu_profiles
+@pytest.mark.parametrize("name", CPU_DEVICES)
+def test_every_cpu_profile_states_its_leave_family_out_error_and_its_interval_coverage(name):
+    profile = load_profile(name)
+    heldout = profile.provenance["heldout"]
+    assert profile.backend == "xnnpack"
+    assert {"method", "models", "mape_pct", "within_10pct", "within_25pct", "interval_coverage_pct"} <= set(heldout)
+    assert "leave-one-family-out" in heldout["method"] and "floor" in heldout
+    assert 0 < profile.interval.coverage <= 1
+    assert profile.device.model_precision == ("int8" if "-int8" in name else "float32")
+
+
+@needs_cpu_profiles
+def test_budget_file_and_assert_latency_work_for_cpu_devices(pytester):
+    (pytester.path / "int8.tflite").symlink_to(INT8_GRAPH)
+    (pytester.path / "latency-budgets.yaml").write_text(
+        "budgets:\n  - model: int8.tflite\n    device: pixel4-cpu-int8\n    max_ms: 10000\n")
+    pytester.makepyfile(test_api="""
+        from pytest_tflite_latency import assert_latency
+
+        def test_cpu_int8_budget():
+            r = assert_latency("int8.tflite", max_ms=10000, device="pixel4-cpu-int8")
+            assert r.device == "pixel4-cpu-int8" and 0 < r.estimate_ms < 10000
+
+        def test_cpu_int8_over_budget():
+            assert_latency("int8.tflite", max_ms=0.001, device="pixel4-cpu-int8")
+    """)
+    r = pytester.runpytest("-p", "no:cacheprovider")
+    r.assert_outcomes(passed=2, failed=1)
+    r.stdout.fnmatch_lines(["*int8.tflite on pixel4-cpu-int8: estimated * exceeds the 0.00 ms budget by *"])
+    assert "Traceback" not in r.stdout.str()
+
+
+@pytest.mark.skipif("pixel4-cpu" not in CPU_DEVICES, reason="CPU profiles not built")
+def test_gpu_estimate_times_its_cpu_fallback_with_the_phones_cpu_profile():
+    m = ModelWriter()
+    a = m.conv2d(m.input((1, 16, 16, 8)), 8, 3)
+    (b,) = m.op("CUSTOM:MyPostProcess", [a], [(1, 16, 16, 8)])
+    y = m.conv2d(m.conv2d(b, 8, 3), 8, 3)
+    data = m.to_bytes([y])
+    gpu = estimate(data, "pixel4-gpu")
+    cpu = estimate(data, "pixel4-cpu")  # every kernel on the CPU
+    on_cpu = [layer for layer in gpu.layers if layer.runs_on == "CPU"]  # the delegate takes the longer run
+    assert [layer.ops for layer in on_cpu] == [("CONV_2D",), ("CUSTOM:MyPostProcess",)]
+    assert [layer.ms for layer in on_cpu] == pytest.approx([layer.ms for layer in cpu.layers[:2]], rel=1e-9)
+    assert any("timed by pixel4-cpu" in w for w in gpu.warnings)
+
+
+@needs_cpu_profiles
+def test_devices_lists_cpu_profiles_with_their_unseen_family_error_on_the_cpu():
+    from pytest_tflite_latency.estimator.report import render_devices
+
+    assert "CPU, int8" in render_devices([load_profile("pixel4-cpu-int8")], "table", 200)
+    text = render_devices([load_profile("pixel4-cpu-int8")], "table", 200, verbose=True)
+    assert "pixel4-cpu-int8" in text and "measured int8 models, int8 on the CPU" in text
+    assert "unseen families:" in text and "floor (FLOPs + file size):" in text
