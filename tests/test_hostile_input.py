@@ -92,7 +92,7 @@ def test_file_beyond_two_gigabytes_is_refused_before_reading(tmp_path):
     path = tmp_path / "huge.tflite"
     with open(path, "wb") as f:
         f.truncate(2**31 + 10)  # sparse: takes no disk space
-    with pytest.raises(ModelError, match=r"the \.tflite file is 2,147,483,658 bytes, beyond the 2 GB a TFLite FlatBuffer can"):
+    with pytest.raises(ModelError, match=r"the \.tflite file is 2,147,483,658 bytes, beyond the 2 GB a TFLite"):
         estimate(path)
 
 
