@@ -480,6 +480,9 @@ def litert_refusal(data: bytes, timeout: float = LITERT_TIMEOUT_S) -> str:
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read)
+        import faulthandler
+
+        faulthandler.disable()  # a runtime that crashes is a refusal, told by the signal, not a traceback on stderr
         code, why = 0, b""
         try:
             _prepare_with_litert(restore_stripped(data))

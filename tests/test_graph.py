@@ -11,24 +11,39 @@ from pytest_tflite_latency.estimator.errors import ModelError
 from pytest_tflite_latency.estimator.graph import load_graph
 
 
-def test_parses_ops_shapes_and_options(nb201_bytes):
+def test_ops_are_read_by_their_builtin_names(nb201_bytes):
     g = load_graph(nb201_bytes, "nb201")
     ops = {o.opcode for o in g.main.ops}
     assert ops == {"CONV_2D", "ADD", "RELU", "AVERAGE_POOL_2D", "MUL", "MEAN", "FULLY_CONNECTED"}
-    conv = next(o for o in g.main.ops if o.opcode == "CONV_2D")
+
+
+def test_op_options_are_read_by_their_schema_names(nb201_bytes):
+    conv = next(o for o in load_graph(nb201_bytes).main.ops if o.opcode == "CONV_2D")
     assert conv.options["StrideW"] == 1 and conv.options["Padding"] == 0
+
+
+def test_input_shape_is_read(nb201_bytes):
+    g = load_graph(nb201_bytes)
     assert g.main.tensors[g.main.inputs[0]].shape == (1, 32, 32, 3)
+
+
+def test_weights_are_constants_and_activations_are_not(nb201_bytes):
+    g = load_graph(nb201_bytes)
+    conv = next(o for o in g.main.ops if o.opcode == "CONV_2D")
     assert g.main.tensors[conv.inputs[1]].is_const
     assert not g.main.tensors[conv.inputs[0]].is_const
 
 
 @pytest.mark.parametrize("dtype", ["float16", "int8"])
-def test_float16_and_int8_models(dtype):
+def test_tensor_types_are_read(dtype):
     g = load_graph(zoo.build("mobilenet_v2", dtype=dtype, size=96))
     dtypes = {g.main.tensors[i].dtype for o in g.main.ops for i in o.inputs if i >= 0}
-    assert ("float16" if dtype == "float16" else "int8") in dtypes
-    if dtype == "int8":
-        assert any(t.quantized for t in g.main.tensors)
+    assert dtype in dtypes
+
+
+def test_quantization_parameters_mark_a_tensor_quantized():
+    g = load_graph(zoo.build("mobilenet_v2", dtype="int8", size=96))
+    assert any(t.quantized for t in g.main.tensors)
 
 
 def test_every_builtin_op_code_round_trips():
@@ -44,17 +59,28 @@ def test_every_builtin_op_code_round_trips():
     assert [o.opcode for o in g.main.ops] == [*names, "CUSTOM:MyOp"]
 
 
-def test_metadata_subgraphs_and_non_4d_tensors():
+def _with_metadata_and_a_second_subgraph() -> tuple[bytes, int]:
     m = ModelWriter()
     x = m.input((2, 7))
     y = m.fully_connected(x, 3)
     body = m.subgraph("init")
     body.input((3,))
     m.add_metadata("min_runtime_version", b"2.3.0")
-    g = load_graph(m.to_bytes([y]))
+    return m.to_bytes([y]), y
+
+
+def test_every_subgraph_is_read_with_its_name():
+    g = load_graph(_with_metadata_and_a_second_subgraph()[0])
     assert len(g.subgraphs) == 2 and g.subgraphs[1].name == "init"
-    assert g.metadata == ("min_runtime_version",)
-    assert g.main.tensors[y].shape == (2, 3)
+
+
+def test_metadata_names_are_read():
+    assert load_graph(_with_metadata_and_a_second_subgraph()[0]).metadata == ("min_runtime_version",)
+
+
+def test_a_2d_tensor_keeps_its_shape():
+    data, y = _with_metadata_and_a_second_subgraph()
+    assert load_graph(data).main.tensors[y].shape == (2, 3)
 
 
 def test_dynamic_batch_is_assumed_one_with_a_warning():
