@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pytest_tflite_latency.bench import qed, train
-from pytest_tflite_latency.bench.dataset import file_sha256
+from pytest_tflite_latency.bench.dataset import file_sha256, runs_on
 from pytest_tflite_latency.bench.progress import progress
 from pytest_tflite_latency.estimator.predict import kernel_ms
 from pytest_tflite_latency.estimator.profile import DeviceProfile, load_profile
@@ -49,7 +49,7 @@ class CalibrationData:
 def source_times(profile: DeviceProfile, models: list[qed.QedModel]) -> SourceTimes:
     out = []
     for r in qed.model_records(models, "pixel4"):
-        out.append(np.maximum(kernel_ms(profile, r.X, train.runs_on(r, profile.backend))[0], 0.0))
+        out.append(np.maximum(kernel_ms(profile, r.X, runs_on(r, profile.backend))[0], 0.0))
     return SourceTimes(out, float(profile.overhead_ms))
 
 

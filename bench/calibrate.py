@@ -20,12 +20,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pytest_tflite_latency.bench.dataset import Record
-from pytest_tflite_latency.bench.train import runs_on
+from pytest_tflite_latency.bench.dataset import Record, runs_on
 from pytest_tflite_latency.estimator.features import kinds_of
 from pytest_tflite_latency.estimator.kernels import KINDS
 from pytest_tflite_latency.estimator.predict import kernel_ms
 from pytest_tflite_latency.estimator.profile import COEFFICIENTS, DeviceProfile, kind_coefficients
+from pytest_tflite_latency.estimator.wording import counted
 
 # Kernel groups that scale together, following the delegate's kernel choices at the granularity a
 # profile serves (a kind): convolution-like kernels (ConvGeneric / Winograd / fully connected),
@@ -192,7 +192,7 @@ def _heldout(loo: np.ndarray, interval: tuple[float, float], records: list[Recor
     """provenance["heldout"] from the leave-one-out errors, and the warnings to print."""
     method = f"leave-one-out over the {len(records)} calibration measurements"
     if len(records) < MIN_RECORDS_FOR_FIGURES:
-        note = (f"{len(records)} measurement(s): too few to state an error (measure at least "
+        note = (f"{counted(len(records), 'measurement')}: too few to state an error (measure at least "
                 f"{MIN_RECORDS_FOR_FIGURES} models; `calibrate --suggest` says which)")
         return ({"method": method, "models": len(records), "mape_pct": None, "within_10pct": None,
                  "within_25pct": None, "interval_coverage_pct": None, "note": note}, [note])

@@ -1,14 +1,14 @@
-"""``tflite-latency calibrate`` (alias ``tflite-latency bench calibrate``): a profile for your phone
-from a few whole-model measurements.
+"""tflite-latency calibrate (alias: tflite-latency bench calibrate): a profile for your phone from a
+few whole-model measurements.
 
     tflite-latency calibrate run1.txt run2.txt ... --models models/ --gpu mali-g715 --name pixel8-gpu
     tflite-latency calibrate measured.csv --models models/ --gpu adreno750 --out profiles/s24-gpu.json
     tflite-latency calibrate --suggest 5 --models models/      # which models to measure first
 
-Measurements: `benchmark_model` logs, Qualcomm AI Hub profile JSON, a CSV ``model,ms[,std,runtime]``,
-the JSON `pytest --on-device` writes, or a measurement database (``--db`` with ``--device-name``).
-The profile written states what it was calibrated from and its own leave-one-out error; commit it and
-use it with ``--device profiles/pixel8-gpu.json``.
+Measurements: benchmark_model logs, Qualcomm AI Hub profile JSON, a CSV model,ms[,std,runtime], the
+JSON that pytest --on-device writes, or a measurement database (--db with --device-name). The profile
+written states what it was calibrated from and its own leave-one-out error; commit it and use it with
+--device profiles/pixel8-gpu.json.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 
 from pytest_tflite_latency.estimator.errors import EstimatorError
+from pytest_tflite_latency.estimator.wording import counted
 
 GPU_HELP = ("the phone's GPU: a vendor (adreno, mali, apple, powervr), a GPU (adreno750, mali-g715, apple-a17, "
             "powervr-ge8320) or auto (default): chooses which bundled profiles the calibration starts from")
@@ -66,14 +67,15 @@ def run(args) -> int:
     print(f"{out}: calibrated from {cal['source']} on {len(records)} measured models ({described})")
     print(f"  scales {', '.join(f'{k} ×{v:.3g}' for k, v in cal['scales'].items())}")
     if h.get("mape_pct") is None:
-        print(f"  leave-one-out error: not stated — {h['note']}")
+        print("  leave-one-out error: not stated (see the warning)")
     else:
         print(f"  leave-one-out over the {h['models']} measurements: {h['within_10pct']:.0f}% within ±10%, "
               f"MAPE {h['mape_pct']:.1f}%, {h['interval_coverage_pct']:.0f}% inside the interval")
     for warning in result.warnings:
         print(f"  warning: {warning}")
-    print(f"  expected on unseen models at N={cal['expected']['n']}: about {cal['expected']['within_10pct']:.0f}% "
-          "within ±10% (bench.calibration_curve, median over the six shared phones)")
+    print(f"  expected on unseen models: about {cal['expected']['within_10pct']:.0f}% within ±10%, as measured "
+          f"with {cal['expected']['n']} models, the nearest point at or below your {len(records)} on the curve of "
+          "bench.calibration_curve (median over the six shared phones)")
     print(f"  use it with --device {out}")
     return 0
 
@@ -95,7 +97,7 @@ def _records(args):
         for path, ms in by_file.items():
             X, learned = model_features(path, "gpu")
             records.append(Record(path.stem, X, float(np.median([m.mean_ms for m in ms])), learned))
-        described.append(f"{len(found)} measurements in {len(args.measurements)} file(s)")
+        described.append(f"{counted(len(found), 'measurement')} in {counted(len(args.measurements), 'file')}")
     if args.db:
         records += _db_records(args)
         described.append(f"database {args.db}")

@@ -18,9 +18,10 @@ import numpy as np
 
 from pytest_tflite_latency.bench import nasbench201
 from pytest_tflite_latency.estimator.devices import PUBLISHED
-from pytest_tflite_latency.estimator.features import featurize
+from pytest_tflite_latency.estimator.features import FEATURES, featurize
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
+from pytest_tflite_latency.estimator.predict import learned_side
 
 # The measurement tables the profiles learn from, committed with their provenance and licences in
 # bench/data/; TFLITE_LATENCY_SHARED names another folder whose data/ holds the same layout.
@@ -40,6 +41,14 @@ class Record:
     y_ms: float
     learned: np.ndarray  # bool per kernel: predicted by the learned part (not CPU fallback/copy)
     kind: str = "model"  # "kernel": a single-kernel model; "model": a whole network
+
+
+def runs_on(record: Record, backend: str) -> np.ndarray:
+    """Where each kernel of a record runs: learned kernels on the profile's side, the rest on the
+    CPU, copies as copies."""
+    side = learned_side(backend)
+    copies = record.X[:, FEATURES.index("kind_transfer")] > 0
+    return np.where(record.learned, side, np.where(copies, "copy", "CPU"))
 
 
 def model_features(data: bytes | str | Path, backend: str) -> tuple[np.ndarray, np.ndarray]:

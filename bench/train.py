@@ -22,9 +22,9 @@ import numpy as np
 from scipy.optimize import lsq_linear, nnls
 from scipy.sparse import csr_matrix, diags, vstack
 
-from pytest_tflite_latency.bench.dataset import Record
+from pytest_tflite_latency.bench.dataset import Record, runs_on
 from pytest_tflite_latency.estimator.features import FEATURES, TREE_FEATURES, kinds_of
-from pytest_tflite_latency.estimator.predict import kernel_ms, learned_side, total_ms
+from pytest_tflite_latency.estimator.predict import kernel_ms, total_ms
 from pytest_tflite_latency.estimator.profile import (
     COEFFICIENTS,
     MAX_LOG_FACTOR,
@@ -76,14 +76,6 @@ class Fit:
             meta.get("interval", {"low": 0.0, "high": 0.0, "coverage": 0.0}), cpu_fallback or self.base,
             TRANSFER, meta.get("provenance", {}), context=self.context, kernel_scale=self.kernel_scale,
             overhead_ms=self.overhead_ms, device=meta.get("device", {}))
-
-
-def runs_on(record: Record, backend: str) -> np.ndarray:
-    """Where each kernel of a record runs: learned kernels on the profile's side, the rest on the
-    CPU, copies as copies."""
-    side = learned_side(backend)
-    copies = record.X[:, FEATURES.index("kind_transfer")] > 0
-    return np.where(record.learned, side, np.where(copies, "copy", "CPU"))
 
 
 def predict(records: list[Record], profile: DeviceProfile) -> np.ndarray:

@@ -18,6 +18,7 @@ import tflite
 from .errors import ModelError
 from .flatbuffer_check import FlatBufferError, verify_table, verify_tree
 from .inputs import InputError, read_regular_file
+from .wording import counted
 
 _OPCODE_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
@@ -116,7 +117,7 @@ def load_graph(model: str | os.PathLike | bytes, name: str | None = None) -> Gra
     """Parse a `.tflite` path or its bytes; raise `ModelError` with one clear line on bad input."""
     source, data = _read(model, name)
     if len(data) < 8:
-        raise ModelError(source, f"not a TFLite model: file is only {len(data)} bytes")
+        raise ModelError(source, f"not a TFLite model: file is only {counted(len(data), 'byte')}")
     if data[4:8] != b"TFL3":
         found = ascii(data[4:8].decode("latin-1"))  # 'test', not b'test'
         raise ModelError(source, f"not a TFLite model: file identifier is {found}, expected 'TFL3'")

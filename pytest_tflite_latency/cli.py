@@ -42,7 +42,7 @@ def _parser(with_bench: bool = True) -> argparse.ArgumentParser:
     """The CLI's parser; ``with_bench=False`` leaves out the bench steps' options (they import NumPy)."""
     p = argparse.ArgumentParser(
         prog="tflite-latency",
-        description="Estimate the latency of a TensorFlow Lite model on a mobile GPU, layer by layer.",
+        description="Estimate the latency of a TensorFlow Lite model on a phone's GPU or CPU, layer by layer.",
         epilog="exit codes: 0 ok, 1 failure, 2 bad input or usage")
     p.add_argument("--version", action=_Version, help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -200,8 +200,10 @@ def _bench(args) -> int:
     except ModuleNotFoundError as exc:
         if exc.name not in BENCH_MODULES:
             raise
-        raise EstimatorError(f"bench {args.bench_command} needs {exc.name}, from the bench extra: "
-                             "pip install 'pytest-tflite-latency[bench]'") from None
+        step = "calibrate" if args.bench_command == "calibrate" else f"bench {args.bench_command}"
+        raise EstimatorError(f"{step} needs {exc.name}, from the bench extra: pip install "
+                             "'pytest-tflite-latency[bench]' (from a checkout: pip install -e '.[bench]' "
+                             "-c bench/constraints.txt)") from None
 
 
 def main(argv: list[str] | None = None) -> int:
