@@ -14,6 +14,7 @@ written states what it was calibrated from and its own leave-one-out error; comm
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pytest_tflite_latency.estimator.errors import EstimatorError
@@ -126,12 +127,19 @@ def _suggest(paths: list[Path], n: int, family) -> int:
     files = sorted({f for p in paths for f in (sorted(p.rglob("*.tflite")) if p.is_dir() else [p])})
     if not files:
         raise EstimatorError("--suggest: name your models (files or folders) with --models")
-    records = []
+    records, readable = [], []
     for f in files:
-        X, learned = model_features(f, "gpu")
+        try:
+            X, learned = model_features(f, "gpu")
+        except EstimatorError as exc:  # one broken file in a folder of models: say so, suggest among the rest
+            print(f"skipped: {exc}", file=sys.stderr)
+            continue
         records.append(Record(f.stem, X, 0.0, learned))
+        readable.append(f)
+    if not records:
+        raise EstimatorError("--suggest: none of the models given could be read")
     for i, (f, name) in enumerate(calibrate.suggest(calibrate.sources_for(family, "auto"), records, n)):
-        print(f"{i + 1:3d}. {files[f]}  ({name})")
+        print(f"{i + 1:3d}. {readable[f]}  ({name})")
     return 0
 
 

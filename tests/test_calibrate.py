@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,6 +100,16 @@ def test_suggest_lists_the_models_asked_for(models, capsys):
     assert cli.main(["calibrate", "--suggest", "3", "--models", folder]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and len({ln.split()[1] for ln in lines}) == 3
+
+
+def test_suggest_skips_an_unreadable_model_and_names_it(models, tmp_path, capsys):
+    for path in models:
+        (tmp_path / Path(path).name).symlink_to(path)
+    (tmp_path / "broken.tflite").write_bytes(b"xx")
+    assert cli.main(["calibrate", "--suggest", "2", "--models", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 2 and "broken.tflite" not in out
+    assert "skipped: " in err and "broken.tflite" in err
 
 
 def test_an_unknown_gpu_is_a_one_line_error(capsys):
