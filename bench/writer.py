@@ -15,24 +15,20 @@ import flatbuffers
 import numpy as np
 import tflite
 
+from ..estimator.runtime_rules import OPTIONS_TABLE
+
 _ACTIVATIONS = {None: 0, "relu": 1, "relu_n1_to_1": 2, "relu6": 3, "tanh": 4}
 _PADDING = {"SAME": 0, "VALID": 1}
 _TYPES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "int8": 9}
 _NUMPY = {"float32": np.float32, "float16": np.float16, "int32": np.int32, "uint8": np.uint8,
           "int64": np.int64, "int8": np.int8}
-_OPTIONS = {  # builtin op -> its options table (name in tflite.BuiltinOptions)
-    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
-    "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
-    "MAX_POOL_2D": "Pool2DOptions", "ADD": "AddOptions", "MUL": "MulOptions", "SUB": "SubOptions",
-    "DIV": "DivOptions", "CONCATENATION": "ConcatenationOptions", "RESHAPE": "ReshapeOptions",
-    "SOFTMAX": "SoftmaxOptions", "MEAN": "ReducerOptions", "SUM": "ReducerOptions",
-    "REDUCE_MAX": "ReducerOptions", "PAD": "PadOptions", "RESIZE_BILINEAR": "ResizeBilinearOptions",
-    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
-    "TRANSPOSE": "TransposeOptions", "DEQUANTIZE": "DequantizeOptions", "QUANTIZE": "QuantizeOptions",
-    "HARD_SWISH": "HardSwishOptions", "CALL_ONCE": "CallOnceOptions", "SQUARED_DIFFERENCE":
-    "SquaredDifferenceOptions", "BATCH_MATMUL": "BatchMatMulOptions", "WHILE": "WhileOptions",
-    "IF": "IfOptions",
-}
+# builtin op -> its options table (name in tflite.BuiltinOptions): the priced ops' from the estimator's
+# runtime rules, and these others the writer also emits
+_OPTIONS = {**OPTIONS_TABLE,
+            "TRANSPOSE": "TransposeOptions", "DEQUANTIZE": "DequantizeOptions", "QUANTIZE": "QuantizeOptions",
+            "HARD_SWISH": "HardSwishOptions", "CALL_ONCE": "CallOnceOptions",
+            "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "BATCH_MATMUL": "BatchMatMulOptions",
+            "WHILE": "WhileOptions", "IF": "IfOptions"}
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: str, dilation: int = 1) -> int:

@@ -57,7 +57,7 @@ def build_kernels(sg: Subgraph, live: list[Op], on_gpu: dict[int, bool], backend
         for i in set(op.inputs):
             if i >= 0:
                 readers.setdefault(i, []).append(op)
-    b = _Builder(sg, backend, result, _consumers(sg, live), readers)
+    b = _Builder(sg, backend, result, read_counts(sg, live), readers)
     for op in live:
         gpu = on_gpu[op.index]
         if gpu and _is_noop(sg, op):
@@ -72,7 +72,7 @@ def build_kernels(sg: Subgraph, live: list[Op], on_gpu: dict[int, bool], backend
         _new_kernel(b, op, gpu)
 
 
-def _consumers(sg: Subgraph, live: list[Op]) -> dict[int, int]:
+def read_counts(sg: Subgraph, live: list[Op]) -> dict[int, int]:
     """Tensor → number of reads (an op reading a tensor twice counts twice, as the delegate's
     linker sees it); graph outputs count as a read."""
     count: dict[int, int] = {}

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .folding import fold_constants
+from .fusion import read_counts
 from .graph import Graph, Op, Subgraph
 from .kernel_types import Kernel, KernelGraph
 from .ops import kind_of
@@ -71,13 +72,7 @@ def group_xnnpack(graph: Graph) -> KernelGraph:
     sg, folded = fold_constants(graph.main)
     live = [op for op in sg.ops if op.index not in folded]
     result = KernelGraph([], list(graph.warnings))
-    reads: dict[int, int] = {}
-    for op in live:
-        for i in op.inputs:
-            if i >= 0:
-                reads[i] = reads.get(i, 0) + 1
-    for i in sg.outputs:
-        reads[i] = reads.get(i, 0) + 1
+    reads = read_counts(sg, live)
     producer: dict[int, Kernel] = {}
     pending_pad: dict[int, Op] = {}
     fallback = 0
