@@ -83,18 +83,20 @@ def rebuild(name: str) -> tuple[bool, str]:
     return True, f"full model {int(proc.stdout.split()[-1]):,} bytes, stripped {out.stat().st_size:,}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/rebuild_qed.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def models_to_rebuild(argv: list[str] | None, prog: str, doc: str | None, out: Path) -> list[str]:
+    """The models a rebuild script is asked for (``--only``, else every model in models.csv), less those
+    already in ``out`` with ``--missing``; ``out`` is created."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", help="model names (default: every model in models.csv)")
     parser.add_argument("--missing", action="store_true", help="skip models already rebuilt")
     args = parser.parse_args(argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    names = args.only or model_names()
+    out.mkdir(parents=True, exist_ok=True)
+    return [n for n in args.only or model_names() if not (args.missing and (out / f"{n}.tflite").is_file())]
+
+
+def main(argv: list[str] | None = None) -> int:
     failed = 0
-    for name in names:
-        if args.missing and (OUT / f"{name}.tflite").is_file():
-            continue
+    for name in models_to_rebuild(argv, "bench/rebuild_qed.py", __doc__, OUT):
         start = time.monotonic()
         ok, what = rebuild(name)
         failed += not ok

@@ -16,14 +16,13 @@ environment's Python; a conversion takes 20-90 s on a 2-core machine, run it nic
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rebuild_qed import KEEP_BYTES, model_names
+from rebuild_qed import KEEP_BYTES, models_to_rebuild
 
 OUT = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn-int8"
 SAMPLES = 2  # representative inputs: enough to calibrate ranges, latency does not depend on them
@@ -80,13 +79,7 @@ def rebuild(names: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/rebuild_qed_int8.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="*", help="model names (default: every model in models.csv)")
-    parser.add_argument("--missing", action="store_true", help="skip models already rebuilt")
-    args = parser.parse_args(argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    names = [n for n in args.only or model_names() if not (args.missing and (OUT / f"{n}.tflite").is_file())]
+    names = models_to_rebuild(argv, "bench/rebuild_qed_int8.py", __doc__, OUT)
     return rebuild(names) if names else 0
 
 

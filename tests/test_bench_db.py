@@ -56,23 +56,24 @@ def test_a_failed_transaction_leaves_nothing(tmp_path):
         assert db.device_info("x") is None
 
 
+def _execute(path, script: str) -> None:
+    """Run SQL on a database file behind the tool's back (sqlite3 itself, committed and closed)."""
+    conn = sqlite3.connect(path)
+    conn.executescript(script)
+    conn.commit()
+    conn.close()
+
+
 def test_newer_schema_and_foreign_files_are_refused(tmp_path):
     path = tmp_path / "m.sqlite"
     Database(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
-    conn.commit()
-    conn.close()
+    _execute(path, "UPDATE meta SET value='99' WHERE key='schema_version'")
     with pytest.raises(DatabaseError, match="schema version 99 is newer"):
         Database(path)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(DatabaseError, match="not a measurement database"):
         Database(junk)
-
-
-def _file_bytes(path) -> bytes:
-    return path.read_bytes()
 
 
 @pytest.mark.parametrize("setup", [
@@ -84,24 +85,18 @@ def _file_bytes(path) -> bytes:
 ])
 def test_foreign_sqlite_file_is_refused_and_left_byte_for_byte_unchanged(tmp_path, setup):
     path = tmp_path / "foreign.sqlite"
-    conn = sqlite3.connect(path)
-    conn.executescript(setup)
-    conn.commit()
-    conn.close()
-    before = _file_bytes(path)
+    _execute(path, setup)
+    before = path.read_bytes()
     with pytest.raises(DatabaseError, match="not a measurement database"):
         Database(path)
-    assert _file_bytes(path) == before
+    assert path.read_bytes() == before
     assert not (tmp_path / "foreign.sqlite-wal").exists() or (tmp_path / "foreign.sqlite-wal").stat().st_size == 0
 
 
 def test_copy_of_this_tools_schema_without_its_application_id_is_refused(tmp_path):
     path = tmp_path / "m.sqlite"
     Database(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA application_id = 0")
-    conn.commit()
-    conn.close()
+    _execute(path, "PRAGMA application_id = 0")
     with pytest.raises(DatabaseError, match="application id 0x0, not this tool's"):
         Database(path)
 
@@ -163,9 +158,7 @@ _OURS = f"PRAGMA application_id = {APPLICATION_ID}; "
                                      ["export", "--device-name", "host"]])
 def test_foreign_sqlite_file_is_refused_in_one_line_and_left_unchanged(tmp_path, setup, message, command):
     path = tmp_path / "other.sqlite"
-    conn = sqlite3.connect(path)
-    conn.executescript(setup)
-    conn.close()
+    _execute(path, setup)
     before = path.read_bytes()
     r = _cli(*command, "--db", str(path))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
