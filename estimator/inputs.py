@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 from .errors import EstimatorError
+from .wording import short_repr as _short
 
 
 class InputError(EstimatorError):
@@ -83,8 +84,3 @@ def checked_number(value: object, where: str, *, low: float | None = None, high:
     if high is not None and number > high:
         raise InputError(where, f"{_short(value)} is above the allowed maximum {high:g}")
     return number
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)"

@@ -15,6 +15,7 @@ import numpy as np
 from .errors import ProfileError
 from .features import FEATURES
 from .kernel_types import Backend
+from .wording import short_repr
 
 _REQUIRED = {"name": str, "title": str, "backend": str, "runtime": str, "features": list, "base": dict,
              "trained_range": dict, "interval": dict, "cpu_fallback": dict, "transfer": dict,
@@ -188,8 +189,7 @@ def _check_indices(arrays: dict, keys: tuple[str, ...], low: int, high: int, sou
 
 
 def _short(v: object) -> str:
-    text = repr(v)
-    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} digits)"
+    return short_repr(v, 24, "digits")
 
 
 def _is_number(v: object) -> bool:

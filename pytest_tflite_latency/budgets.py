@@ -28,6 +28,7 @@ import yaml
 
 from pytest_tflite_latency.estimator.defaults import PRECISIONS, resolve_device
 from pytest_tflite_latency.estimator.inputs import InputError, read_regular_file
+from pytest_tflite_latency.estimator.wording import short_repr as _short
 from pytest_tflite_latency.records import POLICIES, checked_budget, checked_margin
 
 MAX_BUDGET_FILE_BYTES = 16 * 2**20
@@ -224,11 +225,6 @@ def _profile_path(path: Path, device: str) -> str:
     if not device.endswith(".json") or Path(device).is_absolute():
         return device
     return os.path.relpath(path.parent / device)
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _models(path: Path, pattern: str) -> list[Path]:
