@@ -17,6 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pytest_tflite_latency.bench.kernel_calibration import MIN_KERNELS
 from pytest_tflite_latency.estimator.errors import EstimatorError
 from pytest_tflite_latency.estimator.wording import counted
 
@@ -55,10 +56,12 @@ def run(args) -> int:
     if args.suggest is not None:
         n = int(checked_number(args.suggest, "--suggest", low=1, high=1000, integer=True))
         return _suggest(args.models, n, family)
-    records, measured, described = _records(args)
+    records, kernels, measured, described = _records(args)
     name = args.name or "my-phone-gpu"
     sources = calibrate.sources_for(family, args.source)
     phone = next((m.phone for m in measured if m.phone), "")
+    if len(kernels) >= MIN_KERNELS:
+        return _kernel_route(args, kernels, records, sources, name, described)
     result = calibrate.calibrate_from(sources, records, name, family, phone)
     out = args.out or Path(f"{name}.json")
     _save(result.profile, out)
@@ -89,6 +92,7 @@ def _records(args):
     from pytest_tflite_latency.bench.measurement_sources import read_measurements, resolve_models
 
     records: list[Record] = []
+    kernels: list[Record] = []
     described = []
     found = []
     if args.measurements:
@@ -100,11 +104,15 @@ def _records(args):
             records.append(Record(path.stem, X, float(np.median([m.mean_ms for m in ms])), learned))
         described.append(f"{counted(len(found), 'measurement')} in {counted(len(args.measurements), 'file')}")
     if args.db:
-        records += _db_records(args)
+        stored = _db_records(args)
+        records += [r for r in stored if r.kind == "model"]
+        kernels = [r for r in stored if r.kind == "kernel"]
         described.append(f"database {args.db}")
-    if not records:
+    if not records and not kernels:
         raise EstimatorError("calibrate: no measurements given (files, or --db with --device-name)")
-    return records, found, "; ".join(described)
+    if not records:  # single kernels only, too few for the kernel route: they stand in as tiny models
+        records, kernels = kernels, []
+    return records, kernels, found, "; ".join(described)
 
 
 def _db_records(args):
@@ -117,7 +125,28 @@ def _db_records(args):
         raise EstimatorError("--db: name the device whose measurements to use with --device-name")
     with Database(args.db) as database:
         records, _ = device_records(database, args.name)
-    return [r for r in records if r.kind == "model"] or records
+    return records
+
+
+def _kernel_route(args, kernels, networks, sources, name: str, described: str) -> int:
+    """`bench.kernel_calibration`: a profile trained on the phone's own single-kernel measurements."""
+    from pytest_tflite_latency.bench.kernel_calibration import MIN_MODELS, calibrate_kernels
+
+    if len(networks) < MIN_MODELS:
+        raise EstimatorError(f"calibrate: {counted(len(kernels), 'single-kernel measurement')} of {args.name} but "
+                             f"{counted(len(networks), 'whole model')}; measure at least {MIN_MODELS} whole models "
+                             "too (bench run --models ...), they fix the per-inference overhead")
+    profile = calibrate_kernels(kernels, networks, sources, name)
+    out = args.out or Path(f"{name}.json")
+    _save(profile, out)
+    c = profile.provenance["calibration"]
+    print(f"{out}: trained on {len(kernels)} single-kernel and {len(networks)} whole-model measurements "
+          f"({described})")
+    print(f"  served: {c['route']} ({c['route_text']}); whole-model MAPE on the measured models: "
+          + ", ".join(f"{k} {v:.1f}%" for k, v in c["model_mape_pct"].items()))
+    print(f"  expected on unseen models: {c['expected']}")
+    print(f"  use it with --device {out}")
+    return 0
 
 
 def _suggest(paths: list[Path], n: int, family) -> int:

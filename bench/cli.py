@@ -41,6 +41,9 @@ def add_parser(sub) -> None:
     r.add_argument("--limit", type=int, help="measure at most this many kernels (a seeded random subset)")
     r.add_argument("--adaptive", type=int, metavar="N",
                    help="pick N kernels where a forest trained on the database disagrees most")
+    r.add_argument("--coverage", type=int, metavar="N",
+                   help="pick N kernels spread evenly over the sampled configurations (the set `calibrate` "
+                        "trains a phone's profile from; 300 with --grid full --from-models is about ten minutes)")
     r.add_argument("--models", nargs="*", default=[], metavar="MODEL.tflite", help="whole models to measure")
     r.add_argument("--repeats", type=int, default=15, help="timed runs per model (default 15)")
     r.add_argument("--seed", type=int, default=0, help="seed of the random sampling (default 0)")
@@ -123,6 +126,7 @@ def _run(args, database) -> int:
     device_id = database.device(args.device_name, runner.name, runner.backend, runner.runtime,
                                 runner.runtime_version, runner.detail)
     configs = plan_kernels(types, args.grid, args.from_models, limit=args.limit, adaptive=args.adaptive,
+                           coverage=args.coverage,
                            seed=args.seed, database=database, device=args.device_name)
     jobs = [Job("kernel", c.type, c.params, c.key, c.build) for c in configs]
     jobs += [Job("model", "model", {"path": str(path)}, Path(path).name, lambda d=data: d) for path, data in models]

@@ -25,7 +25,8 @@ def kernel_types(text: str) -> tuple[str, ...]:
 
 
 def plan_kernels(types: tuple[str, ...], grid: str, from_models: list[str] | None, *, limit: int | None = None,
-                 adaptive: int | None = None, seed: int = 0, database=None, device: str = "") -> list:
+                 adaptive: int | None = None, coverage: int | None = None, seed: int = 0, database=None,
+                 device: str = "") -> list:
     """The kernel configurations to measure (`sampling.KernelConfig`)."""
     configs = sampling.grid(types, grid) if grid != "none" else []
     if from_models is not None:
@@ -37,6 +38,11 @@ def plan_kernels(types: tuple[str, ...], grid: str, from_models: list[str] | Non
         X = np.vstack([r.X[0] for r in known]) if known else np.zeros((0, len(next(iter(feats.values())))))
         y = np.array([r.mean_ms for r in known])
         return sampling.adaptive(configs, X, y, feats, adaptive, seed)
+    if coverage:  # the kernel-level calibration's set: spread evenly over the configurations' features
+        from pytest_tflite_latency.bench.kernel_calibration import coverage as spread
+
+        X = np.vstack([features_both(c.build())["gpu"][0][0] for c in configs])
+        return [configs[i] for i in sorted(spread(X, coverage, seed))]
     if limit is not None and len(configs) > limit:
         return random.Random(seed).sample(configs, limit)
     return configs

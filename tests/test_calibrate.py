@@ -123,3 +123,76 @@ def test_a_model_the_measurements_name_but_nobody_gave_is_named(tmp_path, capsys
     csv.write_text("model,ms\nmissing_net,3\n")
     assert cli.main(["calibrate", str(csv)]) == 2
     assert "'missing_net' not found" in capsys.readouterr().err
+
+
+# --- kernel-level calibration ----------------------------------------------------------------------
+
+GROUP_SPEED = {"conv": 2.0, "dwconv": 3.0}  # the new phone against the source, per kernel group; others 1.5
+
+
+def _phone_ms(source, X: np.ndarray) -> float:
+    """What the new phone takes: the source's kernels, each slowed by its group's factor."""
+    from pytest_tflite_latency.estimator.features import kinds_of
+    from pytest_tflite_latency.estimator.predict import kernel_ms
+
+    ms = kernel_ms(source, X, np.full(len(X), "GPU"))[0]
+    return float(sum(t * GROUP_SPEED.get(k, 1.5) for t, k in zip(ms, kinds_of(X), strict=True)))
+
+
+def _store(database, device_id: int, data: bytes, kind: str, name: str, ms: float) -> None:
+    import hashlib
+
+    from pytest_tflite_latency.bench.measure import features_both
+    from pytest_tflite_latency.measurement import Measurement
+
+    model_id = database.model(hashlib.sha256(data).hexdigest(), kind, kind, {}, name, features_both(data))
+    database.record(device_id, model_id, Measurement(ms, 0.01 * ms, 10, (ms,) * 10))
+
+
+@pytest.fixture(scope="module")
+def kernel_db(models, tmp_path_factory) -> Path:
+    """A database of a new phone: single-kernel models of the bench's small grid and five whole models,
+    each measured as the phone's per-group speeds say."""
+    from pytest_tflite_latency.bench import sampling
+    from pytest_tflite_latency.bench.db import Database
+
+    source = load_profile(SOURCE)
+    path = tmp_path_factory.mktemp("kernels") / "phone.sqlite"
+    with Database(path) as database:
+        device = database.device("phone-gpu", "adb", "gpu", "TFLite GPU delegate", "2.16")
+        for c in sampling.grid(("conv", "dwconv", "pool", "elementwise"), "small"):
+            data = c.build()
+            _store(database, device, data, "kernel", c.key, _phone_ms(source, model_features(data, "gpu")[0]))
+        for p, data in list(models.items())[:5]:
+            X, _ = model_features(data, "gpu")
+            _store(database, device, data, "model", Path(p).name, _phone_ms(source, X) + source.overhead_ms)
+    return path
+
+
+def test_kernel_calibration_from_a_database_predicts_unmeasured_models(models, kernel_db, tmp_path, capsys):
+    out = tmp_path / "phone.json"
+    assert cli.main(["calibrate", "--db", str(kernel_db), "--device-name", "phone-gpu", "--gpu", "adreno",
+                     "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "single-kernel and 5 whole-model measurements" in printed
+    profile = json.loads(out.read_text())
+    cal = profile["provenance"]["calibration"]
+    assert cal["route"] in ("direct", "transfer") and cal["models"] == 5 and cal["kernels"] >= 30
+    source = load_profile(SOURCE)
+    for p, data in list(models.items())[5:]:
+        assert cli.main(["estimate", p, "--device", str(out), "--format", "json"]) == 0
+        estimate = json.loads(capsys.readouterr().out)["total_ms"]
+        expected = _phone_ms(source, model_features(data, "gpu")[0]) + source.overhead_ms
+        assert estimate == pytest.approx(expected, rel=0.25), f"{Path(p).name}: {estimate:.3f} vs {expected:.3f} ms"
+
+
+def test_coverage_picks_distinct_configurations_that_leave_no_part_of_the_range_far():
+    from pytest_tflite_latency.bench.kernel_calibration import coverage
+
+    X = np.repeat(np.arange(1, 51, dtype=float)[:, None], 2, axis=0) * np.array([1.0, 10.0])
+    picked = coverage(X, 10, seed=3)
+    assert len(set(X[picked, 0])) == 10  # no configuration twice
+    logs = np.log1p(X[:, 0])
+    farthest = np.abs(logs[:, None] - logs[picked][None, :]).min(axis=1).max()
+    # greedy k-center is within 2× of the best covering radius, range / (2 · 10) on a line
+    assert farthest <= (logs.max() - logs.min()) / 10, f"a configuration {farthest:.3f} (log) from every pick"
