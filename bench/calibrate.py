@@ -169,7 +169,7 @@ def calibrate_from(sources: list[DeviceProfile], records: list[Record], name: st
     c = fit_scales(A[pick], y)
     loo = loo_errors(A[pick], y)
     lo, hi = interval_for(len(y))
-    heldout, warnings = _heldout(loo, (lo, hi), records)
+    heldout, warnings = heldout_figures(loo, (lo, hi), records)
     provenance = {
         "trained_on": f"{len(records)} whole-model measurements of {phone or name}, calibrating {source.name}",
         "calibrated_from": source.name,
@@ -189,7 +189,7 @@ def calibrate_from(sources: list[DeviceProfile], records: list[Record], name: st
     return Calibration(profile, loo, warnings)
 
 
-def _heldout(loo: np.ndarray, interval: tuple[float, float], records: list[Record]) -> tuple[dict, list[str]]:
+def heldout_figures(loo: np.ndarray, interval: tuple[float, float], records: list[Record]) -> tuple[dict, list[str]]:
     """provenance["heldout"] from the leave-one-out errors, and the warnings to print."""
     method = f"leave-one-out over the {len(records)} calibration measurements"
     if len(records) < MIN_RECORDS_FOR_FIGURES:

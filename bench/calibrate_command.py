@@ -61,7 +61,7 @@ def run(args) -> int:
     sources = calibrate.sources_for(family, args.source)
     phone = next((m.phone for m in measured if m.phone), "")
     if len(kernels) >= MIN_KERNELS:
-        return _kernel_route(args, kernels, records, sources, name, described)
+        return _kernel_route(args, kernels, records, sources, name, family, described)
     result = calibrate.calibrate_from(sources, records, name, family, phone)
     out = args.out or Path(f"{name}.json")
     _save(result.profile, out)
@@ -128,23 +128,26 @@ def _db_records(args):
     return records
 
 
-def _kernel_route(args, kernels, networks, sources, name: str, described: str) -> int:
+def _kernel_route(args, kernels, networks, sources, name: str, family, described: str) -> int:
     """`bench.kernel_calibration`: a profile trained on the phone's own single-kernel measurements."""
     from pytest_tflite_latency.bench.kernel_calibration import MIN_MODELS, calibrate_kernels
 
     if len(networks) < MIN_MODELS:
         raise EstimatorError(f"calibrate: {counted(len(kernels), 'single-kernel measurement')} of {args.name} but "
                              f"{counted(len(networks), 'whole model')}; measure at least {MIN_MODELS} whole models "
-                             "too (bench run --models ...), they fix the per-inference overhead")
-    profile = calibrate_kernels(kernels, networks, sources, name)
+                             "too (bench run --models ...): they fit the per-inference overhead and pick the route")
+    profile, warnings = calibrate_kernels(kernels, networks, sources, name, family)
     out = args.out or Path(f"{name}.json")
     _save(profile, out)
-    c = profile.provenance["calibration"]
-    print(f"{out}: trained on {len(kernels)} single-kernel and {len(networks)} whole-model measurements "
-          f"({described})")
-    print(f"  served: {c['route']} ({c['route_text']}); whole-model MAPE on the measured models: "
-          + ", ".join(f"{k} {v:.1f}%" for k, v in c["model_mape_pct"].items()))
-    print(f"  expected on unseen models: {c['expected']}")
+    c, h = profile.provenance["calibration"], profile.provenance["heldout"]
+    print(f"{out}: from {len(kernels)} single-kernel and {len(networks)} whole-model measurements ({described})")
+    print(f"  served: {c['route']} ({c['route_text']}); leave-one-out MAPE over the measured models: "
+          + ", ".join(f"{k} {v:.1f}%" for k, v in c["loo_mape_pct"].items()))
+    if h.get("mape_pct") is not None:
+        print(f"  leave-one-out over the {h['models']} models: {h['within_10pct']:.0f}% within ±10%, "
+              f"{h['interval_coverage_pct']:.0f}% inside the interval")
+    for warning in warnings:
+        print(f"  warning: {warning}")
     print(f"  use it with --device {out}")
     return 0
 

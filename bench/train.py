@@ -180,14 +180,20 @@ def fit_stock(kernels: list[Record], networks: list[Record], algorithm: str = "x
               tree_features: str = "shape") -> Fit:
     """Kernel model from measured kernels (trees on one of `TREE_FEATURE_SETS`), whole-model
     composition from end-to-end measurements."""
+    f = fit_kernel_model(kernels, algorithm, seed, tree_features)
+    compose(f, networks)
+    return f
+
+
+def fit_kernel_model(kernels: list[Record], algorithm: str = "xgboost", seed: int = 0,
+                     tree_features: str = "shape") -> Fit:
+    """`fit_stock`'s kernel model alone: per-kind bases and trees, not yet composed into whole models."""
     X = np.vstack([r.X for r in kernels])
     y = np.array([r.y_ms for r in kernels])
     base = fit_kind_base(X, y)
     correction = fit_trees(X, np.log(y / roofline(X, FEATURES, base)), np.ones(len(y)), algorithm, seed,
                            "measured", TREE_FEATURE_SETS[tree_features])
-    f = Fit(base, correction, trained_range(X))
-    compose(f, networks)
-    return f
+    return Fit(base, correction, trained_range(X))
 
 
 def fit_kind_base(X: np.ndarray, y: np.ndarray) -> dict:
