@@ -249,10 +249,11 @@ def _fully_connected(sg: Subgraph, op: Op) -> str:
     why = _bias(op, sg, units)
     if why:
         return why
-    rows = x.size // depth
-    keep = op.options.get("KeepNumDims", False)
-    computed = (*x.shape[:-1], units) if keep else (rows, units)
-    return "" if out.size == rows * units else _declared(out, computed)
+    if op.options.get("KeepNumDims", False):  # fully_connected.cc: the input's last dimension is the depth
+        if not x.shape or x.shape[-1] != depth:
+            return f"KeepNumDims with an input {list(x.shape)} whose last dimension is not the weights' depth {depth}"
+        return _declared(out, (*x.shape[:-1], units))
+    return _declared(out, (x.size // depth, units))
 
 
 def _binary(sg: Subgraph, op: Op) -> str:

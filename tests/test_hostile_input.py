@@ -238,6 +238,10 @@ def _refused_models() -> dict[str, tuple[bytes, str]]:
         [(1, 8, 8, 4)], {"Padding": 0, "StrideW": 1, "StrideH": 1, "DilationWFactor": 1, "DilationHFactor": 1,
                          "DepthMultiplier": 1})[0],
           r"tensor 1 has 4 quantization scales for the 1 entries of its dimension 0")
+    model("add after a fully connected whose declared shape the runtime recomputes", lambda m: m.op("ADD", [
+        m.op("FULLY_CONNECTED", [m.input((1, 10)), m.const(np.zeros((4, 10), np.float32)), -1], [(2, 2)])[0],
+        m.const(np.zeros((2, 2), np.float32))], [(2, 2)])[0],
+          r"operator 0 \(FULLY_CONNECTED\): declares output \[2, 2\], the kernel computes \[1, 4\]")
     out["operator code beyond the schema"] = (_with_builtin_code(_relu_model(), 250),
                                               r"operator 0 \(BUILTIN_250\): operator code 250 is no builtin operator")
     out["mobilenet_v2 with every shape removed"] = (_without_shapes(zoo.build("mobilenet_v2", size=32, fill="zeros")),
