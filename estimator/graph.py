@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass, field
 from functools import cache
 
+import numpy as np
 import tflite
 
 from .errors import ModelError
@@ -31,6 +32,10 @@ _SKIP_GETTERS = ("Init", "GetRootAs")
 MAX_FILE_BYTES = 2**31 - 1  # a FlatBuffer addresses at most 2 GB
 MAX_ELEMENTS = 2**31  # no tensor of a model a phone runs holds more
 MAX_WINDOW = 2**16  # strides, filter sizes and dilations: 1 … 65536
+# Integer constants up to this many elements have their values read: the parameters that decide an op's output
+# shape (a reshape's shape, paddings, axes, slice bounds, split sizes) are this small.
+MAX_PARAMETER_VALUES = 64
+_INDEX_DTYPES = {"int32": "<i4", "int64": "<i8"}
 # Elements (shape entries, vector items, tables) a file may make the parser read: a FlatBuffer of n bytes
 # holds at most n/4 int32 entries, so 64 per byte (plus a floor for tiny files) only stops corrupted length
 # fields that point far beyond what the file holds.
@@ -50,6 +55,8 @@ class Tensor:
     quantized: bool = False
     data_bytes: int = -1  # bytes of a constant's buffer (-1 for a runtime tensor)
     scale_zero: tuple[float, int] | None = None  # a quantized runtime tensor's first scale and zero point
+    scales: int = 0  # how many scales its quantization holds (0: none, 1: per tensor, n: per channel)
+    values: tuple[int, ...] | None = None  # a small integer constant's values (shapes, axes, paddings ...)
 
     @property
     def size(self) -> int:
@@ -73,6 +80,7 @@ class Op:
     outputs: tuple[int, ...]
     options: dict = field(default_factory=dict, hash=False, compare=False)
     options_type: str = field(default="", compare=False)  # the options table's type ("Conv2DOptions"), "" if none
+    unclamped: dict = field(default_factory=dict, hash=False, compare=False)  # window options' values as written
 
 
 @dataclass
@@ -180,6 +188,21 @@ class _ConstBuffers:
         """Bytes of data the buffer holds, inline or at an offset."""
         return self._lookup(index)[1]
 
+    def ints(self, index: int, dtype: str, count: int) -> tuple[int, ...] | None:
+        """The first ``count`` values of an int32/int64 buffer, or None where it holds fewer (or is another
+        type, or larger than a parameter)."""
+        if dtype not in _INDEX_DTYPES or count > MAX_PARAMETER_VALUES or index not in self:
+            return None
+        buf = self.model.Buffers(index)
+        n = count * int(_INDEX_DTYPES[dtype][-1])
+        if buf.DataLength() > 0:
+            raw = buf.DataAsNumpy()[:n].tobytes()
+        else:  # stored after the FlatBuffer, at an offset into the file
+            raw = bytes(self.model._tab.Bytes[buf.Offset():buf.Offset() + min(buf.Size(), n)])
+        if len(raw) < n:
+            return None
+        return tuple(int(v) for v in np.frombuffer(raw, _INDEX_DTYPES[dtype]))
+
     def _lookup(self, index: int) -> tuple[bool, int]:
         if index not in self.seen:
             buf = self.model.Buffers(index) if 0 < index < self.n else None
@@ -242,8 +265,10 @@ def _subgraph(sg, s: int, opcodes, const_buffers, budget: _Budget, graph: Graph)
             if t >= len(tensors) or t < -1:
                 raise ModelError(graph.source, f"corrupted model: operator {i} refers to tensor {t}")
         options_type = _OPTION_NAMES.get(o.BuiltinOptionsType(), "")
-        ops.append(Op(i, opcodes[idx], inputs, outputs, _clamped(_options(o), s, i, opcodes[idx], graph),
-                      "" if options_type == "NONE" else options_type))
+        options = _options(o)
+        written = {k: v for k, v in options.items() if k in _WINDOW_OPTIONS and v > MAX_WINDOW}
+        ops.append(Op(i, opcodes[idx], inputs, outputs, _clamped(options, s, i, opcodes[idx], graph),
+                      "" if options_type == "NONE" else options_type, written))
     return Subgraph(s, _text(sg.Name()), tensors, ops, _ints(sg, "Inputs", budget, "input"),
                     _ints(sg, "Outputs", budget, "output"))
 
@@ -257,10 +282,13 @@ def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Te
     if t.IsVariable() and t.Buffer() in const_buffers:  # model.cc: variable tensors with a buffer unsupported
         raise ModelError(budget.source, f"tensor {i} is a variable tensor with a constant buffer: LiteRT refuses "
                                         "the model")
+    scales = _quantization_scales(t, i, shape, budget.source)
     if t.Buffer() in const_buffers:  # constants: never dynamic, their names never shown
         if any(d < 0 for d in shape):
             raise ModelError(budget.source, f"corrupted model: constant tensor {i} has shape {tuple(shape)}")
-        return Tensor(i, "", tuple(shape), dtype, True, False, const_buffers.size(t.Buffer()))
+        size = int(np.prod(shape, dtype=object))
+        return Tensor(i, "", tuple(shape), dtype, True, False, const_buffers.size(t.Buffer()), scales=scales,
+                      values=const_buffers.ints(t.Buffer(), dtype, size))
     name = _text(t.Name()) or f"tensor{i}"
     signature = _ints(t, "ShapeSignature", budget, "shape signature")
     if any(d < 0 for d in shape):  # subgraph.cc: BytesRequired fails ("invalidly specified in schema")
@@ -275,7 +303,28 @@ def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Te
         quantized = q is not None and q.ScaleLength() > 0
         if quantized:
             scale_zero = (float(q.Scale(0)), int(q.ZeroPoint(0)) if q.ZeroPointLength() else 0)
-    return Tensor(i, name, tuple(shape), dtype, False, quantized, scale_zero=scale_zero)
+    return Tensor(i, name, tuple(shape), dtype, False, quantized, scale_zero=scale_zero, scales=scales)
+
+
+def _quantization_scales(t, i: int, shape: list[int], source: str) -> int:
+    """How many scales the tensor's quantization holds, checked as LiteRT's InterpreterBuilder::ParseQuantization
+    checks them (a model it refuses is a `ModelError`): as many zero points as scales, a quantized dimension
+    inside the shape, one scale or one per entry of that dimension."""
+    q = t.Quantization()
+    scales = q.ScaleLength() if q is not None else 0
+    if not scales:
+        return 0
+    problem = ""
+    if q.ZeroPointLength() != scales:
+        problem = f"{scales} quantization scales and {q.ZeroPointLength()} zero points"
+    elif shape and not 0 <= q.QuantizedDimension() < len(shape):
+        problem = f"quantized dimension {q.QuantizedDimension()} outside its {len(shape)}-D shape"
+    elif scales != 1 and shape and scales != shape[q.QuantizedDimension()]:
+        problem = (f"{scales} quantization scales for the {shape[q.QuantizedDimension()]} entries of its "
+                   f"dimension {q.QuantizedDimension()}")
+    if problem:
+        raise ModelError(source, f"tensor {i} has {problem}: LiteRT refuses the model")
+    return scales
 
 
 def _check_size(shape: list[int], i: int, source: str) -> None:
@@ -306,10 +355,17 @@ def _getters(cls) -> tuple[tuple[str, str], ...]:
 
 
 def _clamped(options: dict, s: int, i: int, opcode: str, graph: Graph) -> dict:
-    """Strides, filter sizes and dilations above MAX_WINDOW clamped to it, with a warning (the runtime
-    accepts them: the output is empty or one pixel). Values below 1, which it refuses, are left for
+    """Strides and dilations above MAX_WINDOW clamped to it, with a warning (where the runtime accepts them,
+    the output is empty or one pixel; `Op.unclamped` keeps the values as written). A filter size above it is
+    refused as implausible: LiteRT's pooling kernels refuse a SAME window above 65,536 (its padding would not
+    fit their int16), its CPU delegate fails to prepare windows of 2^28. Values below 1 are left for
     `runtime_rules` to name."""
     bad = {k: v for k, v in options.items() if k in _WINDOW_OPTIONS and v > MAX_WINDOW}
+    filters = {k: v for k, v in bad.items() if k.startswith("Filter")}
+    if filters:
+        raise ModelError(graph.source, f"implausible model: subgraph {s} operator {i} ({opcode}) has "
+                                       f"{', '.join(f'{k} {v}' for k, v in filters.items())}, a window beyond "
+                                       f"{MAX_WINDOW} that LiteRT's CPU delegate cannot be relied on to prepare")
     if bad:
         graph.warnings.append(f"subgraph {s}: operator {i} ({opcode}) has "
                               f"{', '.join(f'{k} {v}' for k, v in bad.items())}, above {MAX_WINDOW}: clamped")

@@ -54,7 +54,8 @@ def unpack_array(value: object, where: str, source: str) -> object:
     if not isinstance(value, dict):
         return value
     dtype, text = value.get("dtype"), value.get("base64")
-    if dtype not in PACKED_DTYPES or not isinstance(text, str) or set(value) != {"dtype", "base64"}:
+    if not isinstance(dtype, str) or dtype not in PACKED_DTYPES or not isinstance(text, str) \
+            or set(value) != {"dtype", "base64"}:
         raise ProfileError(source, f"{where} must be a list of numbers or {{\"dtype\": one of "
                                    f"{', '.join(sorted(PACKED_DTYPES))}, \"base64\": text}}")
     try:

@@ -48,11 +48,14 @@ OPTIONS_TABLE = {
     "REDUCE_MAX": "ReducerOptions", "REDUCE_MIN": "ReducerOptions", "REDUCE_PROD": "ReducerOptions",
     "TRANSPOSE_CONV": "TransposeConvOptions", "RESIZE_BILINEAR": "ResizeBilinearOptions",
     "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions", "PAD": "PadOptions", "PADV2": "PadV2Options",
+    "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions", "STRIDED_SLICE": "StridedSliceOptions",
+    "DEPTH_TO_SPACE": "DepthToSpaceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
 }
 # Ops whose parameters have no usable default: without their table strides and filters are 0.
 OPTIONS_REQUIRED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
 PADDING = {0: "SAME", 1: "VALID"}  # Padding enum of schema.fbs
-MAX_CONV_STRIDE = 2**15 - 1  # conv.cc: params->stride_width <= INT16_MAX (strides are int16 in its im2col)
+INT16_MAX = 2**15 - 1
+# conv.cc, depthwise_conv.cc: strides and dilations <= INT16_MAX (they are int16 in the kernels' parameters).
 # One input, one output of the same shape: the runtime sizes the output from the input, so the file's declared
 # output must be that shape for the estimate to price what runs.
 SHAPE_PRESERVING = frozenset({
@@ -91,6 +94,8 @@ def check_runtime_accepts(graph: Graph) -> None:
 
 def refusal(sg: Subgraph, op: Op) -> str:
     """Why LiteRT's kernel for ``op`` would refuse it ("" when it accepts it, or when the op has no rule)."""
+    if op.opcode.startswith("BUILTIN_"):  # a code beyond the schema (op_resolver: "builtin_code out of range")
+        return f"operator code {op.opcode.removeprefix('BUILTIN_')} is no builtin operator LiteRT has a kernel for"
     expected = OPTIONS_TABLE.get(op.opcode)
     if expected and op.options_type not in ("", expected):
         return f"carries {op.options_type}, not {expected}"
@@ -151,6 +156,20 @@ def _filter_type(x: Tensor, w: Tensor) -> str:
     return ""
 
 
+def _quantization(x: Tensor, w: Tensor, depthwise: bool) -> str:
+    """conv.cc, depthwise_conv.cc: an integer kernel needs a quantized filter and input
+    (kernel_util.cc PopulateConvolutionQuantizationParams); a hybrid depthwise kernel (float input, integer
+    filter) needs a quantized filter too."""
+    if x.dtype != "float32":
+        if not w.scales:
+            return f"its {w.dtype} filter has no quantization parameters, which the {x.dtype} kernel needs"
+        if not x.scales:
+            return f"its {x.dtype} input has no quantization parameters, which the {x.dtype} kernel needs"
+    elif depthwise and w.dtype != x.dtype and not w.scales:
+        return f"its {w.dtype} filter on a float32 input has no quantization parameters"
+    return ""
+
+
 def _bias(op: Op, sg: Subgraph, channels: int) -> str:
     b = _tensor(sg, op, 2)
     if b is not None and b.size != channels:
@@ -170,9 +189,12 @@ def _conv(sg: Subgraph, op: Op) -> str:
            or _window(op, ("StrideW", "StrideH", "DilationWFactor", "DilationHFactor")))
     if why:
         return why
-    for name in ("StrideW", "StrideH"):
-        if op.options[name] > MAX_CONV_STRIDE:
-            return f"{name} is {op.options[name]}, the kernel takes at most {MAX_CONV_STRIDE}"
+    for name in ("StrideW", "StrideH", "DilationWFactor", "DilationHFactor"):
+        if op.options[name] > INT16_MAX:
+            return f"{name} is {_written(op, name)}, the kernel takes at most {INT16_MAX}"
+    why = _quantization(x, w, depthwise)
+    if why:
+        return why
     if any(d <= 0 for d in w.shape):  # conv.cc: filter->dims->data[k] > 0
         return f"filter {list(w.shape)} has an empty dimension"
     cin = x.shape[3]
@@ -209,6 +231,11 @@ def _pool(sg: Subgraph, op: Op) -> str:
     return _declared(out, computed)
 
 
+def _written(op: Op, name: str) -> int:
+    """A window option as the file wrote it (the graph clamps the ones above its bound)."""
+    return op.unclamped.get(name, op.options.get(name, 0))
+
+
 def _fully_connected(sg: Subgraph, op: Op) -> str:
     x, w, out = _tensor(sg, op, 0), _tensor(sg, op, 1), _tensor(sg, op, 0, outputs=True)
     if x is None or w is None or out is None or len(op.inputs) > 3:
@@ -222,10 +249,11 @@ def _fully_connected(sg: Subgraph, op: Op) -> str:
     why = _bias(op, sg, units)
     if why:
         return why
-    rows = x.size // depth
-    keep = op.options.get("KeepNumDims", False)
-    computed = (*x.shape[:-1], units) if keep else (rows, units)
-    return "" if out.size == rows * units else _declared(out, computed)
+    if op.options.get("KeepNumDims", False):  # fully_connected.cc: the input's last dimension is the depth
+        if not x.shape or x.shape[-1] != depth:
+            return f"KeepNumDims with an input {list(x.shape)} whose last dimension is not the weights' depth {depth}"
+        return _declared(out, (*x.shape[:-1], units))
+    return _declared(out, (x.size // depth, units))
 
 
 def _binary(sg: Subgraph, op: Op) -> str:
@@ -266,12 +294,48 @@ def _concatenation(sg: Subgraph, op: Op) -> str:
 
 
 def _reshape(sg: Subgraph, op: Op) -> str:
+    """reshape.cc: the output takes the requested shape (one -1 stretched to fit), which must hold the input's
+    elements; requested by a constant int32 vector input, else by the NewShape option."""
     x, out = _tensor(sg, op, 0), _tensor(sg, op, 0, outputs=True)
-    if x is None or out is None:
-        return "needs an input and an output"
-    if math.prod(x.shape) != math.prod(out.shape):
-        return f"input {list(x.shape)} and output {list(out.shape)} hold different numbers of elements"
-    return ""
+    if x is None or out is None or len(op.inputs) > 2 or len(op.outputs) != 1:
+        return "needs an input, an optional shape and one output"
+    if len(op.inputs) == 2 and op.inputs[1] < 0:
+        return "lists a shape input that is no tensor (-1)"
+    requested = _requested_shape(sg, op)
+    if isinstance(requested, str):
+        return requested
+    if requested is None:  # a shape computed at run time: the runtime sizes the output then
+        return "" if x.size == out.size else \
+            f"input {list(x.shape)} and output {list(out.shape)} hold different numbers of elements"
+    if requested.count(-1) > 1 or any(d < -1 for d in requested):
+        return f"requested shape {list(requested)} has more than one -1 or a negative dimension"
+    known = math.prod(d for d in requested if d != -1)
+    if -1 in requested:
+        stretched = 0 if x.size == 0 and known else \
+            math.prod(d for d in x.shape if d) // max(math.prod(d for d in requested if d > 0), 1)
+        requested = tuple(stretched if d == -1 else d for d in requested)
+    if math.prod(requested) != x.size:
+        return f"input {list(x.shape)} of {x.size:,} elements cannot take the requested shape {list(requested)}"
+    return _declared(out, requested)
+
+
+MAX_RESHAPE_RANK = 8  # TfLiteReshapeParams.shape holds at most 8 dimensions (builtin_op_data.h)
+
+
+def _requested_shape(sg: Subgraph, op: Op) -> tuple[int, ...] | str | None:
+    """The shape a RESHAPE asks for, read as reshape.cc reads it: a constant int32 vector input, else the
+    NewShape option ([0] is the legacy scalar, no option at all a scalar); None when a shape input is computed
+    at run time or its values are not in the file; a refusal when the option does not fit the parameters."""
+    shape = _tensor(sg, op, 1) if len(op.inputs) == 2 else None
+    if shape is not None and not shape.is_const:
+        return None
+    if shape is not None and len(shape.shape) == 1 and shape.dtype == "int32":
+        return shape.values
+    option = op.options.get("NewShape", ())
+    requested = tuple(option) if isinstance(option, tuple) else ()
+    if len(requested) > MAX_RESHAPE_RANK:
+        return f"NewShape has {len(requested)} dimensions, the kernel's parameters hold {MAX_RESHAPE_RANK}"
+    return () if requested == (0,) else requested
 
 
 def _softmax(sg: Subgraph, op: Op) -> str:
@@ -301,6 +365,7 @@ def _logistic(sg: Subgraph, op: Op) -> str:
 
 MAX_PAD_RANK = 5  # pad.cc: reference_ops::PadKernelMaxDimensionCount()
 MAX_TRANSPOSE_RANK = 6  # transpose.cc: kTransposeMaxDimensions
+MAX_SLICE_RANK = 5  # slice.cc, strided_slice.cc: kMaxDim
 INDEX_TYPES = frozenset({"int32", "int64"})
 
 
@@ -319,84 +384,227 @@ def _parameter(sg: Subgraph, op: Op, position: int, what: str, rank: int, length
     return ""
 
 
+def _values(sg: Subgraph, op: Op, position: int) -> tuple[int, ...] | None:
+    """A parameter input's values where the file holds them as a constant; None where the runtime computes them
+    (the kernel then sizes its output at run time, and the file's declared shape stands)."""
+    t = _tensor(sg, op, position)
+    return t.values if t is not None and t.is_const else None
+
+
+def _one_output(sg: Subgraph, op: Op) -> Tensor | None:
+    return _tensor(sg, op, 0, outputs=True) if len(op.outputs) == 1 else None
+
+
 def _pad(sg: Subgraph, op: Op) -> str:
-    x = _tensor(sg, op, 0)
-    if x is None:
-        return "needs an input"
+    x, out = _tensor(sg, op, 0), _one_output(sg, op)
+    if x is None or out is None or len(op.inputs) not in (2, 3):
+        return "needs an input, its paddings, an optional value and one output"
     if len(x.shape) > MAX_PAD_RANK:
         return f"input is {len(x.shape)}-D, the kernel pads at most {MAX_PAD_RANK}-D"
     why = _parameter(sg, op, 1, "paddings", 2, len(x.shape))
     if why:
         return why
-    paddings, out = _tensor(sg, op, 1), _tensor(sg, op, 0, outputs=True)
+    paddings = _tensor(sg, op, 1)
     if paddings is not None and paddings.shape[1] != 2:
         return f"paddings are {list(paddings.shape)}, not [n, 2]"
-    if out is None or len(out.shape) != len(x.shape) or any(o < i for o, i in zip(out.shape, x.shape, strict=True)):
-        return f"declares output {list(out.shape) if out else None}, not the input {list(x.shape)} padded " \
-               "(inconsistent model)"
-    return ""
+    values = _values(sg, op, 1)
+    if values is None:
+        if len(out.shape) != len(x.shape) or any(o < i for o, i in zip(out.shape, x.shape, strict=True)):
+            return f"declares output {list(out.shape)}, not the input {list(x.shape)} padded (inconsistent model)"
+        return ""
+    if any(v < 0 for v in values):  # pad.cc: left_padding >= 0 && right_padding >= 0
+        return f"paddings {list(values)} hold a negative padding"
+    return _declared(out, tuple(d + values[2 * k] + values[2 * k + 1] for k, d in enumerate(x.shape)))
 
 
 def _transpose(sg: Subgraph, op: Op) -> str:
-    x = _tensor(sg, op, 0)
-    if x is None:
-        return "needs an input"
+    x, out = _tensor(sg, op, 0), _one_output(sg, op)
+    if x is None or out is None:
+        return "needs an input and one output"
     if len(x.shape) > MAX_TRANSPOSE_RANK:
         return f"input is {len(x.shape)}-D, the kernel transposes at most {MAX_TRANSPOSE_RANK}-D"
-    return _parameter(sg, op, 1, "permutation", 1, len(x.shape))
+    why = _parameter(sg, op, 1, "permutation", 1, len(x.shape))
+    perm = _values(sg, op, 1)
+    if why or perm is None:
+        return why
+    if sorted(perm) != list(range(len(x.shape))):  # transpose.cc: each entry in [0, rank), once
+        return f"permutation {list(perm)} is no permutation of the input's {len(x.shape)} dimensions"
+    return _declared(out, tuple(x.shape[p] for p in perm))
 
 
 def _axes(sg: Subgraph, op: Op) -> str:
+    """reduce.cc: each axis inside the input's rank (negative ones count from the end); the output drops the
+    reduced dimensions, or keeps them as 1 with KeepDims."""
     if len(op.outputs) != 1:  # reduce.cc: NumOutputs(node) == 1
         return f"has {len(op.outputs)} outputs, the kernel writes one"
-    axes = _tensor(sg, op, 1)
-    if _tensor(sg, op, 0) is None or axes is None:
+    x, axes, out = _tensor(sg, op, 0), _tensor(sg, op, 1), _one_output(sg, op)
+    if x is None or axes is None or out is None:
         return "needs an input and its axes"
     if axes.dtype not in INDEX_TYPES:
         return f"axes are {axes.dtype}, not int32 or int64"
-    return "" if len(axes.shape) <= 1 else f"axes are {len(axes.shape)}-D, the kernel needs 0-D or 1-D"
+    if len(axes.shape) > 1:
+        return f"axes are {len(axes.shape)}-D, the kernel needs 0-D or 1-D"
+    values = _values(sg, op, 1)
+    if values is None:
+        return ""
+    rank = len(x.shape)
+    bad = [a for a in values if not -rank <= a < rank]
+    if bad:
+        return f"axis {bad[0]} is outside a {rank}-D input"
+    reduced = {a % rank for a in values}
+    keep = bool(op.options.get("KeepDims", False))
+    computed = tuple(1 if k in reduced else d for k, d in enumerate(x.shape) if keep or k not in reduced)
+    return _declared(out, computed)
 
 
 def _resize(sg: Subgraph, op: Op) -> str:
-    x = _tensor(sg, op, 0)
-    if x is None:
-        return "needs an input"
-    return _rank(x, 4, "input") or _parameter(sg, op, 1, "size", 1, 2)
+    x, out = _tensor(sg, op, 0), _one_output(sg, op)
+    if x is None or out is None:
+        return "needs an input and one output"
+    why = _rank(x, 4, "input") or _parameter(sg, op, 1, "size", 1, 2)
+    size = _values(sg, op, 1)
+    if why or size is None:
+        return why
+    if min(size) <= 0:  # resize_bilinear.cc, resize_nearest_neighbor.cc: ResizeOutputTensor
+        return f"size {list(size)} is not positive"
+    return _declared(out, (x.shape[0], size[0], size[1], x.shape[3]))
 
 
 def _space_depth(sg: Subgraph, op: Op) -> str:
-    x = _tensor(sg, op, 0)
-    return _rank(x, 4, "input") if x is not None else "needs an input"
+    """depth_to_space.cc, space_to_depth.cc: a 4-D input, a block size of at least 1 that divides the channels
+    (by its square) or the height and width."""
+    x, out = _tensor(sg, op, 0), _one_output(sg, op)
+    if x is None or out is None:
+        return "needs an input and one output"
+    why = _rank(x, 4, "input")
+    if why:
+        return why
+    block = op.options.get("BlockSize", 0)
+    if block < 1:
+        return f"BlockSize is {block}, the kernel needs at least 1"
+    n, h, w, c = x.shape
+    if op.opcode == "DEPTH_TO_SPACE":
+        if c % (block * block):
+            return f"input's {c} channels are no multiple of BlockSize {block} squared"
+        return _declared(out, (n, h * block, w * block, c // (block * block)))
+    if h % block or w % block:
+        return f"input's {h}×{w} pixels are no multiple of BlockSize {block}"
+    return _declared(out, (n, h // block, w // block, c * block * block))
 
 
 def _slice(sg: Subgraph, op: Op) -> str:
-    x = _tensor(sg, op, 0)
-    if x is None:
-        return "needs an input"
-    params = ("begin", "end", "strides") if op.opcode == "STRIDED_SLICE" else ("begin", "size")
+    x, out = _tensor(sg, op, 0), _one_output(sg, op)
+    if x is None or out is None:
+        return "needs an input and one output"
+    if len(x.shape) > MAX_SLICE_RANK:
+        return f"input is {len(x.shape)}-D, the kernel slices at most {MAX_SLICE_RANK}-D"
+    strided = op.opcode == "STRIDED_SLICE"
+    params = ("begin", "end", "strides") if strided else ("begin", "size")
     for k, name in enumerate(params, start=1):
         why = _parameter(sg, op, k, name, 1)
         if why:
             return why
         t = _tensor(sg, op, k)
-        if t is not None and op.opcode == "SLICE" and t.shape[0] != len(x.shape):
+        if t is not None and not strided and t.shape[0] != len(x.shape):
             return f"{name} holds {t.shape[0]} entries for a {len(x.shape)}-D input"
-    return ""
+    values = [_values(sg, op, k) for k in range(1, len(params) + 1)]
+    if any(v is None for v in values):
+        return ""
+    computed = _strided_slice(x.shape, *values, op.options) if strided else _plain_slice(x.shape, *values)
+    if computed is None or isinstance(computed, str):
+        return computed or ""
+    return _declared(out, computed)
+
+
+def _plain_slice(shape: tuple[int, ...], begin: tuple[int, ...], size: tuple[int, ...]) -> tuple[int, ...] | str:
+    """slice.cc CalculateOutputShapeVector: size -1 runs to the end; begin and size stay inside the input."""
+    out = []
+    for d, b, s in zip(shape, begin, size, strict=True):
+        s = d - b if s == -1 else s
+        if b < 0 or s < 0 or b + s > d:
+            return f"begin {list(begin)} and size {list(size)} reach outside the input {list(shape)}"
+        out.append(s)
+    return tuple(out)
+
+
+def _strided_slice(shape: tuple[int, ...], begin: tuple[int, ...], end: tuple[int, ...],
+                   strides: tuple[int, ...], options: dict) -> tuple[int, ...] | str | None:
+    """strided_slice.cc: each sliced dimension's length from begin, end and stride (masks and negative indices
+    as TensorFlow reads them); dimensions past the given entries are kept whole, shrunk ones dropped."""
+    if len({len(begin), len(end), len(strides)}) > 1:
+        return f"begin, end and strides differ in length ({len(begin)}, {len(end)}, {len(strides)})"
+    if options.get("EllipsisMask", 0) or options.get("NewAxisMask", 0) or len(begin) > len(shape):
+        return None  # dimensions inserted or skipped: left to the declared output
+    out = []
+    for k, d in enumerate(shape):
+        if k >= len(begin):
+            out.append(d)
+            continue
+        s, bit = strides[k], 1 << k
+        if s == 0:
+            return f"stride {k} is 0"
+        b, e = begin[k], end[k]
+        if options.get("Offset", False):
+            e += b
+        b = _clamp_index(b, d, s, start=True) if not options.get("BeginMask", 0) & bit else (0 if s > 0 else d - 1)
+        if options.get("ShrinkAxisMask", 0) & bit:
+            if not 0 <= b < d:
+                return f"index {begin[k]} of dimension {k} is outside its {d} entries"
+            continue
+        e = _clamp_index(e, d, s, start=False) if not options.get("EndMask", 0) & bit else (d if s > 0 else -1)
+        out.append(max(0, -(-(e - b) // s)))
+    return tuple(out)
+
+
+def _clamp_index(i: int, d: int, stride: int, start: bool) -> int:
+    """A begin or end index counted from the end where negative, clamped into the dimension as the kernel does
+    ([0, d] going forward, [-1, d - 1] going backward)."""
+    i = i + d if i < 0 else i
+    return min(max(i, 0), d) if stride > 0 else min(max(i, -1), d - 1)
 
 
 def _split(sg: Subgraph, op: Op) -> str:
+    """split.cc, split_v.cc: NumSplits outputs cut along one axis (SPLIT evenly, SPLIT_V by size_splits, one of
+    which may be -1)."""
     splits = op.options.get("NumSplits", 0)
-    if splits != len(op.outputs):  # split.cc, split_v.cc: NumOutputs(node) == num_splits
+    if splits != len(op.outputs) or splits < 1:  # split.cc, split_v.cc: NumOutputs(node) == num_splits
         return f"NumSplits is {splits}, the op has {len(op.outputs)} outputs"
-    x = _tensor(sg, op, 1 if op.opcode == "SPLIT" else 0)  # SPLIT reads (axis, input), SPLIT_V (input, ...)
+    split_v = op.opcode == "SPLIT_V"
+    x = _tensor(sg, op, 0 if split_v else 1)  # SPLIT reads (axis, input), SPLIT_V (input, size_splits, axis)
     outs = [_tensor(sg, op, k, outputs=True) for k in range(len(op.outputs))]
-    if x is None or any(t is None for t in outs):
-        return "needs an input and its outputs"
-    if sum(t.size for t in outs) != x.size:  # the pieces are the input, cut along one axis
-        return f"outputs hold {sum(t.size for t in outs)} elements, the input {x.size} (inconsistent model)"
-    if op.opcode == "SPLIT" and len({t.shape for t in outs}) > 1:  # split.cc: "Not an even split"
-        return "outputs of different shapes: SPLIT cuts its input evenly"
+    if x is None or any(t is None for t in outs) or len(op.inputs) != (3 if split_v else 2):
+        return "needs an input, its axis and its outputs"
+    axis = _values(sg, op, 2 if split_v else 0)
+    sizes = _values(sg, op, 1) if split_v else ()
+    if axis is None or sizes is None or len(axis) != 1:
+        if sum(t.size for t in outs) != x.size:
+            return f"outputs hold {sum(t.size for t in outs)} elements, the input {x.size} (inconsistent model)"
+        return ""
+    rank = len(x.shape)
+    if not -rank <= axis[0] < rank:
+        return f"axis {axis[0]} is outside a {rank}-D input"
+    a = axis[0] % rank
+    pieces = _split_sizes(x.shape[a], splits, sizes if split_v else None)
+    if isinstance(pieces, str):
+        return pieces
+    for t, n in zip(outs, pieces, strict=True):
+        why = _declared(t, (*x.shape[:a], n, *x.shape[a + 1:]))
+        if why:
+            return why
     return ""
+
+
+def _split_sizes(length: int, splits: int, sizes: tuple[int, ...] | None) -> list[int] | str:
+    if sizes is None:
+        if length % splits:  # split.cc: "Not an even split"
+            return f"the input's {length} entries along the axis do not split evenly into {splits}"
+        return [length // splits] * splits
+    if len(sizes) != splits or sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+        return f"size_splits {list(sizes)} are not {splits} sizes with at most one -1"
+    rest = length - sum(s for s in sizes if s != -1)
+    if (rest != 0 and -1 not in sizes) or rest < 0:
+        return f"size_splits {list(sizes)} do not add up to the input's {length} entries along the axis"
+    return [rest if s == -1 else s for s in sizes]
 
 
 _RULES: dict[str, Rule] = {

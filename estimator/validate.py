@@ -55,6 +55,7 @@ def validate_profile(d: object, source: str = "<profile>") -> None:
         _check_numbers(d.get(key, {}), source, key, nonnegative=True)
     for key in (*_COSTS, "context", "interval"):
         _check_only_numbers(d.get(key, {}), source, key)
+    _check_trained_range(d["trained_range"], source)
     _check_features(d["features"], source)
     for key in ("base", "cpu_fallback", "transfer"):
         _check_roofline(d[key], source, key)
@@ -98,6 +99,13 @@ def _check_only_numbers(value: object, source: str, where: str) -> None:
             stack += [(f"{path}[{i}]", x) for i, x in enumerate(v)]
         elif not _is_number(v):
             raise ProfileError(source, f"{path} is {_short(v)}, not a number")
+
+
+def _check_trained_range(limits: dict, source: str) -> None:
+    """Each kernel kind's range is a pair of numbers (largest FLOPs, largest bytes moved)."""
+    for kind, pair in limits.items():
+        if not (isinstance(pair, list) and len(pair) == 2 and all(map(_is_number, pair))):
+            raise ProfileError(source, f"trained_range.{kind} is {_short(pair)}, not a pair of numbers")
 
 
 def _check_features(features: list, source: str) -> None:

@@ -62,6 +62,9 @@ def _set(d: dict, path: str, value) -> dict:
     (json.dumps(_set(bundled(), "trained_range.conv", [1.0, "1e3"])), "trained_range.conv[1] is '1e3', not a number"),
     (json.dumps(_set(bundled(), "correction.right", ["1e3"])), "correction.right must be a list of numbers"),
     (json.dumps(_set(bundled(), "correction.left", [10**9])), "correction arrays differ in length"),
+    (json.dumps(_set(bundled(), "correction.left.dtype", {})), "correction.left must be a list of numbers or"),
+    (json.dumps(_set(bundled(), "trained_range.fc", [1.0, {}])), "trained_range.fc is [1.0, {}], not a pair of"),
+    (json.dumps(_set(bundled(), "trained_range.conv", [])), "trained_range.conv is [], not a pair of numbers"),
     (json.dumps(_set(bundled(), "features", ["flops"])), "its 1 features are not the"),
     (None, "no such file"),
 ])
@@ -104,14 +107,43 @@ def test_tensor_beyond_two_billion_elements_is_a_model_error():
         estimate(m.to_bytes([y]))
 
 
-def test_windows_beyond_65536_are_clamped_with_a_warning():
+def test_strides_beyond_65536_are_clamped_with_a_warning_and_litert_accepts_them():
     m = ModelWriter()
     x = m.input((1, 8, 8, 4))
     (y,) = m.op("AVERAGE_POOL_2D", [x], [(1, 8, 1, 4)],
-                {"StrideW": 2**20, "StrideH": 1, "FilterWidth": 2**30, "FilterHeight": 2, "Padding": 0})
-    est = estimate(m.to_bytes([y]))
+                {"StrideW": 2**20, "StrideH": 1, "FilterWidth": 2, "FilterHeight": 2, "Padding": 0})
+    data = m.to_bytes([y])
+    est = estimate(data)
     assert est.total_ms > 0 and math.isfinite(est.interval_ms[1])
-    assert any("StrideW 1048576, FilterWidth 1073741824, above 65536: clamped" in w for w in est.warnings)
+    assert any("StrideW 1048576, above 65536: clamped" in w for w in est.warnings)
+    pytest.importorskip("ai_edge_litert")
+    assert litert_refusal(data) == ""
+
+
+def _pool(filter_width: int, padding: int) -> bytes:
+    m = ModelWriter()
+    (y,) = m.op("MAX_POOL_2D", [m.input((1, 8, 32, 4))], [(1, 8, 32, 4)],
+                {"StrideW": 1, "StrideH": 1, "FilterWidth": filter_width, "FilterHeight": 1, "Padding": padding})
+    return m.to_bytes([y])
+
+
+def test_pooling_window_beyond_65536_is_refused_as_implausible_and_litert_fails_on_it():
+    data = _pool(2**30, padding=1)
+    with pytest.raises(ModelError, match=r"implausible model: subgraph 0 operator 0 \(MAX_POOL_2D\) has "
+                                         r"FilterWidth 1073741824, a window beyond 65536"):
+        estimate(data)
+    pytest.importorskip("ai_edge_litert")
+    assert litert_refusal(data) != ""
+
+
+def test_same_pooling_window_of_65537_is_refused_as_litert_refuses_it_and_65536_estimates():
+    """pooling.cc holds a SAME window's padding in an int16: a window of 65,537 pads 32,768 pixels."""
+    with pytest.raises(ModelError, match=r"MAX_POOL_2D\) has FilterWidth 65537, a window beyond 65536"):
+        estimate(_pool(65537, padding=0))
+    assert estimate(_pool(65536, padding=0)).total_ms > 0
+    pytest.importorskip("ai_edge_litert")
+    assert litert_refusal(_pool(65537, padding=0)) != ""
+    assert litert_refusal(_pool(65536, padding=0)) == ""
 
 
 def _conv(m: ModelWriter, x: int, weights: tuple, bias: int | None, out: tuple, **options) -> int:
@@ -119,6 +151,29 @@ def _conv(m: ModelWriter, x: int, weights: tuple, bias: int | None, out: tuple, 
     b = m.const(np.zeros(bias, np.float32)) if bias is not None else -1
     opts = {"Padding": 1, "StrideW": 1, "StrideH": 1, "DilationWFactor": 1, "DilationHFactor": 1, **options}
     return m.op("CONV_2D", [x, w, b], [out], opts)[0]
+
+
+def _int8_conv_with_unquantized_filter(m: ModelWriter) -> int:
+    """The int8 convolution of a converted model, its filter's quantization lost (fuzz case 4601)."""
+    x = m.input((1, 8, 8, 4), dtype="int8")
+    w = m.const(np.zeros((8, 3, 3, 4), np.int8))
+    b = m.const(np.zeros(8, np.int32), quant=((0.0005,) * 8, (0,) * 8, 0))
+    return m.op("CONV_2D", [x, w, b], [(1, 6, 6, 8)], {"Padding": 1, "StrideW": 1, "StrideH": 1,
+                                                       "DilationWFactor": 1, "DilationHFactor": 1})[0]
+
+
+def _relu_model() -> bytes:
+    m = ModelWriter(fill="zeros")
+    return m.to_bytes([m.relu(m.input((1, 8, 8, 4)))])
+
+
+def _with_builtin_code(data: bytes, code: int) -> bytes:
+    """``data`` with its first operator code's builtin code overwritten (what a flipped byte does)."""
+    buf = bytearray(data)
+    tab = tflite.Model.GetRootAs(data, 0).OperatorCodes(0)._tab
+    pos = tab.Pos + tab.Offset(10)  # OperatorCode.builtin_code
+    buf[pos:pos + 4] = code.to_bytes(4, "little")
+    return bytes(buf)
 
 
 def _refused_models() -> dict[str, tuple[bytes, str]]:
@@ -156,6 +211,39 @@ def _refused_models() -> dict[str, tuple[bytes, str]]:
     model("split count", lambda m: m.op("SPLIT", [m.const(np.array(3, np.int32)), m.input((1, 8, 8, 4))],
                                         [(1, 8, 8, 2), (1, 8, 8, 2)])[0],
           r"operator 0 \(SPLIT\): NumSplits is 0, the op has 2 outputs")
+    model("reshape without a shape", lambda m: m.op("RESHAPE", [m.relu(m.input((1, 8, 8, 4)))], [(1, 8, 8, 4)])[0],
+          r"RESHAPE\): input \[1, 8, 8, 4\] of 256 elements cannot take the requested shape \[\]")
+    model("split after a reshape whose declared shape the runtime recomputes", lambda m: m.op(
+        "SPLIT", [m.const(np.array(3, np.int32)), m.op("RESHAPE", [m.input((1, 8, 8, 4)), m.const(
+            np.array([1, 64, 4], np.int32))], [(1, 8, 8, 4)])[0]], [(1, 8, 8, 2), (1, 8, 8, 2)], {"NumSplits": 2})[0],
+          r"operator 0 \(RESHAPE\): declares output \[1, 8, 8, 4\], the kernel computes \[1, 64, 4\]")
+    model("mean axis outside the input", lambda m: m.op("MEAN", [m.input((1, 8, 8, 4)), m.const(
+        np.array([1, 5], np.int32))], [(1, 8, 4)], {"KeepDims": False})[0],
+          r"MEAN\): axis 5 is outside a 4-D input")
+    model("negative padding", lambda m: m.op("PAD", [m.input((1, 8, 8, 4)), m.const(
+        np.array([[0, 0], [1, -2], [1, 1], [0, 0]], np.int32))], [(1, 7, 10, 4)])[0],
+          r"PAD\): paddings \[0, 0, 1, -2, 1, 1, 0, 0\] hold a negative padding")
+    model("uneven split", lambda m: m.op("SPLIT", [m.const(np.array(3, np.int32)), m.input((1, 8, 8, 4))],
+                                         [(1, 8, 8, 1)] * 3, {"NumSplits": 3})[0],
+          r"SPLIT\): the input's 4 entries along the axis do not split evenly into 3")
+    model("depthwise dilation beyond int16", lambda m: m.op("DEPTHWISE_CONV_2D", [
+        m.input((1, 32, 32, 4)), m.const(np.zeros((1, 1, 3, 4), np.float32)), m.const(np.zeros(4, np.float32))],
+        [(1, 32, 32, 4)], {"Padding": 0, "StrideW": 1, "StrideH": 1, "DilationWFactor": 40000, "DilationHFactor": 1,
+                           "DepthMultiplier": 1})[0],
+          r"DEPTHWISE_CONV_2D\): DilationWFactor is 40000, the kernel takes at most 32767")
+    model("int8 conv filter without quantization", _int8_conv_with_unquantized_filter,
+          r"CONV_2D\): its int8 filter has no quantization parameters, which the int8 kernel needs")
+    model("per-channel scales on the wrong dimension", lambda m: m.op("DEPTHWISE_CONV_2D", [
+        m.input((1, 8, 8, 4)), m.const(np.zeros((1, 3, 3, 4), np.int8), quant=((0.01,) * 4, (0,) * 4, 0)), -1],
+        [(1, 8, 8, 4)], {"Padding": 0, "StrideW": 1, "StrideH": 1, "DilationWFactor": 1, "DilationHFactor": 1,
+                         "DepthMultiplier": 1})[0],
+          r"tensor 1 has 4 quantization scales for the 1 entries of its dimension 0")
+    model("add after a fully connected whose declared shape the runtime recomputes", lambda m: m.op("ADD", [
+        m.op("FULLY_CONNECTED", [m.input((1, 10)), m.const(np.zeros((4, 10), np.float32)), -1], [(2, 2)])[0],
+        m.const(np.zeros((2, 2), np.float32))], [(2, 2)])[0],
+          r"operator 0 \(FULLY_CONNECTED\): declares output \[2, 2\], the kernel computes \[1, 4\]")
+    out["operator code beyond the schema"] = (_with_builtin_code(_relu_model(), 250),
+                                              r"operator 0 \(BUILTIN_250\): operator code 250 is no builtin operator")
     out["mobilenet_v2 with every shape removed"] = (_without_shapes(zoo.build("mobilenet_v2", size=32, fill="zeros")),
                                                      r"operator 0 \(CONV_2D\): input is 0-D \[\], the kernel needs 4-D")
     return out
