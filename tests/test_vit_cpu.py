@@ -13,10 +13,10 @@ from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
 from pytest_tflite_latency.estimator.pipeline import estimate
 from pytest_tflite_latency.estimator.profile import device_names
-from pytest_tflite_latency.estimator.xnnpack import BACKEND
+from pytest_tflite_latency.estimator.xnnpack import BACKEND, model_precision
 
-DEIT_TINY = Path(__file__).resolve().parents[1] / "bench" / "data" / "qed-usc-vit" / \
-    "deit-tiny-distilled-patch16-224.tflite"
+VIT_GRAPHS = Path(__file__).resolve().parents[1] / "bench" / "data" / "qed-usc-vit"
+DEIT_TINY = VIT_GRAPHS / "deit-tiny-distilled-patch16-224.tflite"
 needs_cpu_profile = pytest.mark.skipif("pixel4-cpu" not in device_names(), reason="CPU profiles not built")
 
 
@@ -55,3 +55,11 @@ def test_gelu_counts_a_function_evaluation_per_element_where_an_add_counts_one()
     X = featurize([by_op["GELU"], by_op["ADD"]], BACKEND)
     elements = [math.prod(by_op[op].output.shape) for op in ("GELU", "ADD")]
     assert X[:, FEATURES.index("flops")] == pytest.approx([10.0 * elements[0], 1.0 * elements[1]], rel=1e-9)
+
+
+@pytest.mark.parametrize("path", sorted(VIT_GRAPHS.glob("*.tflite")), ids=lambda p: p.stem)
+def test_every_committed_vit_graph_is_a_float32_transformer_the_cpu_backend_reads(path):
+    graph = load_graph(path)
+    opcodes = {k.main_op.opcode for k in group_kernels(graph, BACKEND).kernels if k.main_op is not None}
+    assert model_precision(graph) == "float32"
+    assert {"BATCH_MATMUL", "SOFTMAX", "FULLY_CONNECTED", "MEAN", "RSQRT"} <= opcodes
