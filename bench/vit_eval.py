@@ -94,6 +94,15 @@ def evaluate_phone(cnns: list[CpuModel], vits: list[CpuModel], phone: str, cores
             "cnns": len(cnns), "level": level}
 
 
+def bundled_errors(vits: list[CpuModel], phone: str, precision: str) -> np.ndarray:
+    """The bundled CPU profile's relative error on every ViT (it was trained on CNNs only)."""
+    from pytest_tflite_latency.estimator.profile import load_profile
+
+    column = f"{phone}|{cpu_profiles.DEFAULT_CORES}"
+    profile = load_profile(cpu_profiles.profile_name(phone, precision))
+    return cpu_profiles.predict(vits, profile) / np.array([m.ms[column] for m in vits]) - 1
+
+
 def _line(label: str, errors: np.ndarray, floor: np.ndarray, coverage: float | None) -> str:
     cov = f"{coverage:8.1f}%" if coverage is not None else f"{'-':>9s}"
     return (f"{label:22s} {len(errors):6d} {within_pct(errors, WITHIN):7.1f}% {mape_pct(errors):7.2f}% "
@@ -111,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"default: {' '.join(SERVED_PHONES)} (the phones with CPU profiles)")
     parser.add_argument("--cores", default=cpu_profiles.DEFAULT_CORES)
     parser.add_argument("--precision", choices=["float", "quant"], default="float")
+    parser.add_argument("--bundled", action="store_true",
+                        help="the bundled CPU profiles' error on the ViTs instead (no training: they saw no ViT)")
     parser.add_argument("--vit-only-folds", action="store_true",
                         help="leave out only ViT families (faster; coverage then calibrated on ViT folds only)")
     args = parser.parse_args(argv)
@@ -122,6 +133,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no rebuilt ViT graphs in {GRAPHS[args.precision]} (run bench/rebuild_qed_vit.py)",
               file=sys.stderr)
         return 2
+    if args.bundled:
+        print(f"bundled CPU profiles ({args.precision}, one big core) on {len(vits)} ViTs; within ±{WITHIN:.0%}")
+        every = []
+        for phone in args.phones:
+            errors = bundled_errors(vits, phone, args.precision)
+            every.append(errors)
+            families = sorted({m.family for m in vits})
+            print(f"{phone:10s} {within_pct(errors, WITHIN):5.1f}% MAPE {mape_pct(errors):5.1f}%  " + "  ".join(
+                f"{f} {np.median([e for e, m in zip(errors, vits, strict=True) if m.family == f]):+.0%}"
+                for f in families))
+        print(f"{'all':10s} {within_pct(np.concatenate(every), WITHIN):5.1f}%")
+        return 0
     cnns = cpu_profiles.load(args.precision)
     print(f"{len(vits)} ViTs ({', '.join(sorted({m.family for m in vits}))}), {len(cnns)} CNNs; "
           f"{args.precision}, {args.cores}; within ±{WITHIN:.0%}")
