@@ -216,10 +216,11 @@ def predict(models: list[CpuModel], profile: DeviceProfile) -> np.ndarray:
 
 
 def leave_family_out(models: list[CpuModel], column: str, label: str = "", base: str = "roofline",
-                     trees: str = "solved") -> np.ndarray:
-    """Each model's relative error when its whole family was left out of training."""
+                     trees: str = "solved", families: list[str] | None = None) -> np.ndarray:
+    """Each model's relative error when its whole family was left out of training (``families``: only
+    these are left out in turn, the others' errors stay 0)."""
     errors = np.zeros(len(models))
-    families = sorted({m.family for m in models})
+    families = families if families is not None else sorted({m.family for m in models})
     for fam in progress(families, label) if label else families:
         held = [i for i, m in enumerate(models) if m.family == fam]
         rest = [m for m in models if m.family != fam]
@@ -229,13 +230,14 @@ def leave_family_out(models: list[CpuModel], column: str, label: str = "", base:
     return errors
 
 
-def floor_errors(models: list[CpuModel], column: str) -> np.ndarray:
-    """The floor any estimator must beat: latency linear in FLOPs and file size, left out by family."""
+def floor_errors(models: list[CpuModel], column: str, families: list[str] | None = None) -> np.ndarray:
+    """The floor any estimator must beat: latency linear in FLOPs and file size, left out by family
+    (``families``: only these are left out in turn, the others' errors stay 0)."""
     A = np.array([[1.0, m.flops, m.file_size] for m in models])
     y = np.array([m.ms[column] for m in models])
     fams = np.array([m.family for m in models])
     errors = np.zeros(len(models))
-    for fam in set(fams):
+    for fam in families if families is not None else set(fams):
         held = fams == fam
         W = A[~held] / y[~held, None]
         scale = np.abs(W).max(axis=0)

@@ -40,6 +40,11 @@ SLICE = 4  # GPU tensors are stored in slices of four channels (the delegate's P
 # A multiply-accumulate (convolutions, fully connected) is 2 FLOPs; a pooling window 1 per element.
 FLOPS_PER_ELEMENT = {"reduce": 1.0, "softmax": 5.0, "resize": 4.0}
 FLOPS_PER_MAC = 2.0
+# Element-wise ops whose per-element work is a function evaluation rather than one arithmetic op (every
+# other element-wise op counts 1 per output element): GELU's exact form x·(1 + erf(x/√2))/2, with erf
+# evaluated as a rational polynomial, is about ten multiply-adds. Only transformers use it, so no profile
+# trained before it existed saw a GELU.
+FLOPS_PER_ELEMENT_OP = {"GELU": 10.0}
 GPU_BYTES_PER_ELEMENT = 2.0  # the delegate stores float and (dequantized) int8 tensors in fp16 by default
 _GPU_FP16_DTYPES = frozenset({"float32", "float16", "int8", "uint8"})
 _ACTIVATIONS = frozenset({"relu", "sigmoid", "hard_swish", "tanh", "elu", "prelu", "leaky_relu", "gelu"})
@@ -108,7 +113,7 @@ def _flops(k: Kernel, p: KernelParams) -> float:
     elif k.kind == "convtrans":
         base = FLOPS_PER_MAC * inp * kh * kw * bhwc(k.output.shape)[3]
     elif k.kind == "fc":
-        base = FLOPS_PER_MAC * out * (bhwc(k.inputs[0].shape)[3] if k.inputs else 1)
+        base = FLOPS_PER_MAC * out * _reduced_length(k)
     elif k.kind == "pool":
         base = out * kh * kw
     elif k.kind in FLOPS_PER_ELEMENT:
@@ -116,8 +121,20 @@ def _flops(k: Kernel, p: KernelParams) -> float:
     elif k.kind in ("concat", "layout", "transfer"):
         base = 0.0
     else:
-        base = out
+        base = FLOPS_PER_ELEMENT_OP.get(k.main_op.opcode if k.main_op else "", 1.0) * out
     return base + len(k.linked) * out
+
+
+def _reduced_length(k: Kernel) -> int:
+    """The length of the dot product behind each output element of a fully connected layer or batched
+    matrix multiplication: the input's last axis, its second-to-last for BATCH_MATMUL with ``AdjX``."""
+    if not k.inputs or not k.inputs[0].shape:
+        return 1
+    shape = k.inputs[0].shape
+    main = k.main_op
+    if main is not None and main.opcode == "BATCH_MATMUL" and main.options.get("AdjX") and len(shape) >= 2:
+        return shape[-2]
+    return shape[-1]
 
 
 def featurize(kernels: list[Kernel], backend: str) -> np.ndarray:
