@@ -125,6 +125,12 @@ def _db_records(args):
         raise EstimatorError("--db: name the device whose measurements to use with --device-name")
     with Database(args.db) as database:
         records, _ = device_records(database, args.name)
+        info = database.device_info(args.name)
+    if info["backend"] != "gpu":  # its kernels are the CPU's (XNNPACK), not the GPU delegate's
+        raise EstimatorError(f"--device-name: {args.name} was measured on the CPU ({info['runtime']}); calibrate "
+                             "starts from the bundled GPU profiles, so train this CPU's own profile instead: "
+                             f"tflite-latency bench export --db {args.db} --device-name {args.name} "
+                             f"--out {args.name}.json")
     return records
 
 

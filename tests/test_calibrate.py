@@ -198,3 +198,18 @@ def test_coverage_picks_distinct_configurations_that_leave_no_part_of_the_range_
     farthest = np.abs(logs[:, None] - logs[picked][None, :]).min(axis=1).max()
     # greedy k-center is within 2× of the best covering radius, range / (2 · 10) on a line
     assert farthest <= (logs.max() - logs.min()) / 10, f"a configuration {farthest:.3f} (log) from every pick"
+
+
+def test_a_cpu_measured_device_is_refused_with_the_command_that_trains_its_profile(models, tmp_path, capsys):
+    from pytest_tflite_latency.bench.db import Database
+
+    db = tmp_path / "host.sqlite"
+    with Database(db) as database:
+        device = database.device("hostcpu", "local", "cpu", "LiteRT CPU (1 thread)", "2.3")
+        for p, data in list(models.items())[:3]:
+            _store(database, device, data, "model", Path(p).name, 3.0)
+    out = tmp_path / "hostcpu.json"
+    assert cli.main(["calibrate", "--db", str(db), "--device-name", "hostcpu", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "measured on the CPU" in err and "bench export" in err
+    assert not out.exists()
