@@ -24,7 +24,7 @@ from pytest_tflite_latency.bench.dataset import Record, runs_on
 from pytest_tflite_latency.estimator.features import kinds_of
 from pytest_tflite_latency.estimator.kernels import KINDS
 from pytest_tflite_latency.estimator.predict import kernel_ms
-from pytest_tflite_latency.estimator.profile import COEFFICIENTS, DeviceProfile, kind_coefficients
+from pytest_tflite_latency.estimator.profile import COEFFICIENTS, DeviceInfo, DeviceProfile, kind_coefficients
 from pytest_tflite_latency.estimator.wording import counted
 
 # Kernel groups that scale together, following the delegate's kernel choices at the granularity a
@@ -154,6 +154,14 @@ def expected(n: int) -> dict:
     return {"n": k, "within_10pct": EXPECTED_WITHIN_10PCT[k]}
 
 
+def calibrated_device(source: DeviceProfile, name: str, family=None, phone: str = "") -> DeviceInfo:
+    """The calibrated phone's device record: the phone (else the profile's name) and the GPU the user
+    named, never the source's phone; the precisions are the source's, whose runtime setting it inherits."""
+    gpu = family.text if family is not None and family.vendor is not None else None
+    return DeviceInfo(phone=phone or name, gpu=gpu, model_precision=source.device.model_precision,
+                      compute_precision=source.device.compute_precision)
+
+
 def calibrate(source: DeviceProfile, records: list[Record], name: str) -> DeviceProfile:
     """``source`` rescaled to the device the records were measured on."""
     return calibrate_from([source], records, name).profile
@@ -185,7 +193,8 @@ def calibrate_from(sources: list[DeviceProfile], records: list[Record], name: st
     profile = dataclasses.replace(
         source, name=name, title=f"{name} (calibrated from {source.name} on {len(records)} models)",
         base=_scaled_base(source, c[:-1]), overhead_ms=float(c[-1] * source.overhead_ms), provenance=provenance,
-        interval={"low": float(lo), "high": float(hi), "coverage": 0.9})
+        interval={"low": float(lo), "high": float(hi), "coverage": 0.9},
+        device=calibrated_device(source, name, family, phone))
     return Calibration(profile, loo, warnings)
 
 

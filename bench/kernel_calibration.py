@@ -198,7 +198,7 @@ def calibrate_kernels(kernels: list[Record], networks: list[Record], sources: li
     routes (`fit_kernels`, the bundled ``sources`` lending the transfer route their kernel models) and
     the whole-model calibration (`bench.calibrate`), the one with the least leave-one-out error on the
     measured models served. Returns the profile and the warnings to print."""
-    from pytest_tflite_latency.bench.calibrate import calibrate_from, heldout_figures, interval_for
+    from pytest_tflite_latency.bench.calibrate import calibrate_from, calibrated_device, heldout_figures, interval_for
 
     X_user, X_pool = np.vstack([r.X for r in kernels]), shared_kernels()
     cal = fit_kernels(kernels, networks, np.array([_predicted_ms(p, X_user) for p in sources]), X_pool,
@@ -224,12 +224,13 @@ def calibrate_kernels(kernels: list[Record], networks: list[Record], sources: li
         "regressor": ALGORITHM, "tree_features": TREE_FEATURES, "calibration": calibration, "heldout": heldout,
         "regenerate": "tflite-latency calibrate --db ... --device-name ...",
     }
-    lead = sources[int(np.argmax(cal.source_weights))]  # lends what the fit does not set (CPU fallback, device)
+    lead = sources[int(np.argmax(cal.source_weights))]  # lends what the fit does not set (CPU fallback)
     return dataclasses.replace(
         lead, name=name, title=f"{name} (trained on {len(kernels)} kernels and {len(networks)} models)",
         base=f.base, correction=f.correction, trained_range=f.trained_range, context=f.context,
         kernel_scale=f.kernel_scale, overhead_ms=f.overhead_ms, provenance=provenance,
-        interval={"low": float(lo), "high": float(hi), "coverage": 0.9}), warnings
+        interval={"low": float(lo), "high": float(hi), "coverage": 0.9},
+        device=calibrated_device(lead, name, family)), warnings
 
 
 # --- the evaluation --------------------------------------------------------------------------------

@@ -95,6 +95,16 @@ def test_calibrate_from_a_csv_writes_a_profile_that_estimates(models, tmp_path, 
     assert estimate == pytest.approx(records[6].y_ms, rel=0.15)
 
 
+def test_a_calibrated_profile_names_the_phone_measured_not_its_source(models):
+    from pytest_tflite_latency.estimator.devices import gpu_family
+
+    source = load_profile("iphonexs-gpu")
+    result = calibrate.calibrate_from([source], _records(models)[:5], "pixel8-gpu", gpu_family("mali-g715"), "Pixel 8")
+    device = result.profile.device
+    assert (device.phone, device.gpu, device.api) == ("Pixel 8", "mali-g715", None)
+    assert device.compute_precision == source.device.compute_precision  # the runtime setting it inherits
+
+
 def test_suggest_lists_the_models_asked_for(models, capsys):
     folder = str(next(iter(models))).rsplit("/", 1)[0]
     assert cli.main(["calibrate", "--suggest", "3", "--models", folder]) == 0
@@ -180,6 +190,8 @@ def test_kernel_calibration_from_a_database_predicts_unmeasured_models(models, k
     assert cal["models"] == 5 and cal["kernels"] >= 30
     assert set(cal["loo_mape_pct"]) == {"direct", "transfer", "blend", "models"}  # every route judged
     assert cal["loo_mape_pct"][cal["route"]] == min(cal["loo_mape_pct"].values())
+    assert profile["device"] == {"phone": "phone-gpu", "gpu": "adreno", "model_precision": "float32",
+                                 "compute_precision": "fp16"}  # not the phone of the source it leans on
     source = load_profile(SOURCE)
     for p, data in list(models.items())[5:]:
         assert cli.main(["estimate", p, "--device", str(out), "--format", "json"]) == 0
