@@ -154,8 +154,9 @@ def _devices_short(items: list[dict], width: int) -> str:
             widths[column] = max(narrowest, widths[column] - over)
     cut = [[c if len(c) <= w else c[:w - 1] + "…" for c, w in zip(r, widths, strict=True)] for r in rows]
     foot = ("* the default. MAPE unseen: mean error on networks of families it never trained on; (in "
-            "brackets): only measured on its own family. -v: what each profile learned from, all its figures "
-            "and the GPU names that select it.")
+            "brackets): only measured on its own family, or a calibrated profile's leave-one-out error over its "
+            "own measurements. -v: what each profile learned from, all its figures and the GPU names that select "
+            "it.")
     lines = text_table(_DEVICE_HEADS, cut, frozenset({4}))
     return "\n".join([*lines, "", textwrap.fill(foot, width)]) + "\n"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from pathlib import Path
 
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES, PRECISIONS
 from pytest_tflite_latency.estimator.errors import EstimatorError
@@ -70,8 +71,12 @@ def _parser(with_bench: bool = True) -> argparse.ArgumentParser:
                    help="text (default) for a terminal, json, or a self-contained html page")
     f.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of standard output")
     d = sub.add_parser("devices", help="list the bundled device profiles and their accuracy",
-                       description="One line per bundled profile: phone, GPU, runtime and its error on networks "
-                                   "of families it never trained on; -v for what each learned from.")
+                       description="One line per bundled profile (and per team profile given with --profiles): "
+                                   "phone, GPU, runtime and its error on networks of families it never trained on; "
+                                   "-v for what each learned from.")
+    d.add_argument("--profiles", nargs="+", default=[], action="extend", metavar="PATH",
+                   help="also list the team's own profiles: .json files, or folders holding them (as "
+                        "--latency-profiles / latency_profiles in pytest)")
     d.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table (default) for a terminal; csv and json give every field")
     d.add_argument("-v", "--verbose", action="store_true",
@@ -175,9 +180,23 @@ def _devices(args) -> int:
     from pytest_tflite_latency.estimator.profile import device_names, load_profile
     from pytest_tflite_latency.estimator.report import render_devices
 
-    profiles = [load_profile(n) for n in device_names()]
+    profiles = [load_profile(n) for n in device_names()] + [load_profile(f) for f in _profile_files(args.profiles)]
     sys.stdout.write(render_devices(profiles, args.format, _terminal_width(), verbose=args.verbose))
     return 0
+
+
+def _profile_files(paths: list[str]) -> list[Path]:
+    """The profile JSON files named, a folder standing for the ``*.json`` in it."""
+    files = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            files += sorted(path.glob("*.json"))
+        elif path.suffix == ".json":
+            files.append(path)
+        else:
+            raise EstimatorError(f"--profiles: {text}: neither a profile .json file nor a folder")
+    return files
 
 
 def _example(args) -> int:

@@ -151,6 +151,24 @@ def test_devices_json_holds_the_error_on_unseen_families_as_a_percentage(cli):
     assert 0 < d[0]["unseen_families"]["within_10pct"] <= 100 and d[0]["gpu"] == "Adreno 640"
 
 
+def test_devices_lists_the_team_profiles_given_with_their_own_error(cli, tmp_path):
+    import dataclasses
+
+    from pytest_tflite_latency.estimator.profile import DeviceInfo, load_profile
+
+    heldout = {"method": "leave-one-out over the 8 calibration measurements", "models": 8, "mape_pct": 11.3,
+               "within_10pct": 75.0, "within_25pct": 87.5, "interval_coverage_pct": 87.5}
+    team = dataclasses.replace(load_profile("pixel4-gpu"), name="pixel8-gpu", device=DeviceInfo("Pixel 8"),
+                               provenance={"heldout": heldout})
+    (tmp_path / "profiles").mkdir()
+    team.save(tmp_path / "profiles" / "pixel8-gpu.json")
+    listed = json.loads(cli("devices", "--profiles", tmp_path / "profiles", "--format", "json").stdout)
+    assert [d["name"] for d in listed] == [*device_names(), "pixel8-gpu"]
+    assert listed[-1]["phone"] == "Pixel 8" and listed[-1]["in_family"]["mape_pct"] == pytest.approx(11.3)
+    r = cli("devices", "--profiles", tmp_path / "notes.txt")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "notes.txt" in r.stderr
+
+
 def test_a_gpus_name_selects_its_stock_profile(cli, nb201_path):
     d = json.loads(cli("estimate", nb201_path, "--device", "mali-g76", "--format", "json").stdout)
     assert d["device"] == "galaxys10-gpu"
