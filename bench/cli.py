@@ -44,7 +44,8 @@ def add_parser(sub) -> None:
     r.add_argument("--coverage", type=int, metavar="N",
                    help="pick N kernels spread evenly over the sampled configurations (the set `calibrate` "
                         "trains a phone's profile from; 300 with --grid full --from-models is about ten minutes)")
-    r.add_argument("--models", nargs="*", default=[], metavar="MODEL.tflite", help="whole models to measure")
+    r.add_argument("--models", nargs="*", default=[], metavar="MODEL.tflite",
+                   help="whole models to measure: .tflite files, or folders holding them")
     r.add_argument("--repeats", type=int, default=15, help="timed runs per model (default 15)")
     r.add_argument("--seed", type=int, default=0, help="seed of the random sampling (default 0)")
     i = bs.add_parser("import-nb201", help="import the published NAS-Bench-201 measurements")
@@ -106,13 +107,22 @@ def _runner(args):
 
 
 def _read_models(paths: list[str]) -> list[tuple[str, bytes]]:
-    """The bytes of each ``--models`` file; one that cannot be read is an `EstimatorError`."""
+    """The bytes of each ``--models`` file, a folder standing for the ``.tflite`` files under it (as in
+    ``calibrate --models``); one that cannot be read (or a FIFO, never waited on) is an `EstimatorError`."""
+    from pytest_tflite_latency.estimator.graph import MAX_FILE_BYTES
+    from pytest_tflite_latency.estimator.inputs import read_regular_file
+
     out = []
     for path in paths:
-        try:
-            out.append((path, Path(path).read_bytes()))
-        except OSError as exc:
-            raise EstimatorError(f"--models: {path}: cannot read ({exc.strerror})") from None
+        folder = Path(path)
+        files = [str(f) for f in sorted(folder.rglob("*.tflite"))] if folder.is_dir() else [path]
+        if not files:
+            raise EstimatorError(f"--models: {path}: a folder with no .tflite file under it")
+        for f in files:
+            try:
+                out.append((f, read_regular_file(f, MAX_FILE_BYTES, ".tflite file")))
+            except EstimatorError as exc:
+                raise EstimatorError(f"--models: {exc}") from None
     return out
 
 

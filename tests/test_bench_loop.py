@@ -241,3 +241,24 @@ def test_profile_calibrated_on_the_adreno_630_estimates_it_slower_than_the_adren
     cal = json.loads(cli("estimate", nb201_path, "--device", nb201_import.calibrated_path, "--format",
                          "json").stdout)["total_ms"]
     assert cal > a640
+
+
+def test_bench_run_measures_every_model_of_a_models_folder(tmp_path, cli):
+    folder = tmp_path / "models"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.tflite").write_bytes(zoo.build("nasbench201", fill="zeros"))
+    (folder / "sub" / "b.tflite").write_bytes(zoo.build("mobilenet_v1", size=32, fill="zeros"))
+    (folder / "notes.txt").write_text("not a model")
+    r = cli("bench", "run", "--runner", "local", "--device-name", "host-cpu", "--db", tmp_path / "b.sqlite",
+            "--grid", "none", "--repeats", "2", "--models", folder)
+    assert r.returncode == 0, r.stderr
+    assert _counts(r.stdout) == {"measured": 2, "already": 0, "failed": 0}
+
+
+def test_bench_run_refuses_a_models_fifo_without_waiting(tmp_path, cli):
+    import os
+
+    os.mkfifo(tmp_path / "m.tflite")
+    r = cli("bench", "run", "--runner", "local", "--device-name", "host-cpu", "--db", tmp_path / "b.sqlite",
+            "--grid", "none", "--models", tmp_path / "m.tflite")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not a regular file" in r.stderr
