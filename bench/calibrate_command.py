@@ -154,6 +154,7 @@ def _kernel_route(args, kernels, networks, sources, name: str, family, described
               f"{h['interval_coverage_pct']:.0f}% inside the interval")
     for warning in warnings:
         print(f"  warning: {warning}")
+    print(f"  expected on unseen models: {c['expected']} (bench.kernel_calibration, 300 kernels and 10 models)")
     print(f"  use it with --device {out}")
     return 0
 

@@ -185,6 +185,7 @@ def test_kernel_calibration_from_a_database_predicts_unmeasured_models(models, k
                      "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "single-kernel and 5 whole-model measurements" in printed
+    assert "expected on unseen models: " in printed  # the measured curve, beside its own leave-one-out figure
     profile = json.loads(out.read_text())
     cal = profile["provenance"]["calibration"]
     assert cal["models"] == 5 and cal["kernels"] >= 30
