@@ -20,8 +20,8 @@ class ModelError(EstimatorError):
 class UnknownDeviceError(EstimatorError):
     """No device profile has that name."""
 
-    def __init__(self, name: str, known: list[str]):
-        super().__init__(f"unknown device {name!r}; known devices: {', '.join(known)}")
+    def __init__(self, name: str, known: list[str], hint: str = ""):
+        super().__init__(f"unknown device {name!r}; known devices: {', '.join(known)}{hint}")
         self.name, self.known = name, known
 
 

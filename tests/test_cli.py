@@ -86,7 +86,7 @@ def test_bench_run_with_a_missing_model_is_one_line_exit_2(cli, tmp_path):
     r = cli("bench", "run", "--runner", "local", "--device-name", "x", "--db", tmp_path / "b.sqlite",
             "--models", tmp_path / "missing.tflite")
     assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.strip().endswith("missing.tflite: cannot read (No such file or directory)")
+    assert r.stderr.strip().endswith("--models: " + str(tmp_path / "missing.tflite") + ": no such file")
     assert len(r.stderr.strip().splitlines()) == 1
 
 

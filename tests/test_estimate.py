@@ -178,6 +178,14 @@ def test_unknown_device():
         load_profile("pixel99")
 
 
+def test_an_unknown_device_name_says_how_a_team_profile_is_found(tmp_path):
+    with pytest.raises(UnknownDeviceError, match=r"\.json path.*latency_profiles"):
+        load_profile("pixel8-gpu")
+    with pytest.raises(UnknownDeviceError) as given_a_folder:  # the folder was given: no hint, its names listed
+        load_profile("pixel8-gpu", (tmp_path,))
+    assert "latency_profiles" not in str(given_a_folder.value)
+
+
 def test_profile_json_path_is_accepted(tmp_path, nb201_bytes):
     path = tmp_path / "mine.json"
     load_profile("nnmeter-adreno630").save(path)
