@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from pytest_tflite_latency.bench.dataset import Record
 from pytest_tflite_latency.estimator.errors import EstimatorError
-from pytest_tflite_latency.estimator.profile import DeviceProfile
+from pytest_tflite_latency.estimator.profile import DeviceInfo, DeviceProfile
 
 
 def device_records(database, device: str) -> tuple[list[Record], list]:
@@ -31,5 +32,8 @@ def export_profile(database, device: str, algorithm: str | None, out: Path) -> D
         runtime=f"{info['runtime']} {info['runtime_version']}",
         trained_on=f"{len(stored)} measurements ({', '.join(sorted(kinds))}) in {database.path.name}",
         algorithms=[algorithm] if algorithm else None)
+    # what `devices` shows as its phone: this host's processor for the local runner, else the device's name
+    profile = dataclasses.replace(profile, device=DeviceInfo(phone=info["detail"] if info["runner"] == "local"
+                                                             else device))
     profile.save(out)
     return profile

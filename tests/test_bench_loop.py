@@ -87,6 +87,13 @@ def test_exported_profile_runs_on_the_cpu(local_loop):
     assert json.loads(local_loop.profile_path.read_text())["backend"] == "cpu"
 
 
+def test_exported_profile_names_this_host_as_its_device(local_loop, cli):
+    import platform
+
+    listed = json.loads(cli("devices", "--profiles", local_loop.profile_path, "--format", "json").stdout)[-1]
+    assert platform.machine() in listed["phone"] and listed["gpu"] == "CPU, float32"
+
+
 def test_exported_profile_counts_the_measurements_it_learned_from(local_loop):
     provenance = json.loads(local_loop.profile_path.read_text())["provenance"]
     assert provenance["measurements"] == _counts(local_loop.first_run.stdout)["measured"]
