@@ -184,11 +184,18 @@ def profile_from_records(name: str, records: list[Record], title: str, backend: 
     lo = max(float(lo), MIN_LOW)  # a held-out prediction of 0 ms is an error of -100%: no usable lower bound
     provenance = {"trained_on": trained_on, "measurements": len(records), **(extra or {}),
                   "regressor": best, "tree_features": "shape",
-                  "heldout": {"method": f"{FOLDS}-fold cross-validation over measured models", **compared[best]},
+                  "heldout": {"method": f"{FOLDS}-fold cross-validation over {_measured(records)}", **compared[best]},
                   "compared": compared}
     interval = {"low": round(float(lo), 6), "high": round(float(hi), 6), "coverage": 0.9}
     return f.profile(backend, cpu_base, name=name, title=title, runtime=runtime, interval=interval,
                      provenance=provenance)
+
+
+def _measured(records: list[Record]) -> str:
+    """"300 single-kernel and 8 whole-model measurements": what a cross-validated figure is over."""
+    kernels = sum(r.kind == "kernel" for r in records)
+    parts = [f"{n} {what}" for n, what in ((kernels, "single-kernel"), (len(records) - kernels, "whole-model")) if n]
+    return " and ".join(parts) + " measurements"
 
 
 def real_network_errors(profile: DeviceProfile, phone: str) -> np.ndarray:

@@ -96,6 +96,8 @@ def test_exported_profile_names_this_host_as_its_device(local_loop, cli):
 
 def test_exported_profile_counts_the_measurements_it_learned_from(local_loop):
     provenance = json.loads(local_loop.profile_path.read_text())["provenance"]
+    kernels = provenance["measurements"] - 1  # the one --models file is the whole model
+    assert provenance["heldout"]["method"].endswith(f"over {kernels} single-kernel and 1 whole-model measurements")
     assert provenance["measurements"] == _counts(local_loop.first_run.stdout)["measured"]
 
 
