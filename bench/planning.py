@@ -9,6 +9,7 @@ import numpy as np
 
 from pytest_tflite_latency.bench import sampling
 from pytest_tflite_latency.bench.measure import features_both
+from pytest_tflite_latency.bench.progress import progress
 from pytest_tflite_latency.estimator.errors import EstimatorError
 
 DEFAULT_ZOO = ("mobilenet_v1", "mobilenet_v2", "resnet18")  # --from-models with no names
@@ -33,7 +34,8 @@ def plan_kernels(types: tuple[str, ...], grid: str, from_models: list[str] | Non
         configs += [c for c in sampling.from_models(tuple(from_models) or DEFAULT_ZOO) if c.type in types]
     if adaptive:
         backend = database.device_info(device)["backend"]
-        feats = {c.key: features_both(c.build())[backend][0][0] for c in configs}
+        feats = {c.key: features_both(c.build())[backend][0][0]
+                 for c in progress(configs, f"choosing {adaptive} of {len(configs)} kernels")}
         known = database.records(device, kind="kernel")
         X = np.vstack([r.X[0] for r in known]) if known else np.zeros((0, len(next(iter(feats.values())))))
         y = np.array([r.mean_ms for r in known])
@@ -41,7 +43,8 @@ def plan_kernels(types: tuple[str, ...], grid: str, from_models: list[str] | Non
     if coverage:  # the kernel-level calibration's set: spread evenly over the configurations' features
         from pytest_tflite_latency.bench.kernel_calibration import coverage as spread
 
-        X = np.vstack([features_both(c.build())["gpu"][0][0] for c in configs])
+        X = np.vstack([features_both(c.build())["gpu"][0][0]
+                       for c in progress(configs, f"choosing {coverage} of {len(configs)} kernels")])
         return [configs[i] for i in sorted(spread(X, coverage, seed))]
     if limit is not None and len(configs) > limit:
         return random.Random(seed).sample(configs, limit)

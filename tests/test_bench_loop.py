@@ -201,6 +201,10 @@ def test_adaptive_sampling_plans_as_many_kernels_as_asked(adaptive_run):
     assert counts["measured"] + counts["already"] == 5 and counts["failed"] == 0
 
 
+def test_adaptive_sampling_shows_the_progress_of_choosing(adaptive_run):
+    assert "choosing 5 of " in adaptive_run.stderr  # reading every candidate's features is the slow part
+
+
 def test_adaptive_sampling_picks_kernels_not_measured_before(adaptive_run):
     assert _counts(adaptive_run.stdout)["measured"] >= 1  # the forest is least sure where it has no data
 
