@@ -6,9 +6,14 @@ few whole-model measurements.
     tflite-latency calibrate --suggest 5 --models models/      # which models to measure first
 
 Measurements: benchmark_model logs, Qualcomm AI Hub profile JSON, a CSV model,ms[,std,runtime], the
-JSON that pytest --on-device writes, or a measurement database (--db with --device-name). The profile
-written states what it was calibrated from and its own leave-one-out error; commit it and use it with
---device profiles/pixel8-gpu.json.
+JSON that pytest --on-device writes, or a measurement database (--db with --device-name). A database
+that also holds single-kernel measurements of the phone's GPU (bench run --runner adb --coverage 300)
+gives a profile trained on its own kernels:
+
+    tflite-latency calibrate --db tflite-latency-bench.sqlite --device-name pixel8-gpu --gpu mali-g715
+
+The profile written states what it was calibrated from and its own leave-one-out error; commit it and
+use it with --device profiles/pixel8-gpu.json.
 """
 
 from __future__ import annotations
