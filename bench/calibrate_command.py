@@ -62,6 +62,7 @@ def run(args) -> int:
         n = int(checked_number(args.suggest, "--suggest", low=1, high=1000, integer=True))
         return _suggest(args.models, n, family)
     records, kernels, measured, described = _records(args)
+    _warn_of_cpu_logs(measured)
     name = args.name or "my-phone-gpu"
     sources = calibrate.sources_for(family, args.source)
     phone = next((m.phone for m in measured if m.phone), "")
@@ -118,6 +119,16 @@ def _records(args):
     if not records:  # single kernels only, too few for the kernel route: they stand in as tiny models
         records, kernels = kernels, []
     return records, kernels, found, "; ".join(described)
+
+
+def _warn_of_cpu_logs(measured) -> None:
+    """A benchmark_model run that shows no GPU delegate (no ``Use gpu: [1]``, no "GPU delegate created")
+    most likely timed the CPU: say so before a GPU profile is made from it."""
+    cpu = [m.source for m in measured if m.runtime == "benchmark_model (cpu)"]
+    if cpu:
+        print(f"warning: {counted(len(cpu), 'benchmark_model run')} ({', '.join(cpu[:3])}"
+              f"{', …' if len(cpu) > 3 else ''}) show no GPU delegate (--use_gpu=true); a CPU's timings make "
+              "a wrong GPU profile", file=sys.stderr)
 
 
 def _db_records(args):

@@ -226,3 +226,18 @@ def test_a_cpu_measured_device_is_refused_with_the_command_that_trains_its_profi
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "measured on the CPU" in err and "bench export" in err
     assert not out.exists()
+
+
+def test_a_benchmark_model_log_without_the_gpu_delegate_is_warned_of(models, tmp_path, capsys):
+    folder = str(next(iter(models))).rsplit("/", 1)[0]
+    logs = []
+    for i, r in enumerate(_records(models)[:5]):
+        us = r.y_ms * 1000
+        gpu = "Use gpu: [1]\n" if i else ""  # the first run timed the CPU
+        logs.append(tmp_path / f"run{i}.txt")
+        logs[-1].write_text(f"STARTING!\nGraph: [{Path(r.name).name}]\n{gpu}count=50 curr={us:.0f}(all same)\n"
+                            f"Inference timings in us: Init: 1, First inference: 1, Warmup (avg): 1, "
+                            f"Inference (avg): {us:.1f}\n")
+    assert cli.main(["calibrate", *map(str, logs), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
+    err = capsys.readouterr().err
+    assert "1 benchmark_model run " in err and "run0.txt" in err and "run1.txt" not in err
