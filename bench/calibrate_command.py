@@ -22,6 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pytest_tflite_latency.bench.export import save_profile
 from pytest_tflite_latency.bench.kernel_calibration import MIN_KERNELS
 from pytest_tflite_latency.estimator.errors import EstimatorError
 from pytest_tflite_latency.estimator.wording import counted
@@ -70,7 +71,7 @@ def run(args) -> int:
         return _kernel_route(args, kernels, records, sources, name, family, described)
     result = calibrate.calibrate_from(sources, records, name, family, phone)
     out = args.out or Path(f"{name}.json")
-    _save(result.profile, out)
+    save_profile(result.profile, out)
     cal = result.profile.provenance["calibration"]
     h = result.profile.provenance["heldout"]
     print(f"{args.gpu}: {cal['source']} is the starting point (of {', '.join(cal['sources_considered'])})")
@@ -160,7 +161,7 @@ def _kernel_route(args, kernels, networks, sources, name: str, family, described
                              "too (bench run --models ...): they fit the per-inference overhead and pick the route")
     profile, warnings = calibrate_kernels(kernels, networks, sources, name, family)
     out = args.out or Path(f"{name}.json")
-    _save(profile, out)
+    save_profile(profile, out)
     c, h = profile.provenance["calibration"], profile.provenance["heldout"]
     print(f"{out}: from {len(kernels)} single-kernel and {len(networks)} whole-model measurements ({described})")
     print(f"  served: {c['route']} ({c['route_text']}); leave-one-out MAPE over the measured models: "
@@ -197,13 +198,3 @@ def _suggest(paths: list[Path], n: int, family) -> int:
         print(f"{i + 1:3d}. {readable[f]}  ({name})")
     return 0
 
-
-def _save(profile, out: Path) -> None:
-    """Write the profile (its folder made if missing) through a temporary file: never half-written."""
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        profile.save(tmp)
-        tmp.replace(out)
-    except OSError as exc:
-        raise EstimatorError(f"--out: {out}: cannot write ({exc.strerror})") from None

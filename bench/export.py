@@ -35,5 +35,16 @@ def export_profile(database, device: str, algorithm: str | None, out: Path) -> D
     # what `devices` shows as its phone: this host's processor for the local runner, else the device's name
     profile = dataclasses.replace(profile, device=DeviceInfo(phone=info["detail"] if info["runner"] == "local"
                                                              else device))
-    profile.save(out)
+    save_profile(profile, out)
     return profile
+
+
+def save_profile(profile: DeviceProfile, out: Path) -> None:
+    """Write the profile (its folder made if missing) through a temporary file: never half-written."""
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        profile.save(tmp)
+        tmp.replace(out)
+    except OSError as exc:
+        raise EstimatorError(f"--out: {out}: cannot write ({exc.strerror})") from None

@@ -40,6 +40,7 @@ class LocalLoop:
     export: CliRun
     profile_path: Path
     train_model: Path
+    db: Path
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +57,9 @@ def local_loop(tmp_path_factory, cli) -> LocalLoop:
     first, second = cli(*run), cli(*run)
     status = cli("bench", "status", "--db", db)
     train = cli("bench", "train", "--db", db, "--device-name", "host-cpu", "--algorithm", "xgboost")
-    out = tmp / "host-cpu.json"
+    out = tmp / "profiles" / "host-cpu.json"  # a folder not there yet
     export = cli("bench", "export", "--db", db, "--device-name", "host-cpu", "--out", out, "--algorithm", "xgboost")
-    return LocalLoop(first, second, status, train, export, out, train_model)
+    return LocalLoop(first, second, status, train, export, out, train_model, db)
 
 
 def test_local_run_stores_every_planned_job(local_loop):
@@ -85,6 +86,19 @@ def test_train_prints_its_error(local_loop):
 def test_exported_profile_runs_on_the_cpu(local_loop):
     assert local_loop.export.returncode == 0, local_loop.export.stderr
     assert json.loads(local_loop.profile_path.read_text())["backend"] == "cpu"
+
+
+def test_export_makes_the_out_folder_and_leaves_no_temporary_file(local_loop):
+    assert local_loop.export.returncode == 0, local_loop.export.stderr
+    assert [p.name for p in local_loop.profile_path.parent.iterdir()] == ["host-cpu.json"]
+
+
+def test_export_that_cannot_write_is_one_line_exit_2(local_loop, cli, tmp_path):
+    (tmp_path / "file").write_text("")
+    r = cli("bench", "export", "--db", local_loop.db, "--device-name", "host-cpu",
+            "--out", tmp_path / "file" / "p.json", "--algorithm", "decision_tree")
+    error = [ln for ln in r.stderr.splitlines() if "cross-validating" not in ln]  # the progress bar aside
+    assert r.returncode == 2 and len(error) == 1 and "--out: " in error[0] and "cannot write" in error[0]
 
 
 def test_exported_profile_names_this_host_as_its_device(local_loop, cli):
