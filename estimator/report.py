@@ -177,8 +177,8 @@ def _devices_long(items: list[dict], width: int) -> str:
         lines += [f"{i['name']}{' (default)' if i['default'] else ''}: {i['title']}",
                   f"    runtime:     {i['runtime']}{precision}"
                   + (f"; also selected by '{i['aliases']}'" if i["aliases"] else ""),
-                  f"    trained on:  {i['trained_on']} ({i['measurements']}), {i['regressor']} "
-                  f"on {i['tree_features']} features"]
+                  f"    trained on:  {i['trained_on']}" + (f" ({i['measurements']})" if i["measurements"] else "")
+                  + (f", {i['regressor']} on {i['tree_features']} features" if i["regressor"] else "")]
         label = interval_label(i["interval_coverage"])
         if i["unseen_families"]:
             lines.append(f"    unseen families: {_figures(i['unseen_families'], label)}")
@@ -186,7 +186,11 @@ def _devices_long(items: list[dict], width: int) -> str:
             if floor:
                 lines.append(f"    floor (FLOPs + file size): {_figures(floor, label)}")
         if i["in_family"]:
-            lines.append(f"    in family:   {_figures(i['in_family'], label)}")
+            own = i["in_family"]
+            if "leave-one-out" in own.get("method", ""):  # a calibrated profile: its own measurements
+                lines.append(f"    calibration: {_figures(own, label)} (leave-one-out)")
+            else:
+                lines.append(f"    in family:   {_figures(own, label)}")
         if i["real_networks"]:
             lines.append(f"    real CNNs:   {_figures(i['real_networks'], label)} ({i['real_networks']['method']})")
     wrapped = [textwrap.fill(line, width, subsequent_indent=" " * (17 if line.startswith(" ") else 4),
@@ -237,8 +241,10 @@ def _device_item(p: DeviceProfile) -> dict:
             "runtime": p.runtime, "aliases": ", ".join(a for a, n in GPU_ALIASES.items() if n == p.name),
             "phone": phone, "gpu": gpu, "model_precision": p.device.model_precision or "",
             "compute_precision": p.device.compute_precision or "",
-            "trained_on": _without_paths(prov.get("trained_on", "")), "measurements": f"{measured} measurements",
+            "trained_on": _without_paths(prov.get("trained_on", "")),
+            "measurements": f"{measured} measurements" if measured else "",
             "regressor": prov.get("regressor"), "tree_features": prov.get("tree_features", "all"),
             "interval_coverage": p.interval.coverage,
             "unseen_families": heldout if stock else {},
-            "in_family": {} if stock else heldout, "real_networks": prov.get("real_networks", {})}
+            "in_family": {} if stock or heldout.get("mape_pct") is None else heldout,  # None: too few to state
+            "real_networks": prov.get("real_networks", {})}

@@ -169,6 +169,25 @@ def test_devices_lists_the_team_profiles_given_with_their_own_error(cli, tmp_pat
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "notes.txt" in r.stderr
 
 
+def test_devices_states_a_calibrated_profiles_own_error_as_leave_one_out_and_none_when_too_few(cli, tmp_path):
+    import dataclasses
+
+    from pytest_tflite_latency.estimator.profile import load_profile
+
+    loo = {"method": "leave-one-out over the 8 calibration measurements", "models": 8, "mape_pct": 11.3,
+           "within_10pct": 75.0, "within_25pct": 87.5, "interval_coverage_pct": 87.5}
+    few = {**loo, "method": "leave-one-out over the 2 calibration measurements", "models": 2,
+           **dict.fromkeys(("mape_pct", "within_10pct", "within_25pct", "interval_coverage_pct"))}
+    for name, heldout in (("eight", loo), ("two", few)):
+        dataclasses.replace(load_profile("pixel4-gpu"), name=name, provenance={"heldout": heldout,
+                            "trained_on": "whole models"}).save(tmp_path / f"{name}.json")
+    long = cli("devices", "-v", "--profiles", tmp_path).stdout
+    assert "None" not in long and "calibration: 75.0% within ±10%" in long and "(leave-one-out)" in long
+    short = {ln.split()[0]: ln.split()[-1] for ln in cli("devices", "--profiles", tmp_path).stdout.splitlines()[2:]
+             if ln.strip()}
+    assert short["eight"] == "(11.3%)" and short["two"] == "—"
+
+
 def test_a_gpus_name_selects_its_stock_profile(cli, nb201_path):
     d = json.loads(cli("estimate", nb201_path, "--device", "mali-g76", "--format", "json").stdout)
     assert d["device"] == "galaxys10-gpu"
