@@ -228,7 +228,8 @@ def suggest(sources: list[DeviceProfile], records: list[Record], n: int) -> list
     model closest to a chosen one (facility location on the kernel-group mix and the log of the
     estimated time). Measured against picking the most unusual models first (largest leverage), this
     held more of the shared phones' unseen models within ±10% at N = 3 on five phones of six and at
-    N = 10 on four (`bench.calibration_curve`'s protocol, one pick per family)."""
+    N = 10 on four (`bench.calibration_curve`'s protocol, one pick per family). A model the estimator
+    sees as a chosen one's twin is never suggested: fewer than ``n`` come back when the rest are twins."""
     per_source = [parts(p, records) for p in sources]
     mix = np.mean([a / np.maximum(a.sum(axis=1, keepdims=True), 1e-12) for a in per_source], axis=0)
     size = np.mean([np.log(np.maximum(a.sum(axis=1), 1e-12)) for a in per_source], axis=0)
@@ -236,10 +237,14 @@ def suggest(sources: list[DeviceProfile], records: list[Record], n: int) -> list
     distance = np.linalg.norm(Z[:, None] - Z[None], axis=2)
     nearest = np.full(len(records), np.inf)
     out: list[tuple[int, str]] = []
+    repeats = np.zeros(len(records), dtype=bool)  # the same kernels as a chosen model (a float16 twin): no news
     for _ in range(min(n, len(records))):
         cost = np.array([np.minimum(nearest, distance[j]).sum() for j in range(len(records))])
-        cost[[i for i, _ in out]] = np.inf
+        cost[repeats] = np.inf
+        if np.isinf(cost).all():
+            break
         i = int(np.argmin(cost))
+        repeats |= distance[i] < 1e-9
         nearest = np.minimum(nearest, distance[i])
         share = dict(zip(GROUP_NAMES, mix[i], strict=True))
         top = max(share, key=share.get)

@@ -194,7 +194,12 @@ def _suggest(paths: list[Path], n: int, family) -> int:
         readable.append(f)
     if not records:
         raise EstimatorError("--suggest: none of the models given could be read")
-    for i, (f, name) in enumerate(calibrate.suggest(calibrate.sources_for(family, "auto"), records, n)):
+    picked = calibrate.suggest(calibrate.sources_for(family, "auto"), records, n)
+    for i, (f, name) in enumerate(picked):
         print(f"{i + 1:3d}. {readable[f]}  ({name})")
+    if len(picked) < min(n, len(records)):
+        print(f"only {len(picked)} of the {len(records)} models differ in their kernels; each of the others has "
+              "the same kernels as one listed (a float16 twin, a copy) and would only repeat its measurement",
+              file=sys.stderr)
     return 0
 

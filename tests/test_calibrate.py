@@ -112,6 +112,17 @@ def test_suggest_lists_the_models_asked_for(models, capsys):
     assert len(lines) == 3 and len({ln.split()[1] for ln in lines}) == 3
 
 
+def test_suggest_never_lists_a_copy_of_a_model_it_listed(models, tmp_path, capsys):
+    for path, data in list(models.items())[:3]:
+        (tmp_path / Path(path).name).write_bytes(data)
+        (tmp_path / f"copy_of_{Path(path).name}").write_bytes(data)
+    assert cli.main(["calibrate", "--suggest", "5", "--models", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    listed = [Path(ln.split()[1]).name.removeprefix("copy_of_") for ln in out.splitlines()]
+    assert len(listed) == 3 and len(set(listed)) == 3
+    assert "only 3 of the 6 models differ in their kernels" in err
+
+
 def test_suggest_skips_an_unreadable_model_and_names_it(models, tmp_path, capsys):
     for path in models:
         (tmp_path / Path(path).name).symlink_to(path)
