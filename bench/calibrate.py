@@ -191,7 +191,7 @@ def calibrate_from(sources: list[DeviceProfile], records: list[Record], name: st
         "regenerate": "tflite-latency calibrate",
     }
     profile = dataclasses.replace(
-        source, name=name, title=f"{name} (calibrated from {source.name} on {len(records)} models)",
+        source, name=name, title=f"calibrated from {source.name} on {counted(len(records), 'model')}",
         base=_scaled_base(source, c[:-1]), overhead_ms=float(c[-1] * source.overhead_ms), provenance=provenance,
         interval={"low": float(lo), "high": float(hi), "coverage": 0.9},
         device=calibrated_device(source, name, family, phone))

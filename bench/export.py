@@ -28,7 +28,7 @@ def export_profile(database, device: str, algorithm: str | None, out: Path) -> D
     info = database.device_info(device)
     kinds = {r.kind for r in stored}
     profile = profile_from_records(
-        device, records, title=f"{device} ({info['detail']})", backend=info["backend"],
+        device, records, title=info["detail"], backend=info["backend"],
         runtime=f"{info['runtime']} {info['runtime_version']}",
         trained_on=f"{len(stored)} measurements ({', '.join(sorted(kinds))}) in {database.path.name}",
         algorithms=[algorithm] if algorithm else None)

@@ -226,7 +226,7 @@ def calibrate_kernels(kernels: list[Record], networks: list[Record], sources: li
     }
     lead = sources[int(np.argmax(cal.source_weights))]  # lends what the fit does not set (CPU fallback)
     return dataclasses.replace(
-        lead, name=name, title=f"{name} (trained on {len(kernels)} kernels and {len(networks)} models)",
+        lead, name=name, title=f"trained on {len(kernels)} kernels and {len(networks)} models of this phone",
         base=f.base, correction=f.correction, trained_range=f.trained_range, context=f.context,
         kernel_scale=f.kernel_scale, overhead_ms=f.overhead_ms, provenance=provenance,
         interval={"low": float(lo), "high": float(hi), "coverage": 0.9},
