@@ -9,12 +9,13 @@ Device names: ``<phone>-cpu`` times float32 models on the phone's most-used core
 ``<phone>-cpu-int8`` times full-integer int8 models there; a suffix names another core set measured by
 the study: ``pixel4-cpu-2med`` (two mid cores), ``pixel4-cpu-int8-4small`` …
 
-Training data: the 62 shared CNNs whose rebuilt graphs match what was measured (`bench.qed.usable`),
+Training data: the shared CNNs (69) whose rebuilt graphs match what was measured (`bench.qed.usable`),
 read through the estimator's own XNNPACK kernel model (`estimator.xnnpack`): float32 graphs from
 ``bench/data/qed-usc-mobile-cnn``, int8 graphs (TensorFlow full-integer post-training quantization,
 `bench/rebuild_qed_int8.py`) from ``bench/data/qed-usc-mobile-cnn-int8``; targets are the end-to-end CPU
 columns of ``models.csv`` (TensorFlow Lite 2.10, XNNPACK). Only whole-model times exist, so the
-predictor is, per kernel, a fitted roofline (launch, FLOPs, bytes) times a learned correction (trees on
+predictor is, per kernel, a fitted roofline (launch, FLOPs, bytes, and the reference convolution's cost
+for grouped CONV_2Ds: `cpu_base`) times a learned correction (trees on
 each kernel configuration's latency solved from whole models), as for nn-Meter's whole-model data.
 Each profile states its error on families it never saw: leave-one-family-out cross-validation of exactly
 the predictor served, beside the floor (latency linear in FLOPs and file size, same folds).
