@@ -9,12 +9,13 @@ Device names: ``<phone>-cpu`` times float32 models on the phone's most-used core
 ``<phone>-cpu-int8`` times full-integer int8 models there; a suffix names another core set measured by
 the study: ``pixel4-cpu-2med`` (two mid cores), ``pixel4-cpu-int8-4small`` …
 
-Training data: the 62 shared CNNs whose rebuilt graphs match what was measured (`bench.qed.usable`),
+Training data: the shared CNNs (69) whose rebuilt graphs match what was measured (`bench.qed.usable`),
 read through the estimator's own XNNPACK kernel model (`estimator.xnnpack`): float32 graphs from
 ``bench/data/qed-usc-mobile-cnn``, int8 graphs (TensorFlow full-integer post-training quantization,
 `bench/rebuild_qed_int8.py`) from ``bench/data/qed-usc-mobile-cnn-int8``; targets are the end-to-end CPU
 columns of ``models.csv`` (TensorFlow Lite 2.10, XNNPACK). Only whole-model times exist, so the
-predictor is, per kernel, a fitted roofline (launch, FLOPs, bytes) times a learned correction (trees on
+predictor is, per kernel, a fitted roofline (launch, FLOPs, bytes, and the reference convolution's cost
+for grouped CONV_2Ds: `cpu_base`) times a learned correction (trees on
 each kernel configuration's latency solved from whole models), as for nn-Meter's whole-model data.
 Each profile states its error on families it never saw: leave-one-family-out cross-validation of exactly
 the predictor served, beside the floor (latency linear in FLOPs and file size, same folds).
@@ -40,7 +41,7 @@ from pytest_tflite_latency.estimator.features import FEATURES, featurize, kinds_
 from pytest_tflite_latency.estimator.graph import Graph, Op, Tensor, load_graph
 from pytest_tflite_latency.estimator.kernels import Kernel, group_kernels
 from pytest_tflite_latency.estimator.profile import DeviceProfile, roofline, work
-from pytest_tflite_latency.estimator.xnnpack import BACKEND
+from pytest_tflite_latency.estimator.xnnpack import BACKEND, REFERENCE_CONV, reference_conv_work
 
 GRAPHS_INT8 = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn-int8"
 PRECISIONS = {"float": ("float32", qed.GRAPHS), "quant": ("int8", GRAPHS_INT8)}
@@ -48,14 +49,18 @@ DEFAULT_CORES = "1large"
 ALGORITHM, SEED = "xgboost", 0
 REGENERATE = "python -m pytest_tflite_latency.bench.cpu_profiles"
 FLOP_KINDS = ("conv", "dwconv", "fc")
-# The base each precision's profiles use: train.fit_base's roofline (one FLOP cost, the GPU's relative
-# costs per kind) or `kind_base` (a FLOP cost fitted per kind); chosen on the Pixel 4's folds.
+# The base each precision's profiles use (`cpu_base`): "roofline" (one FLOP cost, the GPU's relative
+# costs per kind) or "kind" (a FLOP cost fitted per kind); chosen on the Pixel 4's folds.
 BASES = {"float": "roofline", "quant": "kind"}
 # The tree settings (`train.TREE_SETTINGS`) each precision's profiles use: "measured" (300 deeper,
 # subsampled trees) put 83.9% of pixel4-cpu's unseen-family models within ±10% against 80.6%, at MAPE
 # 7.69% against 7.48%, and made the profile 1.8 MB instead of 0.5 MB: not worth shipping.
 TREES = {"float": "solved", "quant": "solved"}
 CORE_WORDS = {"large": "big", "med": "mid", "small": "little"}
+# The reference convolution's cost per FLOP-equivalent relative to a delegated convolution's, where the
+# training models have no grouped convolution to fit it from: 0.3 ns against 0.0135 ns per FLOP for a
+# 1×1 CONV_2D on XNNPACK, both timed on this host (`bench.op_profile`).
+REFERENCE_PRIOR = 22.0
 
 
 @dataclass(frozen=True)
@@ -178,23 +183,32 @@ def _by_phone(row: dict, precision: str) -> dict[str, float]:
     return out
 
 
-def kind_base(records: list[Record]) -> dict:
-    """A CPU roofline fitted on whole models (NNLS on relative errors): launch per kernel, one FLOP cost
-    for each of `FLOP_KINDS` (int8 convolutions gain far more from dot-product instructions than
-    depthwise ones), one cost per byte moved."""
+def cpu_base(records: list[Record], per_kind: bool = False) -> dict:
+    """A CPU roofline fitted on whole models (NNLS on relative errors): launch per kernel, a FLOP cost
+    (shared, with `train.RELATIVE_FLOP_COST` per kind; or, ``per_kind``, one for each of `FLOP_KINDS`:
+    int8 convolutions gain far more from dot-product instructions than depthwise ones), one cost per
+    byte moved, and the cost of TensorFlow Lite's reference convolution, which runs grouped CONV_2Ds
+    (`xnnpack.reference_conv_work`; its FLOPs leave the other columns)."""
     rows = []
     for r in records:
         kinds = np.array(kinds_of(r.X))
         flops, moved = work(r.X)
-        rows.append([len(r.X), *(flops[kinds == k].sum() for k in FLOP_KINDS), moved.sum()])
+        grouped, reference = reference_conv_work(r.X, FEATURES)
+        flops = np.where(grouped, 0.0, flops)
+        flop_columns = [flops[kinds == k].sum() for k in FLOP_KINDS] if per_kind else \
+            [sum(train.RELATIVE_FLOP_COST.get(k, 1.0) * flops[kinds == k].sum() for k in set(kinds))]
+        rows.append([len(r.X), *flop_columns, moved.sum(), reference.sum()])
     y = np.array([r.y_ms for r in records])
     W = np.array(rows) / y[:, None]
     scale = np.abs(W).max(axis=0) + 1e-30
     c = nnls(W / scale, np.ones(len(y)))[0] / scale
     per_flop = max(float(c[1]), 1e-15)
-    relative = {**dict.fromkeys(train.RELATIVE_FLOP_COST, 0.0),
-                **{k: float(c[1 + i]) / per_flop for i, k in enumerate(FLOP_KINDS)}}
-    return {"launch_ms": float(c[0]) or 1e-5, "ms_per_flop": per_flop, "ms_per_byte": float(c[-1]),
+    fitted_kinds = {k: float(c[1 + i]) / per_flop for i, k in enumerate(FLOP_KINDS)}
+    relative = {**dict.fromkeys(train.RELATIVE_FLOP_COST, 0.0), **fitted_kinds} if per_kind else \
+        dict(train.RELATIVE_FLOP_COST)
+    fitted = float(c[-1]) / per_flop if W[:, -1].any() else REFERENCE_PRIOR
+    relative[REFERENCE_CONV] = max(fitted, relative["conv"])
+    return {"launch_ms": float(c[0]) or 1e-5, "ms_per_flop": per_flop, "ms_per_byte": float(c[-2]),
             "relative_flop_cost": relative}
 
 
@@ -203,7 +217,7 @@ def fit(models: list[CpuModel], column: str, base: str = "roofline", trees: str 
     (`BASES`), each kernel configuration's latency solved so every model's kernels add up to its
     measurement, XGBoost trees on the shape of the work predicting log(latency / base)."""
     records = [Record(m.name, m.X, m.ms[column], np.ones(len(m.X), bool)) for m in models]
-    coefficients = train.fit_base(records) if base == "roofline" else kind_base(records)
+    coefficients = cpu_base(records, per_kind=base == "kind")
     configs, latency, counts = train.kernel_latencies(records, coefficients)
     target = np.log(latency / roofline(configs, FEATURES, coefficients))
     correction = train.fit_trees(configs, target, counts.astype(float), ALGORITHM, SEED, trees)

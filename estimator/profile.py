@@ -32,6 +32,7 @@ from pytest_tflite_latency.estimator.kernels import KINDS
 from pytest_tflite_latency.estimator.registry import bundled_dir, device_names
 from pytest_tflite_latency.estimator.table import interval_label
 from pytest_tflite_latency.estimator.validate import validate_profile
+from pytest_tflite_latency.estimator.xnnpack import REFERENCE_CONV, reference_conv_work
 
 MAX_LOG_FACTOR = 1.5  # corrections are clipped to ×/÷ e^1.5 ≈ 4.5
 MAX_PROFILE_BYTES = 256 * 2**20  # the bundled profiles take under 5 MB
@@ -417,8 +418,10 @@ def work(X: np.ndarray, features: tuple[str, ...] | None = None) -> tuple[np.nda
 
 def roofline(X: np.ndarray, features: tuple[str, ...], p: Roofline | Mapping) -> np.ndarray:
     """``launch_ms + ms_per_flop·flops·relative_cost[kind] + ms_per_byte·bytes`` per row; kinds
-    with coefficients of their own (``per_kind``) use those instead. ``p``: a `Roofline` or its
-    JSON form."""
+    with coefficients of their own (``per_kind``) use those instead; where ``relative_cost`` prices
+    TensorFlow Lite's reference convolution (a CPU base: `xnnpack.REFERENCE_CONV`), grouped
+    convolutions' FLOPs are its work (`xnnpack.reference_conv_work`) at that cost. ``p``: a `Roofline`
+    or its JSON form."""
     p = Roofline.of(p)
     col = {f: i for i, f in enumerate(features)}
     launch = np.full(X.shape[0], p.launch_ms)
@@ -429,6 +432,11 @@ def roofline(X: np.ndarray, features: tuple[str, ...], p: Roofline | Mapping) ->
         c = p.coefficients(kind)
         launch[rows], per_flop[rows], per_byte[rows] = c.launch_ms, c.ms_per_flop, c.ms_per_byte
     flops, moved = work(X, features)
+    reference = p.relative_flop_cost.get(REFERENCE_CONV)
+    if reference is not None:
+        rows, reference_work = reference_conv_work(X, features)
+        flops = np.where(rows, reference_work, flops)
+        per_flop = np.where(rows, p.ms_per_flop * reference, per_flop)
     return launch + per_flop * flops + per_byte * moved
 
 

@@ -10,7 +10,13 @@ optimiser do with a model, as far as latency is concerned:
 - a fused activation (``FusedActivationFunction``) is part of its op; a stand-alone RELU / RELU6 /
   RELU_N1_TO_1 whose input only it reads is fused into the node producing it (XNNPACK's clamp fusion);
 - a constant, spatial-only PAD whose output only a convolution reads is fused into that convolution;
-- constant sub-graphs (weights → DEQUANTIZE) are folded at load time.
+- constant sub-graphs (weights → DEQUANTIZE) are folded at load time;
+- a grouped CONV_2D (its filter's depth a fraction of the input's channels, as Keras writes
+  ``Conv2D(groups=...)``: SegFormer's Mix-FFN, RegNet, ResNeXt) is left to TensorFlow Lite, whose builtin
+  CONV_2D runs any ``groups != 1`` with its reference kernel: plain loops, no SIMD. Timed alone on this
+  host (`bench.op_profile`), that kernel takes 2.2 ns per window tap plus 0.6 ns per multiply-accumulate,
+  30-50× what the delegate takes for the same convolution; the phones' whole-model times agree (RegNet-X
+  runs at a third of ResNet's FLOPs per second, SegFormer's MiT at 2.8× the time per FLOP of other ViTs).
 
 Each remaining op is one kernel: its FLOPs, bytes read and written, weight bytes and kind are the
 features the CPU profiles learn from (`estimator.features` with the tensors' own element sizes).
@@ -20,6 +26,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .folding import fold_constants
 from .fusion import read_counts
 from .graph import Graph, Op, Subgraph
@@ -27,8 +35,6 @@ from .kernel_types import Kernel, KernelGraph
 from .ops import kind_of
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from pytest_tflite_latency.estimator.profile import DeviceProfile
 
 BACKEND = "xnnpack"
@@ -47,6 +53,14 @@ _CLAMP_TARGETS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "
                             "SUB", "MUL", "DIV", "AVERAGE_POOL_2D", "MAX_POOL_2D",
                             "CUSTOM:Convolution2DTransposeBias"})
 _PAD_TARGETS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
+# A CPU base (`estimator.profile.roofline`) whose ``relative_flop_cost`` has this key prices grouped
+# convolutions, which TensorFlow Lite's reference kernel runs, at that cost per FLOP-equivalent of
+# `reference_conv_work`.
+REFERENCE_CONV = "conv_reference"
+# The reference convolution's cost of one window tap in FLOPs: 2.2 ns per tap against 0.3 ns per FLOP,
+# fitted on 11 grouped convolutions (1 to 32 channels per group) timed alone on this host's builtin
+# kernels (``python -m pytest_tflite_latency.bench.op_profile``; within ±20% of each).
+REFERENCE_TAP_FLOPS = 7.2
 
 
 def xnnpack_support(sg: Subgraph, op: Op) -> str:
@@ -58,7 +72,29 @@ def xnnpack_support(sg: Subgraph, op: Op) -> str:
             return f"{op.opcode} on a {sg.tensors[i].dtype} tensor: TensorFlow Lite's builtin kernel runs it"
     if op.opcode == "MEAN" and not _spatial_mean(sg, op):
         return "MEAN over other than the two spatial axes: TensorFlow Lite's builtin kernel runs it"
+    groups = conv_groups(sg, op)
+    if groups > 1:
+        return f"CONV_2D in {groups} groups: TensorFlow Lite's reference convolution runs it"
     return ""
+
+
+def conv_groups(sg: Subgraph, op: Op) -> int:
+    """How many groups a CONV_2D convolves in (input channels over the filter's depth); 1 for other ops."""
+    if op.opcode != "CONV_2D" or len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
+        return 1
+    x, w = sg.tensors[op.inputs[0]].shape, sg.tensors[op.inputs[1]].shape
+    if len(x) != 4 or len(w) != 4 or w[3] <= 0 or x[3] <= w[3]:
+        return 1
+    return x[3] // w[3]
+
+
+def reference_conv_work(X: np.ndarray, features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(which rows are grouped convolutions, their work in FLOP-equivalents on TensorFlow Lite's reference
+    convolution): FLOPs plus `REFERENCE_TAP_FLOPS` per window tap (output element × kernel height × width)."""
+    col = {f: i for i, f in enumerate(features)}
+    rows = (X[:, col["kind_conv"]] > 0) & (X[:, col["groups"]] > 1)
+    taps = X[:, col["out_h"]] * X[:, col["out_w"]] * X[:, col["out_c"]] * X[:, col["kernel_h"]] * X[:, col["kernel_w"]]
+    return rows, np.where(rows, X[:, col["flops"]] + REFERENCE_TAP_FLOPS * taps, 0.0)
 
 
 def _spatial_mean(sg: Subgraph, op: Op) -> bool:

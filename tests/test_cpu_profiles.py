@@ -1,10 +1,18 @@
-"""The CPU profiles' training side: device names, core sets, and the int8 twin of a float graph."""
+"""The CPU profiles' training side: device names, core sets, the int8 twin of a float graph, the base fit."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from pytest_tflite_latency.bench import cpu_profiles
+from pytest_tflite_latency.bench import cpu_profiles, train
+from pytest_tflite_latency.bench.dataset import Record
+from pytest_tflite_latency.bench.writer import ModelWriter
+from pytest_tflite_latency.estimator.features import FEATURES, featurize
+from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.kernels import group_kernels
+from pytest_tflite_latency.estimator.profile import roofline
+from pytest_tflite_latency.estimator.xnnpack import BACKEND, REFERENCE_CONV
 
 
 @pytest.mark.parametrize(("phone", "precision", "cores", "name"), [
@@ -38,3 +46,37 @@ def test_default_build_is_one_big_core_and_all_cores_adds_every_measured_core_se
     every = cpu_profiles.wanted(None, all_cores=True)
     assert ("pixel4", "quant", "2med") in every and ("iphone7", "float", "2large") in every
     assert cpu_profiles.wanted(["pixel4-cpu-2med"], all_cores=False) == [("pixel4", "float", "2med")]
+
+
+def _grouped_model(width: int, groups: int, dense: int) -> np.ndarray:
+    """Features of a model with ``dense`` dense 3×3 convolutions and one grouped one."""
+    m = ModelWriter()
+    x = m.input((1, 14, 14, width))
+    for _ in range(dense):
+        x = m.conv2d(x, width, 3)
+    weights = m.const(np.zeros((width, 3, 3, width // groups), np.float32))
+    y = m.op("CONV_2D", [x, weights, m.const(np.zeros(width, np.float32))], [(1, 14, 14, width)], dict(
+        Padding=0, StrideW=1, StrideH=1, DilationWFactor=1, DilationHFactor=1, FusedActivationFunction=0))[0]
+    return featurize(group_kernels(load_graph(m.to_bytes([y])), BACKEND).kernels, BACKEND)
+
+
+@pytest.mark.parametrize("per_kind", [False, True])
+def test_cpu_base_recovers_the_reference_convolution_cost_whole_models_were_timed_with(per_kind):
+    truth = {"launch_ms": 0.002, "ms_per_flop": 2e-8, "ms_per_byte": 0.0,
+             "relative_flop_cost": {**train.RELATIVE_FLOP_COST, REFERENCE_CONV: 15.0}}
+    shapes = [(16, 16, 1), (32, 4, 2), (64, 64, 1), (32, 32, 3), (48, 6, 2), (64, 8, 4)]
+    records = []
+    for i, (width, groups, dense) in enumerate(shapes):
+        X = _grouped_model(width, groups, dense)
+        records.append(Record(f"m{i}", X, float(roofline(X, FEATURES, truth).sum()), np.ones(len(X), bool)))
+    base = cpu_profiles.cpu_base(records, per_kind=per_kind)
+    assert base["relative_flop_cost"][REFERENCE_CONV] / base["relative_flop_cost"]["conv"] == \
+        pytest.approx(15.0, rel=1e-3)
+    predicted = [roofline(r.X, FEATURES, base).sum() for r in records]
+    assert predicted == pytest.approx([r.y_ms for r in records], rel=1e-3)
+
+
+def test_cpu_base_without_grouped_convolutions_keeps_the_reference_prior():
+    X = _grouped_model(16, 1, 2)  # "groups" of 1: every convolution dense
+    records = [Record("dense", X, 1.0, np.ones(len(X), bool)), Record("dense2", X[:2], 0.7, np.ones(2, bool))]
+    assert cpu_profiles.cpu_base(records)["relative_flop_cost"][REFERENCE_CONV] == cpu_profiles.REFERENCE_PRIOR

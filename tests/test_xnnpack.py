@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.errors import ModelError
+from pytest_tflite_latency.estimator.features import FEATURES, featurize
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
 from pytest_tflite_latency.estimator.pipeline import estimate
-from pytest_tflite_latency.estimator.profile import device_names, load_profile
-from pytest_tflite_latency.estimator.xnnpack import model_precision
+from pytest_tflite_latency.estimator.profile import device_names, load_profile, roofline
+from pytest_tflite_latency.estimator.xnnpack import REFERENCE_CONV, REFERENCE_TAP_FLOPS, model_precision
 
 pytest_plugins = ["pytester"]
 DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
@@ -144,3 +146,41 @@ def test_devices_lists_cpu_profiles_with_their_unseen_family_error_on_the_cpu():
     text = render_devices([load_profile("pixel4-cpu-int8")], "table", 200, verbose=True)
     assert "pixel4-cpu-int8" in text and "measured int8 models, int8 on the CPU" in text
     assert "unseen families:" in text and "floor (FLOPs + file size):" in text
+
+
+def _grouped_conv(m: ModelWriter, x: int, groups: int) -> int:
+    """A CONV_2D whose filter is 1/groups of the input's depth, as Keras writes ``Conv2D(groups=...)``."""
+    n, h, w, c = m.shape(x)
+    weights = m.const(np.zeros((c, 3, 3, c // groups), np.float32))
+    bias = m.const(np.zeros(c, np.float32))
+    return m.op("CONV_2D", [x, weights, bias], [(n, h, w, c)], dict(
+        Padding=0, StrideW=1, StrideH=1, DilationWFactor=1, DilationHFactor=1, FusedActivationFunction=0))[0]
+
+
+def test_grouped_convolution_runs_on_the_reference_kernel_and_a_dense_one_on_xnnpack():
+    m = ModelWriter()
+    x = m.input((1, 14, 14, 64))
+    kg = xnnpack_kernels(m, [m.conv2d(_grouped_conv(m, x, 64), 64, 3)])
+    assert [k.op_names for k in kg.kernels] == [("CONV_2D",), ("CONV_2D",)]
+    assert "64 groups" in kg.kernels[0].note and "reference" in kg.kernels[0].note
+    assert kg.kernels[1].note == ""
+    assert any("builtin" in w for w in kg.warnings)
+
+
+def test_a_cpu_base_prices_grouped_convolutions_by_their_reference_work_and_other_kernels_as_before():
+    m = ModelWriter()
+    x = m.input((1, 14, 14, 32))
+    outputs = [_grouped_conv(m, x, 32), _grouped_conv(m, x, 4), m.conv2d(x, 32, 3)]
+    X = featurize(group_kernels(load_graph(m.to_bytes(outputs)), "xnnpack").kernels, "xnnpack")
+    plain = {"launch_ms": 0.01, "ms_per_flop": 1e-9, "ms_per_byte": 1e-7, "relative_flop_cost": {"conv": 1.0}}
+    priced = {**plain, "relative_flop_cost": {"conv": 1.0, REFERENCE_CONV: 20.0}}
+    before, after = roofline(X, FEATURES, plain), roofline(X, FEATURES, priced)
+    flops, moved = X[:, FEATURES.index("flops")], X[:, FEATURES.index("bytes_in")] + X[:, FEATURES.index("bytes_out")] \
+        + X[:, FEATURES.index("bytes_weights")]
+    taps = 14 * 14 * 32 * 3 * 3
+    for row in (0, 1):  # one channel per group, then eight
+        expected = 0.01 + 20.0 * 1e-9 * (flops[row] + REFERENCE_TAP_FLOPS * taps) + 1e-7 * moved[row]
+        assert after[row] == pytest.approx(expected, rel=1e-9)
+    assert after[2] == pytest.approx(before[2], rel=1e-12)
+    # per FLOP, a group of one channel pays its window taps more dearly than a group of eight
+    assert (after[0] - before[0]) / flops[0] > (after[1] - before[1]) / flops[1]
