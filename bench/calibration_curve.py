@@ -32,6 +32,7 @@ from pytest_tflite_latency.bench.calibrate import choose_source, fit_scales, gro
 from pytest_tflite_latency.bench.metrics import within_pct
 from pytest_tflite_latency.bench.progress import progress
 from pytest_tflite_latency.estimator.devices import phone as device
+from pytest_tflite_latency.estimator.features import kinds_of
 
 SHOTS = (1, 3, 10, 30)
 INTERVAL = (0.05, 0.95)
@@ -39,7 +40,7 @@ INTERVAL = (0.05, 0.95)
 
 def parts_of(data: calib_cache.CalibrationData, phone: str, family: str | None) -> np.ndarray:
     t = data.times[(phone, family)]
-    return np.array([group_sums(ms, X, t.overhead_ms) for ms, X in zip(t.kernel_ms, data.X, strict=True)])
+    return np.array([group_sums(ms, kinds_of(X), t.overhead_ms) for ms, X in zip(t.kernel_ms, data.X, strict=True)])
 
 
 def sources_for(target: str, vendor_only: bool) -> list[str]:
