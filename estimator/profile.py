@@ -166,9 +166,10 @@ class Roofline:
     and kinds with coefficients of their own (``per_kind``, fitted where the trainer had enough
     kernels; None where the profile has none, as in the JSON form). ``winograd``: the device's GPU
     delegate runs the kernels its Winograd rule selects (feature ``winograd``) as Winograd
-    convolutions, so they cost that work (`features.winograd_work`, three launches), not a direct
-    convolution's; absent in the JSON form means no. ``winograd_kernels``: coefficients of their own
-    for those kernels (a calibration's Winograd group), else the conv kind's."""
+    convolutions. ``winograd_kernels``: coefficients of their own for those kernels, on the direct
+    convolution's FLOPs and bytes like every kind's (fitted where the trainer measured such kernels);
+    without them a Winograd device prices those kernels as Winograd work (`features.winograd_work`,
+    three launches) on the conv kind's coefficients — the prior. Absent in the JSON form: no, none."""
 
     launch_ms: float
     ms_per_flop: float
@@ -444,7 +445,7 @@ def roofline(X: np.ndarray, features: tuple[str, ...], p: Roofline | Mapping) ->
         rows = X[:, features.index("winograd")] > 0
         c = p.winograd_kernels
         launch[rows], per_flop[rows], per_byte[rows] = c.launch_ms, c.ms_per_flop, c.ms_per_byte
-    launches, flops, moved = roofline_terms(X, features, p.winograd)
+    launches, flops, moved = roofline_terms(X, features, p.winograd and p.winograd_kernels is None)
     return launch * launches + per_flop * flops + per_byte * moved
 
 

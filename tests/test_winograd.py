@@ -72,12 +72,15 @@ def test_a_bundled_gpu_profile_prices_winograd_exactly_when_its_vendor_runs_it(p
 
 
 def test_a_winograd_gpu_prices_an_eligible_conv_below_a_direct_convs_base_and_others_the_same():
+    """Both ways a Winograd profile prices them: the prior (Winograd work on the conv coefficients) and
+    the served profile's own coefficients, fitted on its measured Winograd kernels."""
     profile = load_profile("galaxys10-gpu")
-    winograd = replace(profile, base=replace(profile.base, winograd=True))
     direct = replace(profile, base=replace(profile.base, winograd=False, winograd_kernels=None))
+    prior = replace(profile, base=replace(profile.base, winograd=True, winograd_kernels=None))
     eligible, outside = conv_row()[None, :], conv_row(channels_in=60)[None, :]
-    assert winograd.base_ms(eligible)[0] < direct.base_ms(eligible)[0]
-    assert winograd.base_ms(outside)[0] == pytest.approx(direct.base_ms(outside)[0], rel=1e-12)
+    for winograd in (prior, profile):
+        assert winograd.base_ms(eligible)[0] < direct.base_ms(eligible)[0]
+        assert winograd.base_ms(outside)[0] == pytest.approx(direct.base_ms(outside)[0], rel=1e-12)
 
 
 def test_the_winograd_flag_round_trips_through_the_profile_json_and_is_absent_when_off():
@@ -153,15 +156,15 @@ def test_a_measurement_database_written_before_the_winograd_column_reads_back_wi
     assert record.X.shape == rows.shape and record.X[:, WINOGRAD].tolist() == [1.0, 0.0]
 
 
-def test_the_trainer_gives_winograd_kernels_the_conv_coefficients_times_how_much_slower_they_measured():
+def test_the_trainer_gives_winograd_kernels_the_conv_coefficients_times_how_much_faster_they_measured():
     from pytest_tflite_latency.bench import train
     from pytest_tflite_latency.estimator.profile import roofline
 
     X = np.array([conv_row(), conv_row(size=(32, 32)), conv_row(channels_in=60), conv_row(kernel=1)])
     conv = {"launch_ms": 0.01, "ms_per_flop": 2e-9, "ms_per_byte": 3e-8}
     base = {**conv, "relative_flop_cost": {}, "per_kind": {"conv": conv}}
-    priced = roofline(X, FEATURES, {**base, "winograd": True})
-    y = priced * np.where(X[:, WINOGRAD] > 0, 1.5, 1.0)  # Winograd kernels 1.5× slower than their work
+    y = roofline(X, FEATURES, base) * np.where(X[:, WINOGRAD] > 0, 0.5, 1.0)  # twice a direct conv's speed
     own = train.winograd_kernels(X, y, base)["winograd_kernels"]
-    assert own == pytest.approx({k: 1.5 * v for k, v in conv.items()}, rel=1e-9)
-    assert train.winograd_kernels(X[2:], y[2:], base)["winograd_kernels"] == pytest.approx(conv, rel=1e-12)
+    assert own == pytest.approx({k: 0.5 * v for k, v in conv.items()}, rel=1e-9)
+    assert train.winograd_kernels(X[2:], y[2:], base) == {}  # none measured: the prior prices them
+    assert train.fit_kind_base(X[2:], y[2:], winograd=True)["winograd"] is True
