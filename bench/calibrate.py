@@ -31,8 +31,9 @@ from pytest_tflite_latency.estimator.wording import counted
 # profile serves (a kind): convolution-like kernels (ConvGeneric / Winograd / fully connected),
 # depthwise (its own kernel), and every other, memory-bound, kind. The last column is the overhead.
 # A group of its own for the convolutions the delegate runs as Winograd kernels (feature ``winograd``)
-# was tried and left out: at N = 10 it moved the six phones by −5 … +7 points (median 63.4% against 62.0%
-# within ±10%) and at N = 30 it lost on five phones of six (median 67.8% against 73.9%).
+# was tried and left out (`bench.calibration_curve --draws 20`, with the profiles' first Winograd pricing,
+# Winograd work on the conv coefficients): at N = 10 it moved the six phones by −5 … +7 points (median
+# 63.4% against 62.0% within ±10%), at N = 30 it lost on five phones of six (median 67.8% against 73.9%).
 GROUPS: tuple[tuple[str, ...], ...] = (("conv", "fc", "convtrans"), ("dwconv",))
 GROUP_NAMES = ("conv+fc+convtrans", "dwconv", "other", "overhead")
 N_SCALES = len(GROUPS) + 2
