@@ -1,7 +1,8 @@
 """kernels → features: one numeric row per kernel, meaningful across network families.
 
 Work (FLOPs), memory traffic (activation bytes read and written, weight bytes), normalised
-shapes (N·H·W·C), window parameters and the kernel kind. On the GPU backend activations and
+shapes (N·H·W·C), window parameters, the kernel kind, and whether the GPU delegate's Winograd rule
+selects the kernel. On the GPU backend activations and
 weights count 2 bytes per element (the delegate computes in fp16 by default); on the CPU, the
 tensor's own element size.
 """

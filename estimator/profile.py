@@ -450,9 +450,8 @@ def roofline(X: np.ndarray, features: tuple[str, ...], p: Roofline | Mapping) ->
 
 
 def roofline_terms(X: np.ndarray, features: tuple[str, ...], winograd: bool) -> tuple[np.ndarray, ...]:
-    """(launches, FLOPs, bytes moved) per row as the device runs it: ``winograd``, the rows the
-    delegate's Winograd rule selects cost that work (a profile whose features predate the column
-    has none)."""
+    """(launches, FLOPs, bytes moved) per row; with ``winograd``, the rows the delegate's Winograd rule
+    selects count a Winograd convolution's (features from before the column select none)."""
     flops, moved = work(X, features)
     launches = np.ones(X.shape[0])
     if winograd and "winograd" in features:
