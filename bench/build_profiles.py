@@ -77,7 +77,7 @@ def describe(candidate: tuple[str, str]) -> str:
 def fit_phone(models: list[qed.QedModel], phone: str, candidate: tuple[str, str]) -> train.Fit:
     algorithm, tree_features = candidate
     return train.fit_stock(qed.kernel_records(models, phone), qed.model_records(models, phone), algorithm, SEED,
-                           tree_features)
+                           tree_features, qed.PHONES[phone].winograd)
 
 
 def leave_family_out(models: list[qed.QedModel], phone: str, candidate: tuple[str, str],

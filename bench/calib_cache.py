@@ -20,6 +20,9 @@ from pytest_tflite_latency.bench.dataset import file_sha256, runs_on
 from pytest_tflite_latency.bench.progress import progress
 from pytest_tflite_latency.estimator.predict import kernel_ms
 from pytest_tflite_latency.estimator.profile import DeviceProfile, load_profile
+from pytest_tflite_latency.estimator.registry import bundled_dir
+
+PROFILE_DIR = bundled_dir()
 
 CACHE = Path(tempfile.gettempdir()) / "tflite-latency-calibration-cache.pkl"
 
@@ -66,7 +69,7 @@ def build(label: bool = True) -> CalibrationData:
         candidate = (bundled.provenance["regressor"], bundled.provenance["tree_features"])
         rest = [m for m in models if m.family != fam]
         f = train.fit_stock(qed.kernel_records(rest, phone), qed.model_records(rest, phone), *candidate[:1],
-                            seed=0, tree_features=candidate[1])
+                            seed=0, tree_features=candidate[1], winograd=qed.PHONES[phone].winograd)
         times[(phone, fam)] = source_times(f.profile("gpu"), models)
     return CalibrationData([m.name for m in models], [m.family for m in models], [m.X for m in models],
                            [np.array([k.runs_on == "GPU" for k in m.kernels]) for m in models],
@@ -77,7 +80,8 @@ def build(label: bool = True) -> CalibrationData:
 def load(path: Path = CACHE) -> CalibrationData:
     """The cached data, rebuilt when missing or made from other measurements."""
     key = file_sha256(qed.QED_DIR / "gpu_kernels.csv") + file_sha256(qed.QED_DIR / "models.csv") + ",".join(
-        f"{p.name}:{p.stat().st_size}" for p in sorted(qed.GRAPHS.glob("*.tflite")))
+        f"{p.name}:{p.stat().st_size}" for p in sorted(qed.GRAPHS.glob("*.tflite"))) + ",".join(
+        file_sha256(PROFILE_DIR / f"{p.profile}.json") for p in qed.PHONES.values())  # retrained: rebuilt
     if path.is_file():
         with open(path, "rb") as f:
             stored_key, data = pickle.load(f)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..estimator.features import FEATURES
+from ..estimator.features import current_rows
 from ..measurement import Measurement
 
 SCHEMA_VERSION = 1
@@ -212,7 +212,7 @@ class Database:
                  " FROM measurements x JOIN models m ON m.id = x.model_id"
                  " WHERE x.device_id=? AND x.status='ok'" + (" AND m.kind=?" if kind else "") + " ORDER BY x.id")
         rows = self.conn.execute(query, (info["id"], kind) if kind else (info["id"],)).fetchall()
-        return [StoredRecord(src, k, kt, ms, np.array(json.loads(f), dtype=float).reshape(-1, len(FEATURES)),
+        return [StoredRecord(src, k, kt, ms, current_rows(json.loads(f)),
                              np.array(json.loads(lr), dtype=bool)) for src, k, kt, ms, f, lr in rows]
 
     def status(self) -> list[dict]:

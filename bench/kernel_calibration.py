@@ -143,10 +143,10 @@ def loo_errors(model: Fit, networks: list[Record]) -> np.ndarray:
 
 
 def fit_kernels(kernels: list[Record], networks: list[Record], src_user: np.ndarray, X_pool: np.ndarray,
-                src_pool: np.ndarray, seed: int = 0) -> KernelCalibration:
+                src_pool: np.ndarray, seed: int = 0, winograd: bool = False) -> KernelCalibration:
     """Both candidate profiles (module docstring); the one with the smaller leave-one-out error on the
     measured whole models is served. ``src_user`` and ``src_pool``: each source's predicted ms (rows) of
-    the measured and the pool's kernels."""
+    the measured and the pool's kernels; ``winograd``: the phone's delegate runs Winograd convolutions."""
     from pytest_tflite_latency.bench import train
 
     X_user = np.vstack([r.X for r in kernels])
@@ -154,12 +154,12 @@ def fit_kernels(kernels: list[Record], networks: list[Record], src_user: np.ndar
     labels, weights = transfer_labels(X_user, y_user, src_user, X_pool, src_pool)
     pseudo = [Record(f"shared#{i}", X_pool[i:i + 1], float(v), np.ones(1, bool), kind="kernel")
               for i, v in enumerate(labels)]
-    models = {"direct": train.fit_kernel_model(kernels, ALGORITHM, seed, TREE_FEATURES),
-              "transfer": train.fit_kernel_model(kernels + pseudo, ALGORITHM, seed, TREE_FEATURES)}
+    models = {"direct": train.fit_kernel_model(kernels, ALGORITHM, seed, TREE_FEATURES, winograd),
+              "transfer": train.fit_kernel_model(kernels + pseudo, ALGORITHM, seed, TREE_FEATURES, winograd)}
     direct_ms = _predicted_ms(models["direct"].profile("gpu"), X_pool)
     blended = [Record(r.name, r.X, float(np.sqrt(r.y_ms * max(d, 1e-6))), r.learned, kind="kernel")
                for r, d in zip(pseudo, direct_ms, strict=True)]
-    models["blend"] = train.fit_kernel_model(kernels + blended, ALGORITHM, seed, TREE_FEATURES)
+    models["blend"] = train.fit_kernel_model(kernels + blended, ALGORITHM, seed, TREE_FEATURES, winograd)
     return KernelCalibration({k: composed(m, networks) for k, m in models.items()},
                              {k: loo_errors(m, networks) for k, m in models.items()}, weights)
 
@@ -172,7 +172,7 @@ ROUTE_TEXT = {"direct": "trees on the measured kernels alone",
               "models": "a bundled profile scaled per kernel group on the whole models (bench/calibrate.py)"}
 # What `python -m pytest_tflite_latency.bench.kernel_calibration` printed for the served route (300 kernels,
 # 10 whole models, each shared phone left out): the share of its unseen-family models within ±10%.
-EXPECTED = "48–91% within ±10% (median 72%) on models of unseen families, each shared phone left out"
+EXPECTED = "77–95% within ±10% (median 80%) on models of unseen families, each shared phone left out"
 
 
 def _predicted_ms(profile, X: np.ndarray) -> np.ndarray:
@@ -197,12 +197,16 @@ def calibrate_kernels(kernels: list[Record], networks: list[Record], sources: li
     """A profile named ``name`` from a phone's single-kernel and whole-model measurements: the kernel
     routes (`fit_kernels`, the bundled ``sources`` lending the transfer route their kernel models) and
     the whole-model calibration (`bench.calibrate`), the one with the least leave-one-out error on the
-    measured models served. Returns the profile and the warnings to print."""
+    measured models served. The kernel routes price Winograd convolutions where ``family`` (the user's
+    ``--gpu``) names a vendor whose GPUs run them (`devices.uses_winograd`); with ``auto``, not.
+    Returns the profile and the warnings to print."""
     from pytest_tflite_latency.bench.calibrate import calibrate_from, calibrated_device, heldout_figures, interval_for
+    from pytest_tflite_latency.estimator.devices import uses_winograd
 
     X_user, X_pool = np.vstack([r.X for r in kernels]), shared_kernels()
     cal = fit_kernels(kernels, networks, np.array([_predicted_ms(p, X_user) for p in sources]), X_pool,
-                      np.array([_predicted_ms(p, X_pool) for p in sources]))
+                      np.array([_predicted_ms(p, X_pool) for p in sources]),
+                      winograd=uses_winograd(getattr(family, "vendor", None)))
     whole = calibrate_from(sources, networks, name, family)
     loo = {**cal.loo, "models": whole.loo}
     route = min(loo, key=lambda k: mape(loo[k]))
@@ -227,7 +231,7 @@ def calibrate_kernels(kernels: list[Record], networks: list[Record], sources: li
     lead = sources[int(np.argmax(cal.source_weights))]  # lends what the fit does not set (CPU fallback)
     return dataclasses.replace(
         lead, name=name, title=f"trained on {len(kernels)} kernels and {len(networks)} models of this phone",
-        base=f.base, correction=f.correction, trained_range=f.trained_range, context=f.context,
+        features=FEATURES, base=f.base, correction=f.correction, trained_range=f.trained_range, context=f.context,
         kernel_scale=f.kernel_scale, overhead_ms=f.overhead_ms, provenance=provenance,
         interval={"low": float(lo), "high": float(hi), "coverage": 0.9},
         device=calibrated_device(lead, name, family)), warnings
@@ -278,7 +282,8 @@ def evaluate(phone: str, kernels_n: int, models_n: int, draws: int) -> dict[str,
             chosen = [networks[i] for i in drawn]
             src_user = np.array([[data.times[(s, fam)].kernel_ms[measured_at[i][0]][measured_at[i][1]] for i in pick]
                                  for s in sources])
-            cal = fit_kernels([kernels[i] for i in pick], chosen, src_user, X_pool, src_pool)
+            cal = fit_kernels([kernels[i] for i in pick], chosen, src_user, X_pool, src_pool,
+                              winograd=qed.PHONES[phone].winograd)
             calib = np.array([index[networks[i].name] for i in drawn])
             yc = np.array([n.y_ms for n in chosen])
             best = list(A)[choose_source([A[s][calib] for s in A], yc)]

@@ -15,6 +15,15 @@ from typing import Literal
 Vendor = Literal["qualcomm", "arm", "imagination", "apple"]
 Backend = Literal["gpu", "cpu"]
 VENDORS: tuple[Vendor, ...] = ("qualcomm", "arm", "imagination", "apple")
+# Vendors whose GPUs the TFLite GPU delegate runs Winograd 4×4→6×6 convolutions on where its rule selects
+# them (`estimator.features.winograd_rule`): every such kernel of the Mali, PowerVR and Apple phones in
+# the shared measurements ran as `convolution_winograd_4x4_6x6`, none of the Adreno phones' did.
+WINOGRAD_VENDORS: frozenset[Vendor] = frozenset({"arm", "imagination", "apple"})
+
+
+def uses_winograd(vendor: Vendor | None) -> bool:
+    """Whether the GPU delegate takes its Winograd path on this vendor's GPUs."""
+    return vendor in WINOGRAD_VENDORS
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,11 @@ class Phone:
     generation: int  # the GPU's architecture generation within its vendor (Adreno 6xx → 6, Mali Bifrost G7x → 7)
     api: Literal["OpenCL", "Metal"]
     aliases: tuple[str, ...] = ()  # GPU names that select this profile (``adreno640``)
+
+    @property
+    def winograd(self) -> bool:
+        """The delegate runs Winograd convolutions on this phone's GPU (`uses_winograd`)."""
+        return uses_winograd(self.vendor)
 
 
 @dataclass(frozen=True)

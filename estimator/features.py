@@ -1,7 +1,8 @@
 """kernels → features: one numeric row per kernel, meaningful across network families.
 
 Work (FLOPs), memory traffic (activation bytes read and written, weight bytes), normalised
-shapes (N·H·W·C), window parameters and the kernel kind. On the GPU backend activations and
+shapes (N·H·W·C), window parameters, the kernel kind, and whether the GPU delegate's Winograd rule
+selects the kernel. On the GPU backend activations and
 weights count 2 bytes per element (the delegate computes in fp16 by default); on the CPU, the
 tensor's own element size.
 """
@@ -20,8 +21,12 @@ FEATURES = (
     "flops", "bytes_in", "bytes_out", "bytes_weights", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
     "in_slices", "out_slices", "work_items", "flops_per_item", "flops_per_byte", "kernel_h", "kernel_w",
     "stride", "dilation", "groups", "n_ops", "n_inputs", "linked_add", "linked_mul", "linked_activation",
-    "linked_other", *(f"kind_{k}" for k in KINDS),
+    "linked_other", *(f"kind_{k}" for k in KINDS), "winograd",
 )
+# Columns added since profiles first carried their feature names, each derived from the columns
+# before it: a profile trained without them lists a prefix of FEATURES (its trees read only those
+# columns), and stored rows of that width are completed by `current_rows`.
+ADDED_FEATURES = ("winograd",)
 # What a profile's correction trees see: the shape of the work (slices, work items, FLOPs per item
 # and per byte, window, linked ops, kind), none of its absolute size. Size reaches an estimate through
 # the roofline base, so the trees cannot learn one family's sizes as its signature: on the shared real
@@ -30,7 +35,7 @@ FEATURES = (
 TREE_FEATURES = (
     "in_slices", "out_slices", "work_items", "flops_per_item", "flops_per_byte", "kernel_h", "kernel_w",
     "stride", "dilation", "groups", "linked_add", "linked_mul", "linked_activation", "linked_other",
-    *(f"kind_{k}" for k in KINDS),
+    *(f"kind_{k}" for k in KINDS), "winograd",
 )
 SLICE = 4  # GPU tensors are stored in slices of four channels (the delegate's PHWC4 / texture layout)
 # FLOPs per element of the larger of input and output, for kinds without a multiply-accumulate window.
@@ -49,6 +54,22 @@ GPU_BYTES_PER_ELEMENT = 2.0  # the delegate stores float and (dequantized) int8 
 _GPU_FP16_DTYPES = frozenset({"float32", "float16", "int8", "uint8"})
 _ACTIVATIONS = frozenset({"relu", "sigmoid", "hard_swish", "tanh", "elu", "prelu", "leaky_relu", "gelu"})
 _COL = {name: i for i, name in enumerate(FEATURES)}
+# The GPU delegate's Winograd F(4×4, 3×3) selection (TFLite's IsSuitableForWinograd4x4To6x6 and
+# IsRecommendedForWinograd4x4To6x6): a plain 3×3 CONV_2D, stride and dilation 1, at least 16 slices of
+# four channels in and out, and at least 32 output tiles of 4×4. On the shared measurements it names
+# every `convolution_winograd_4x4_6x6` kernel of the Mali, PowerVR and Apple phones exactly (3,203 rows,
+# no mismatch); the Adreno phones never ran one. Whether a GPU takes the path is the profile's
+# (`Roofline.winograd`), not this flag's.
+WINOGRAD_MIN_SLICES = 16
+WINOGRAD_MIN_TILES = 32
+WINOGRAD_TILE = 4  # output tile side; the transformed tile is (4 + 3 − 1)² = 36 values
+WINOGRAD_POINTS = 36
+# FLOPs per tile and channel of the two transforms (6×6 input tile B^T·d·B, 36 → 4×4 output A^T·m·A,
+# dense matrix products) and the kernels the delegate runs for one such convolution (input transform,
+# batched 36-point matrix multiply, output transform)
+WINOGRAD_INPUT_FLOPS = 2.0 * 2 * 6 * 6 * 6
+WINOGRAD_OUTPUT_FLOPS = 2.0 * (4 * 6 * 6 + 4 * 6 * 4)
+WINOGRAD_KERNELS = 3
 
 
 @dataclass(frozen=True)
@@ -169,7 +190,53 @@ def featurize(kernels: list[Kernel], backend: str) -> np.ndarray:
                 "linked_activation" if name in _ACTIVATIONS else "linked_other")
             row[_COL[column]] += 1
         row[_COL[f"kind_{k.kind}"]] = 1.0
+    X[:, _COL["winograd"]] = winograd_rule(X)
     return X
+
+
+def winograd_rule(X: np.ndarray, features: tuple[str, ...] = FEATURES) -> np.ndarray:
+    """1.0 where the GPU delegate's Winograd 4×4→6×6 rule holds for the kernel, else 0.0 (from the
+    shape columns alone, so rows of any `FEATURES` width that holds them can be judged)."""
+    c = {f: X[:, i] for i, f in enumerate(features)}
+    tiles = np.ceil(c["out_h"] / WINOGRAD_TILE) * np.ceil(c["out_w"] / WINOGRAD_TILE)
+    holds = ((c["kind_conv"] > 0) & (c["kernel_h"] == 3) & (c["kernel_w"] == 3) & (c["stride"] == 1)
+             & (c["dilation"] == 1) & (c["groups"] == 1) & (c["in_slices"] >= WINOGRAD_MIN_SLICES)
+             & (c["out_slices"] >= WINOGRAD_MIN_SLICES) & (tiles >= WINOGRAD_MIN_TILES))
+    return holds.astype(float)
+
+
+def winograd_work(X: np.ndarray, features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(FLOPs, bytes moved) of each row run as the delegate's Winograd convolution: 36 multiply-adds
+    per 4×4 output tile and channel pair (144 direct), both transforms, the filters in their 6×6
+    form, and the transformed input and output written and read once each (GPU element size)."""
+    c = {f: X[:, i] for i, f in enumerate(features)}
+    linked = sum(c[f] for f in ("linked_add", "linked_mul", "linked_activation", "linked_other"))
+    per_output = FLOPS_PER_MAC * 9 * c["in_c"] + linked
+    outputs = c["flops"] / np.maximum(per_output, 1.0)  # N·H·W·C of the output
+    tiles = outputs / np.maximum(c["out_h"] * c["out_w"] * c["out_c"], 1.0) \
+        * np.ceil(c["out_h"] / WINOGRAD_TILE) * np.ceil(c["out_w"] / WINOGRAD_TILE)
+    flops = tiles * (FLOPS_PER_MAC * WINOGRAD_POINTS * c["in_c"] * c["out_c"] + WINOGRAD_INPUT_FLOPS * c["in_c"]
+                     + WINOGRAD_OUTPUT_FLOPS * c["out_c"]) + linked * outputs
+    transformed = 2 * GPU_BYTES_PER_ELEMENT * WINOGRAD_POINTS * tiles * (c["in_c"] + c["out_c"])
+    moved = c["bytes_in"] + c["bytes_out"] + c["bytes_weights"] * WINOGRAD_POINTS / 9 + transformed
+    return flops, moved
+
+
+def current_rows(rows: object) -> np.ndarray:
+    """Feature rows of this version's width: rows stored by an older version (a prefix of `FEATURES`,
+    before `ADDED_FEATURES`) get the added columns, derived from theirs; ValueError for any other width."""
+    X = np.asarray(rows, dtype=float)
+    if X.size == 0:
+        return X.reshape(0, len(FEATURES))
+    if X.ndim == 2 and X.shape[1] == len(FEATURES):
+        return X
+    old = len(FEATURES) - len(ADDED_FEATURES)
+    if X.ndim != 2 or X.shape[1] != old:
+        raise ValueError(f"feature rows of shape {X.shape}, not (n, {old}) or (n, {len(FEATURES)})")
+    out = np.zeros((X.shape[0], len(FEATURES)))
+    out[:, :old] = X
+    out[:, _COL["winograd"]] = winograd_rule(X, FEATURES[:old])
+    return out
 
 
 def kinds_of(X: np.ndarray) -> list[str]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES, PRECISIONS, resolve_device
 from pytest_tflite_latency.estimator.errors import ProfileError, UnknownDeviceError
-from pytest_tflite_latency.estimator.features import FEATURES
+from pytest_tflite_latency.estimator.features import FEATURES, WINOGRAD_KERNELS, winograd_work
 from pytest_tflite_latency.estimator.inputs import InputError
 from pytest_tflite_latency.estimator.kernels import KINDS
 from pytest_tflite_latency.estimator.registry import bundled_dir, device_names
@@ -165,13 +165,20 @@ class Coefficients:
 class Roofline:
     """An analytic cost per kernel: shared coefficients with a relative FLOP cost per kernel kind,
     and kinds with coefficients of their own (``per_kind``, fitted where the trainer had enough
-    kernels; None where the profile has none, as in the JSON form)."""
+    kernels; None where the profile has none, as in the JSON form). ``winograd``: the device's GPU
+    delegate runs the kernels its Winograd rule selects (feature ``winograd``) as Winograd
+    convolutions. ``winograd_kernels``: coefficients of their own for those kernels, on the direct
+    convolution's FLOPs and bytes like every kind's (fitted where the trainer measured such kernels);
+    without them a Winograd device prices those kernels as Winograd work (`features.winograd_work`,
+    three launches) on the conv kind's coefficients — the prior. Absent in the JSON form: no, none."""
 
     launch_ms: float
     ms_per_flop: float
     ms_per_byte: float
     relative_flop_cost: dict[str, float]
     per_kind: dict[str, Coefficients] | None = None
+    winograd: bool = False
+    winograd_kernels: Coefficients | None = None
 
     @classmethod
     def of(cls, p: Roofline | Mapping) -> Roofline:
@@ -182,13 +189,19 @@ class Roofline:
     def from_dict(cls, d: Mapping) -> Roofline:
         per_kind = d.get("per_kind")
         return cls(d["launch_ms"], d["ms_per_flop"], d["ms_per_byte"], dict(d["relative_flop_cost"]),
-                   None if per_kind is None else {k: Coefficients.from_dict(v) for k, v in per_kind.items()})
+                   None if per_kind is None else {k: Coefficients.from_dict(v) for k, v in per_kind.items()},
+                   d.get("winograd") is True,
+                   Coefficients.from_dict(d["winograd_kernels"]) if d.get("winograd_kernels") else None)
 
     def to_dict(self) -> dict:
         d = {"launch_ms": self.launch_ms, "ms_per_flop": self.ms_per_flop, "ms_per_byte": self.ms_per_byte,
              "relative_flop_cost": dict(self.relative_flop_cost)}
         if self.per_kind is not None:
             d["per_kind"] = {k: c.to_dict() for k, c in self.per_kind.items()}
+        if self.winograd:
+            d["winograd"] = True
+        if self.winograd_kernels is not None:
+            d["winograd_kernels"] = self.winograd_kernels.to_dict()
         return d
 
     def coefficients(self, kind: str) -> Coefficients:
@@ -431,13 +444,31 @@ def roofline(X: np.ndarray, features: tuple[str, ...], p: Roofline | Mapping) ->
         rows = X[:, col[f"kind_{kind}"]] > 0
         c = p.coefficients(kind)
         launch[rows], per_flop[rows], per_byte[rows] = c.launch_ms, c.ms_per_flop, c.ms_per_byte
-    flops, moved = work(X, features)
+    if p.winograd_kernels is not None and "winograd" in features:
+        rows = X[:, features.index("winograd")] > 0
+        c = p.winograd_kernels
+        launch[rows], per_flop[rows], per_byte[rows] = c.launch_ms, c.ms_per_flop, c.ms_per_byte
+    launches, flops, moved = roofline_terms(X, features, p.winograd and p.winograd_kernels is None)
     reference = p.relative_flop_cost.get(REFERENCE_CONV)
     if reference is not None:
         rows, reference_work = reference_conv_work(X, features)
         flops = np.where(rows, reference_work, flops)
         per_flop = np.where(rows, p.ms_per_flop * reference, per_flop)
-    return launch + per_flop * flops + per_byte * moved
+    return launch * launches + per_flop * flops + per_byte * moved
+
+
+def roofline_terms(X: np.ndarray, features: tuple[str, ...], winograd: bool) -> tuple[np.ndarray, ...]:
+    """(launches, FLOPs, bytes moved) per row; with ``winograd``, the rows the delegate's Winograd rule
+    selects count a Winograd convolution's (features from before the column select none)."""
+    flops, moved = work(X, features)
+    launches = np.ones(X.shape[0])
+    if winograd and "winograd" in features:
+        rows = X[:, features.index("winograd")] > 0
+        if rows.any():
+            flops, moved = flops.copy(), moved.copy()
+            flops[rows], moved[rows] = winograd_work(X[rows], features)
+            launches[rows] = WINOGRAD_KERNELS
+    return launches, flops, moved
 
 
 COEFFICIENTS = ("launch_ms", "ms_per_flop", "ms_per_byte")

@@ -13,7 +13,7 @@ from typing import get_args
 import numpy as np
 
 from .errors import ProfileError
-from .features import FEATURES
+from .features import ADDED_FEATURES, FEATURES
 from .kernel_types import Backend
 from .wording import short_repr
 
@@ -53,8 +53,10 @@ def validate_profile(d: object, source: str = "<profile>") -> None:
     _check_numbers({k: v for k, v in d.items() if k != "correction"}, source, "", nonnegative=False)
     for key in _COSTS:
         _check_numbers(d.get(key, {}), source, key, nonnegative=True)
+    for key in ("base", "cpu_fallback", "transfer"):
+        _check_winograd(d[key], source, key)
     for key in (*_COSTS, "context", "interval"):
-        _check_only_numbers(d.get(key, {}), source, key)
+        _check_only_numbers({k: v for k, v in d.get(key, {}).items() if k != "winograd"}, source, key)
     _check_trained_range(d["trained_range"], source)
     _check_features(d["features"], source)
     for key in ("base", "cpu_fallback", "transfer"):
@@ -109,9 +111,20 @@ def _check_trained_range(limits: dict, source: str) -> None:
 
 
 def _check_features(features: list, source: str) -> None:
-    if tuple(features) != FEATURES:
+    """This version's features, or those of a version before `ADDED_FEATURES` (a prefix: its trees
+    read the same columns)."""
+    older = FEATURES[:len(FEATURES) - len(ADDED_FEATURES)]
+    if tuple(features) not in (FEATURES, older):
         raise ProfileError(source, f"its {len(features)} features are not the {len(FEATURES)} this "
                                    "estimator computes; export it again with this version")
+
+
+def _check_winograd(p: object, source: str, where: str) -> None:
+    if isinstance(p, dict) and "winograd" in p and not isinstance(p["winograd"], bool):
+        raise ProfileError(source, f"{where}.winograd must be true or false, got {_short(p['winograd'])}")
+    own = p.get("winograd_kernels") if isinstance(p, dict) else None
+    if own is not None and (not isinstance(own, dict) or not all(_is_number(own.get(k)) for k in _ROOFLINE[:3])):
+        raise ProfileError(source, f"{where}.winograd_kernels needs numbers {', '.join(_ROOFLINE[:3])}")
 
 
 def _check_roofline(p: dict, source: str, where: str) -> None:
