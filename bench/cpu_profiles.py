@@ -14,7 +14,7 @@ read through the estimator's own XNNPACK kernel model (`estimator.xnnpack`): flo
 ``bench/data/qed-usc-mobile-cnn``, int8 graphs (TensorFlow full-integer post-training quantization,
 `bench/rebuild_qed_int8.py`) from ``bench/data/qed-usc-mobile-cnn-int8``; targets are the end-to-end CPU
 columns of ``models.csv`` (TensorFlow Lite 2.10, XNNPACK). Only whole-model times exist, so the
-predictor is, per kernel, a fitted roofline (launch, FLOPs, bytes, and the reference convolution's cost
+predictor is, per kernel, a fitted roofline (FLOPs, bytes, and the reference convolution's cost
 for grouped CONV_2Ds: `cpu_base`) times a learned correction (trees on
 each kernel configuration's latency solved from whole models), as for nn-Meter's whole-model data.
 Each profile states its error on families it never saw: leave-one-family-out cross-validation of exactly
@@ -61,6 +61,12 @@ CORE_WORDS = {"large": "big", "med": "mid", "small": "little"}
 # training models have no grouped convolution to fit it from: 0.3 ns against 0.0135 ns per FLOP for a
 # 1×1 CONV_2D on XNNPACK, both timed on this host (`bench.op_profile`).
 REFERENCE_PRIOR = 22.0
+# The base's cost per kernel (``launch_ms``), not fitted: fitted on whole models it took 0.01-0.2 ms a
+# kernel (XNNPACK's own cost per node is microseconds), the time of whatever else grows with the training
+# models' kernel counts, and charged it to every kernel of a family of many small ones: MobileNet V3
+# (100+ kernels) left out came out 20-30% over on the Pixel 4 and the Galaxy A03s. The trees, which see
+# each kernel's shape, carry what small kernels cost.
+LAUNCH_MS = 1e-5
 
 
 @dataclass(frozen=True)
@@ -184,7 +190,7 @@ def _by_phone(row: dict, precision: str) -> dict[str, float]:
 
 
 def cpu_base(records: list[Record], per_kind: bool = False) -> dict:
-    """A CPU roofline fitted on whole models (NNLS on relative errors): launch per kernel, a FLOP cost
+    """A CPU roofline fitted on whole models (NNLS on relative errors): `LAUNCH_MS` per kernel, a FLOP cost
     (shared, with `train.RELATIVE_FLOP_COST` per kind; or, ``per_kind``, one for each of `FLOP_KINDS`:
     int8 convolutions gain far more from dot-product instructions than depthwise ones), one cost per
     byte moved, and the cost of TensorFlow Lite's reference convolution, which runs grouped CONV_2Ds
@@ -197,18 +203,18 @@ def cpu_base(records: list[Record], per_kind: bool = False) -> dict:
         flops = np.where(grouped, 0.0, flops)
         flop_columns = [flops[kinds == k].sum() for k in FLOP_KINDS] if per_kind else \
             [sum(train.RELATIVE_FLOP_COST.get(k, 1.0) * flops[kinds == k].sum() for k in set(kinds))]
-        rows.append([len(r.X), *flop_columns, moved.sum(), reference.sum()])
+        rows.append([*flop_columns, moved.sum(), reference.sum()])
     y = np.array([r.y_ms for r in records])
     W = np.array(rows) / y[:, None]
     scale = np.abs(W).max(axis=0) + 1e-30
     c = nnls(W / scale, np.ones(len(y)))[0] / scale
-    per_flop = max(float(c[1]), 1e-15)
-    fitted_kinds = {k: float(c[1 + i]) / per_flop for i, k in enumerate(FLOP_KINDS)}
+    per_flop = max(float(c[0]), 1e-15)
+    fitted_kinds = {k: float(c[i]) / per_flop for i, k in enumerate(FLOP_KINDS)}
     relative = {**dict.fromkeys(train.RELATIVE_FLOP_COST, 0.0), **fitted_kinds} if per_kind else \
         dict(train.RELATIVE_FLOP_COST)
     fitted = float(c[-1]) / per_flop if W[:, -1].any() else REFERENCE_PRIOR
     relative[REFERENCE_CONV] = max(fitted, relative["conv"])
-    return {"launch_ms": float(c[0]) or 1e-5, "ms_per_flop": per_flop, "ms_per_byte": float(c[-2]),
+    return {"launch_ms": LAUNCH_MS, "ms_per_flop": per_flop, "ms_per_byte": float(c[-2]),
             "relative_flop_cost": relative}
 
 

@@ -62,7 +62,7 @@ def _grouped_model(width: int, groups: int, dense: int) -> np.ndarray:
 
 @pytest.mark.parametrize("per_kind", [False, True])
 def test_cpu_base_recovers_the_reference_convolution_cost_whole_models_were_timed_with(per_kind):
-    truth = {"launch_ms": 0.002, "ms_per_flop": 2e-8, "ms_per_byte": 0.0,
+    truth = {"launch_ms": cpu_profiles.LAUNCH_MS, "ms_per_flop": 2e-8, "ms_per_byte": 0.0,
              "relative_flop_cost": {**train.RELATIVE_FLOP_COST, REFERENCE_CONV: 15.0}}
     shapes = [(16, 16, 1), (32, 4, 2), (64, 64, 1), (32, 32, 3), (48, 6, 2), (64, 8, 4)]
     records = []
@@ -80,3 +80,16 @@ def test_cpu_base_without_grouped_convolutions_keeps_the_reference_prior():
     X = _grouped_model(16, 1, 2)  # "groups" of 1: every convolution dense
     records = [Record("dense", X, 1.0, np.ones(len(X), bool)), Record("dense2", X[:2], 0.7, np.ones(2, bool))]
     assert cpu_profiles.cpu_base(records)["relative_flop_cost"][REFERENCE_CONV] == cpu_profiles.REFERENCE_PRIOR
+
+
+def test_cpu_base_charges_no_fitted_cost_per_kernel_when_times_grow_with_kernel_count():
+    """Models whose times carry 0.2 ms a kernel beyond their FLOPs: the base keeps its fixed per-kernel
+    cost and prices the work by FLOPs and bytes only, leaving the rest to the trees."""
+    records = []
+    for i, (width, dense) in enumerate([(16, 1), (16, 4), (32, 2), (64, 1), (64, 6)]):
+        X = _grouped_model(width, 1, dense)
+        flops = X[:, FEATURES.index("flops")].sum()
+        records.append(Record(f"m{i}", X, 2e-8 * flops + 0.2 * len(X), np.ones(len(X), bool)))
+    base = cpu_profiles.cpu_base(records)
+    assert base["launch_ms"] == cpu_profiles.LAUNCH_MS
+    assert base["ms_per_flop"] > 0 and base["ms_per_byte"] >= 0
