@@ -37,11 +37,11 @@ from pytest_tflite_latency.bench.build_profiles import PROFILE_DIR, interval_lev
 from pytest_tflite_latency.bench.dataset import Record, file_sha256
 from pytest_tflite_latency.bench.metrics import summarize
 from pytest_tflite_latency.bench.progress import progress
-from pytest_tflite_latency.estimator.features import FEATURES, featurize, kinds_of
+from pytest_tflite_latency.estimator.features import FEATURES, REFERENCE_CONV, featurize, kinds_of, reference_conv_work
 from pytest_tflite_latency.estimator.graph import Graph, Op, Tensor, load_graph
 from pytest_tflite_latency.estimator.kernels import Kernel, group_kernels
 from pytest_tflite_latency.estimator.profile import DeviceProfile, roofline, work
-from pytest_tflite_latency.estimator.xnnpack import BACKEND, REFERENCE_CONV, reference_conv_work
+from pytest_tflite_latency.estimator.xnnpack import BACKEND
 
 GRAPHS_INT8 = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn-int8"
 PRECISIONS = {"float": ("float32", qed.GRAPHS), "quant": ("int8", GRAPHS_INT8)}
@@ -194,7 +194,7 @@ def cpu_base(records: list[Record], per_kind: bool = False) -> dict:
     (shared, with `train.RELATIVE_FLOP_COST` per kind; or, ``per_kind``, one for each of `FLOP_KINDS`:
     int8 convolutions gain far more from dot-product instructions than depthwise ones), one cost per
     byte moved, and the cost of TensorFlow Lite's reference convolution, which runs grouped CONV_2Ds
-    (`xnnpack.reference_conv_work`; its FLOPs leave the other columns)."""
+    (`features.reference_conv_work`; its FLOPs leave the other columns)."""
     rows = []
     for r in records:
         kinds = np.array(kinds_of(r.X))

@@ -70,6 +70,14 @@ WINOGRAD_POINTS = 36
 WINOGRAD_INPUT_FLOPS = 2.0 * 2 * 6 * 6 * 6
 WINOGRAD_OUTPUT_FLOPS = 2.0 * (4 * 6 * 6 + 4 * 6 * 4)
 WINOGRAD_KERNELS = 3
+# A CPU base (`estimator.profile.roofline`) whose ``relative_flop_cost`` has this key prices grouped
+# convolutions, which TensorFlow Lite's reference kernel runs, at that cost per FLOP-equivalent of
+# `reference_conv_work`.
+REFERENCE_CONV = "conv_reference"
+# The reference convolution's cost of one window tap in FLOPs: 2.2 ns per tap against 0.3 ns per FLOP,
+# fitted on 11 grouped convolutions (1 to 32 channels per group) timed alone on this host's builtin
+# kernels (``python -m pytest_tflite_latency.bench.op_profile``; within ±20% of each).
+REFERENCE_TAP_FLOPS = 7.2
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,15 @@ def winograd_work(X: np.ndarray, features: tuple[str, ...]) -> tuple[np.ndarray,
     transformed = 2 * GPU_BYTES_PER_ELEMENT * WINOGRAD_POINTS * tiles * (c["in_c"] + c["out_c"])
     moved = c["bytes_in"] + c["bytes_out"] + c["bytes_weights"] * WINOGRAD_POINTS / 9 + transformed
     return flops, moved
+
+
+def reference_conv_work(X: np.ndarray, features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(which rows are grouped convolutions, their work in FLOP-equivalents on TensorFlow Lite's reference
+    convolution): FLOPs plus `REFERENCE_TAP_FLOPS` per window tap (output element × kernel height × width)."""
+    col = {f: i for i, f in enumerate(features)}
+    rows = (X[:, col["kind_conv"]] > 0) & (X[:, col["groups"]] > 1)
+    taps = X[:, col["out_h"]] * X[:, col["out_w"]] * X[:, col["out_c"]] * X[:, col["kernel_h"]] * X[:, col["kernel_w"]]
+    return rows, np.where(rows, X[:, col["flops"]] + REFERENCE_TAP_FLOPS * taps, 0.0)
 
 
 def current_rows(rows: object) -> np.ndarray:

@@ -26,13 +26,18 @@ import numpy as np
 
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES, PRECISIONS, resolve_device
 from pytest_tflite_latency.estimator.errors import ProfileError, UnknownDeviceError
-from pytest_tflite_latency.estimator.features import FEATURES, WINOGRAD_KERNELS, winograd_work
+from pytest_tflite_latency.estimator.features import (
+    FEATURES,
+    REFERENCE_CONV,
+    WINOGRAD_KERNELS,
+    reference_conv_work,
+    winograd_work,
+)
 from pytest_tflite_latency.estimator.inputs import InputError
 from pytest_tflite_latency.estimator.kernels import KINDS
 from pytest_tflite_latency.estimator.registry import bundled_dir, device_names
 from pytest_tflite_latency.estimator.table import interval_label
 from pytest_tflite_latency.estimator.validate import validate_profile
-from pytest_tflite_latency.estimator.xnnpack import REFERENCE_CONV, reference_conv_work
 
 MAX_LOG_FACTOR = 1.5  # corrections are clipped to ×/÷ e^1.5 ≈ 4.5
 MAX_PROFILE_BYTES = 256 * 2**20  # the bundled profiles take under 5 MB
@@ -432,8 +437,8 @@ def work(X: np.ndarray, features: tuple[str, ...] | None = None) -> tuple[np.nda
 def roofline(X: np.ndarray, features: tuple[str, ...], p: Roofline | Mapping) -> np.ndarray:
     """``launch_ms + ms_per_flop·flops·relative_cost[kind] + ms_per_byte·bytes`` per row; kinds
     with coefficients of their own (``per_kind``) use those instead; where ``relative_cost`` prices
-    TensorFlow Lite's reference convolution (a CPU base: `xnnpack.REFERENCE_CONV`), grouped
-    convolutions' FLOPs are its work (`xnnpack.reference_conv_work`) at that cost. ``p``: a `Roofline`
+    TensorFlow Lite's reference convolution (a CPU base: `features.REFERENCE_CONV`), grouped
+    convolutions' FLOPs are its work (`features.reference_conv_work`) at that cost. ``p``: a `Roofline`
     or its JSON form."""
     p = Roofline.of(p)
     col = {f: i for i, f in enumerate(features)}

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .folding import fold_constants
 from .fusion import read_counts
 from .graph import Graph, Op, Subgraph
@@ -35,6 +33,8 @@ from .kernel_types import Kernel, KernelGraph
 from .ops import kind_of
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from pytest_tflite_latency.estimator.profile import DeviceProfile
 
 BACKEND = "xnnpack"
@@ -53,14 +53,6 @@ _CLAMP_TARGETS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "
                             "SUB", "MUL", "DIV", "AVERAGE_POOL_2D", "MAX_POOL_2D",
                             "CUSTOM:Convolution2DTransposeBias"})
 _PAD_TARGETS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
-# A CPU base (`estimator.profile.roofline`) whose ``relative_flop_cost`` has this key prices grouped
-# convolutions, which TensorFlow Lite's reference kernel runs, at that cost per FLOP-equivalent of
-# `reference_conv_work`.
-REFERENCE_CONV = "conv_reference"
-# The reference convolution's cost of one window tap in FLOPs: 2.2 ns per tap against 0.3 ns per FLOP,
-# fitted on 11 grouped convolutions (1 to 32 channels per group) timed alone on this host's builtin
-# kernels (``python -m pytest_tflite_latency.bench.op_profile``; within ±20% of each).
-REFERENCE_TAP_FLOPS = 7.2
 
 
 def xnnpack_support(sg: Subgraph, op: Op) -> str:
@@ -86,15 +78,6 @@ def conv_groups(sg: Subgraph, op: Op) -> int:
     if len(x) != 4 or len(w) != 4 or w[3] <= 0 or x[3] <= w[3]:
         return 1
     return x[3] // w[3]
-
-
-def reference_conv_work(X: np.ndarray, features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(which rows are grouped convolutions, their work in FLOP-equivalents on TensorFlow Lite's reference
-    convolution): FLOPs plus `REFERENCE_TAP_FLOPS` per window tap (output element × kernel height × width)."""
-    col = {f: i for i, f in enumerate(features)}
-    rows = (X[:, col["kind_conv"]] > 0) & (X[:, col["groups"]] > 1)
-    taps = X[:, col["out_h"]] * X[:, col["out_w"]] * X[:, col["out_c"]] * X[:, col["kernel_h"]] * X[:, col["kernel_w"]]
-    return rows, np.where(rows, X[:, col["flops"]] + REFERENCE_TAP_FLOPS * taps, 0.0)
 
 
 def _spatial_mean(sg: Subgraph, op: Op) -> bool:

@@ -8,11 +8,11 @@ import pytest
 from pytest_tflite_latency.bench import cpu_profiles, train
 from pytest_tflite_latency.bench.dataset import Record
 from pytest_tflite_latency.bench.writer import ModelWriter
-from pytest_tflite_latency.estimator.features import FEATURES, featurize
+from pytest_tflite_latency.estimator.features import FEATURES, REFERENCE_CONV, featurize
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
 from pytest_tflite_latency.estimator.profile import roofline
-from pytest_tflite_latency.estimator.xnnpack import BACKEND, REFERENCE_CONV
+from pytest_tflite_latency.estimator.xnnpack import BACKEND
 
 
 @pytest.mark.parametrize(("phone", "precision", "cores", "name"), [

@@ -9,12 +9,12 @@ import pytest
 
 from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.errors import ModelError
-from pytest_tflite_latency.estimator.features import FEATURES, featurize
+from pytest_tflite_latency.estimator.features import FEATURES, REFERENCE_CONV, REFERENCE_TAP_FLOPS, featurize
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
 from pytest_tflite_latency.estimator.pipeline import estimate
 from pytest_tflite_latency.estimator.profile import device_names, load_profile, roofline
-from pytest_tflite_latency.estimator.xnnpack import REFERENCE_CONV, REFERENCE_TAP_FLOPS, model_precision
+from pytest_tflite_latency.estimator.xnnpack import model_precision
 
 pytest_plugins = ["pytester"]
 DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
