@@ -74,7 +74,8 @@ def run(args) -> int:
     save_profile(result.profile, out)
     cal = result.profile.provenance["calibration"]
     h = result.profile.provenance["heldout"]
-    print(f"{args.gpu}: {cal['source']} is the starting point (of {', '.join(cal['sources_considered'])})")
+    chosen_by = "--from" if args.source != "auto" else f"--gpu {args.gpu}"
+    print(f"{chosen_by}: {cal['source']} is the starting point (of {', '.join(cal['sources_considered'])})")
     print(f"{out}: calibrated from {cal['source']} on {len(records)} measured models ({described})")
     print(f"  scales {', '.join(f'{k} ×{v:.3g}' for k, v in cal['scales'].items())}")
     if h.get("mape_pct") is None:

@@ -28,9 +28,10 @@ import sys
 import numpy as np
 
 from pytest_tflite_latency.bench import calib_cache, qed
-from pytest_tflite_latency.bench.calibrate import choose_source, fit_scales, group_sums
+from pytest_tflite_latency.bench.calibrate import choose_source, error_spread, fit_scales, group_sums, loo_errors
 from pytest_tflite_latency.bench.metrics import within_pct
 from pytest_tflite_latency.bench.progress import progress
+from pytest_tflite_latency.estimator.devices import nearest_phones
 from pytest_tflite_latency.estimator.devices import phone as device
 from pytest_tflite_latency.estimator.features import kinds_of
 
@@ -44,11 +45,11 @@ def parts_of(data: calib_cache.CalibrationData, phone: str, family: str | None) 
 
 
 def sources_for(target: str, vendor_only: bool) -> list[str]:
-    others = [p for p in qed.PHONES if p != target]
-    if not vendor_only:
-        return others
-    same = [p for p in others if device(p).vendor == device(target).vendor]
-    return same or others
+    """The other phones a calibration of ``target`` starts from: with its GPU named (``vendor_only``), the
+    nearest ones as `tflite-latency calibrate --gpu` picks them (`devices.nearest_phones`); else all."""
+    others = [device(p) for p in qed.PHONES if p != target]
+    chosen = nearest_phones(device(target).family, others) if vendor_only else others
+    return [p.key for p in chosen]
 
 
 def previous_method(A_by_source: dict, y: np.ndarray, judged: dict) -> np.ndarray:
@@ -86,10 +87,11 @@ def floor_fit(data, calib: np.ndarray, y: np.ndarray, judged: np.ndarray) -> np.
     return A[judged] @ coef
 
 
-def served(As: list[np.ndarray], judged_As: list[np.ndarray], y: np.ndarray) -> np.ndarray:
-    """What `tflite-latency calibrate` serves: one source chosen, its scales fitted on the N models."""
+def served(As: list[np.ndarray], judged_As: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What `tflite-latency calibrate` serves: one source chosen, its scales fitted on the N models; and
+    that calibration's leave-one-out errors, which set its interval's width."""
     pick = choose_source(As, y)
-    return judged_As[pick] @ fit_scales(As[pick], y)
+    return judged_As[pick] @ fit_scales(As[pick], y), loo_errors(As[pick], y)
 
 
 def evaluate(data, target: str, draws: int) -> dict[str, dict[int, list[np.ndarray]]]:
@@ -99,6 +101,7 @@ def evaluate(data, target: str, draws: int) -> dict[str, dict[int, list[np.ndarr
     y_all = data.measured[target]
     methods = ("calibrated", "auto", "previous", "floor")
     out = {m: {n: [[] for _ in range(draws)] for n in SHOTS} for m in methods}
+    loos = {n: [[] for _ in range(draws)] for n in SHOTS}  # per draw, per family: the served calibration's LOO
     uncal = {s: [] for s in qed.PHONES if s != target}
     own = []
     for family in families:
@@ -115,13 +118,16 @@ def evaluate(data, target: str, draws: int) -> dict[str, dict[int, list[np.ndarr
                 y = y_all[calib]
                 for method, vendor_only in (("calibrated", True), ("auto", False)):
                     src = sources_for(target, vendor_only)
-                    pred = served([A[s][calib] for s in src], [A[s][judged] for s in src], y)
+                    pred, loo = served([A[s][calib] for s in src], [A[s][judged] for s in src], y)
                     out[method][n][r].append(pred / y_all[judged] - 1)
+                    if method == "calibrated":
+                        loos[n][r].append((loo, len(judged)))
                 prev = previous_method({s: A[s][calib] for s in sources_for(target, False)}, y,
                                        {s: A[s][judged] for s in uncal})
                 out["previous"][n][r].append(prev / y_all[judged] - 1)
                 out["floor"][n][r].append(floor_fit(data, calib, y, judged) / y_all[judged] - 1)
     result = {m: {n: [np.concatenate(d) for d in out[m][n]] for n in SHOTS} for m in methods}
+    result["loo"] = loos
     result["uncal."] = {0: [np.concatenate(uncal[s]) for s in uncal]}
     result["own"] = {0: [np.concatenate(own)]}
     return result
@@ -150,12 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         for n in SHOTS:
             cells = [float(np.median([within_pct(e, 0.10) for e in res[m][n]]))
                      for m in ("calibrated", "auto", "previous", "floor")]
-            pooled = [e for o, r in results.items() if o != t for e in r["calibrated"][n]]
+            others = {o: r for o, r in results.items() if o != t}
             cover = float("nan")
-            if pooled:  # the interval learnt from the other phones' errors, judged on this one's
-                lo, hi = np.quantile(np.concatenate(pooled), INTERVAL)
-                mine = np.concatenate(res["calibrated"][n])
-                cover = float(np.mean((mine >= lo) & (mine <= hi)) * 100)
+            if others:  # the interval learnt from the other phones' errors, judged on this one's
+                z_low, z_high, sigma = interval_prior(others, n)
+                z = standardised(res, n, sigma)
+                cover = float(np.mean((z >= z_low) & (z <= z_high)) * 100)
             print(f"{t:9s} {n:3d} " + " ".join(f"{c:9.1f}%" if i == 0 else f"{c:5.1f}%" if i != 2 else f"{c:7.1f}%"
                                                 for i, c in enumerate(cells))
                   + f" {best_uncal:6.1f}% {own:5.1f}% {cover:8.1f}%", flush=True)
@@ -164,16 +170,38 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def standardised(res: dict, n: int, sigma: float) -> np.ndarray:
+    """One phone's calibrated log errors at N = ``n`` (all draws), each divided by the spread its
+    calibration serves (`calibrate.error_spread` with population spread ``sigma``)."""
+    out = []
+    for errors, per_family in zip(res["calibrated"][n], res["loo"][n], strict=True):
+        spreads = np.concatenate([np.full(k, error_spread(loo, sigma)) for loo, k in per_family])
+        out.append(np.log1p(errors) / spreads)
+    return np.concatenate(out)
+
+
+def interval_prior(results: dict, n: int) -> tuple[float, float, float]:
+    """(low, high) quantiles of the standardised log errors pooled over ``results``' phones, and their
+    population spread σ: the interval a calibration from ``n`` measurements serves."""
+    sigma = float(np.sqrt(np.mean(np.concatenate([np.log1p(e) for r in results.values()
+                                                  for e in r["calibrated"][n]]) ** 2)))
+    z = np.concatenate([standardised(r, n, sigma) for r in results.values()])
+    low, high = np.quantile(z, INTERVAL)
+    return float(low), float(high), sigma
+
+
 def print_priors(results) -> None:
     """The module `bench/calibration_priors.py`, from every phone's errors."""
     print('\n"""Calibration\'s population figures, learnt on the six shared phones: printed by')
     print("``python -m pytest_tflite_latency.bench.calibration_curve --priors`` (regenerate after retraining the")
     print('stock profiles)."""\n')
-    print("# N measurements → (5th, 95th) percentiles of calibrated profiles' relative errors on unseen families")
-    print("INTERVALS: dict[int, tuple[float, float]] = {")
+    print("# N measurements → (5th, 95th) percentiles of calibrated profiles' log relative errors on unseen")
+    print("# families, in units of each calibration's own spread (`calibrate.error_spread`), and the population's")
+    print("# spread (σ of the log error), which stands in below `calibrate.MIN_RECORDS_FOR_SPREAD` measurements")
+    print("INTERVALS: dict[int, tuple[float, float, float]] = {")
     for n in SHOTS:
-        lo, hi = np.quantile(np.concatenate([e for r in results.values() for e in r["calibrated"][n]]), INTERVAL)
-        print(f"    {n}: ({lo:.4f}, {hi:.4f}),")
+        z_low, z_high, sigma = interval_prior(results, n)
+        print(f"    {n}: ({z_low:.4f}, {z_high:.4f}, {sigma:.4f}),")
     print("}")
     print("# N → median over the six phones of the share of unseen models within ±10% (median over draws)")
     print("EXPECTED_WITHIN_10PCT: dict[int, float] = {")

@@ -21,6 +21,14 @@ VENDORS: tuple[Vendor, ...] = ("qualcomm", "arm", "imagination", "apple")
 WINOGRAD_VENDORS: frozenset[Vendor] = frozenset({"arm", "imagination", "apple"})
 
 
+def lineage(vendor: Vendor | None, generation: int | None) -> Vendor | None:
+    """Whose architecture a GPU is: Apple's A10 and earlier GPUs are Imagination PowerVR designs (the
+    A10's is a PowerVR GT7600 Plus); from the A11 on, Apple's own. Every other GPU is its vendor's."""
+    if vendor == "apple" and generation is not None and generation <= 10:
+        return "imagination"
+    return vendor
+
+
 def uses_winograd(vendor: Vendor | None) -> bool:
     """Whether the GPU delegate takes its Winograd path on this vendor's GPUs."""
     return vendor in WINOGRAD_VENDORS
@@ -44,6 +52,11 @@ class Phone:
     def winograd(self) -> bool:
         """The delegate runs Winograd convolutions on this phone's GPU (`uses_winograd`)."""
         return uses_winograd(self.vendor)
+
+    @property
+    def family(self) -> GpuFamily:
+        """This phone's GPU as a user would name it to `calibrate`."""
+        return GpuFamily(self.vendor, self.generation, self.gpu)
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,25 @@ class GpuFamily:
     generation: int | None = None
     text: str = "auto"
 
+    @property
+    def lineage(self) -> Vendor | None:
+        return lineage(self.vendor, self.generation)
+
+
+def nearest_phones(family: GpuFamily, among: tuple[Phone, ...] | list[Phone]) -> list[Phone]:
+    """The phones of ``among`` a calibration for ``family`` starts from: those whose GPU is of the same
+    architecture (`lineage`: an A10 iPhone's with the PowerVR phones), else of the same vendor, else all.
+    With the lineage, the Galaxy A03s (PowerVR GE8320) calibrated from the iPhone 7 alone holds 74% of
+    its unseen models within ±10% at N = 10 (65% from all five phones) and the iPhone 7 from the A03s
+    78% (70% from the iPhone XS); at N = 3, 66% (29%) and 63% (67%): `bench.calibration_curve`."""
+    if family.vendor is None:
+        return list(among)
+    for same in (lambda p: p.family.lineage == family.lineage, lambda p: p.vendor == family.vendor):
+        chosen = [p for p in among if same(p)]
+        if chosen:
+            return chosen
+    return list(among)
+
 
 # A GPU name's vendor and generation: ``adreno750`` → Qualcomm 7, ``mali-g715`` → Arm (Valhall, G7xx: 7),
 # ``apple-a17`` → Apple 17, ``powervr``/``ge8320``/``bxm`` → Imagination.
@@ -111,7 +143,7 @@ _FAMILY = (
     (re.compile(r"^adreno[-_ ]?(\d)\d*$"), "qualcomm"),
     (re.compile(r"^(?:mali|immortalis)[-_ ]?g(\d)\d*(?:[-_ ]?mp\d+)?$"), "arm"),
     (re.compile(r"^xclipse[-_ ]?(\d)\d*$"), "arm"),  # Samsung's RDNA GPUs: closest to the Mali phones' runtime path
-    (re.compile(r"^(?:apple[-_ ]?)?a(\d{2})(?:[-_ ]?\w+)?$"), "apple"),
+    (re.compile(r"^(?:apple[-_ ]?)?a(\d{1,2})(?:[-_ ]?\w+)?$"), "apple"),
     (re.compile(r"^(?:powervr|imagination)[-_ ]?[a-z]*[-_ ]?\d*[a-z ]*$"), "imagination"),
     (re.compile(r"^(?:ge|gt|gm|bxm|bxe|dxt)[-_ ]?\d+[a-z]*$"), "imagination"),
 )

@@ -74,6 +74,32 @@ def test_inconsistent_measurements_are_flagged(models):
     assert any("inconsistent" in w for w in result.warnings)
 
 
+def test_the_interval_widens_with_the_calibrations_own_leave_one_out_spread(models):
+    records = _records(models)
+    consistent = calibrate.calibrate_from([load_profile(SOURCE)], records, "new-phone").profile.interval
+    noisy = _records(models, SPEED * np.array([0.8, 1.25, 1.0, 0.85, 1.2, 1.1, 0.9]))
+    scattered = calibrate.calibrate_from([load_profile(SOURCE)], noisy, "new-phone").profile.interval
+    assert scattered.low < consistent.low < 0 < consistent.high < scattered.high
+
+
+def test_agreeing_measurements_never_shrink_the_interval_below_the_floor_of_the_population_spread():
+    from pytest_tflite_latency.bench.calibration_priors import INTERVALS
+
+    z_low, z_high, sigma = INTERVALS[10]
+    low, high = calibrate.interval_for(10, np.zeros(10))
+    floor = calibrate.SPREAD_FLOOR * sigma
+    assert (low, high) == pytest.approx((np.expm1(z_low * floor), np.expm1(z_high * floor)), rel=1e-9)
+    assert calibrate.interval_for(10) == pytest.approx((np.expm1(z_low * sigma), np.expm1(z_high * sigma)), rel=1e-9)
+
+
+def test_too_few_measurements_take_the_population_spread_for_the_interval():
+    from pytest_tflite_latency.bench.calibration_priors import INTERVALS
+
+    z_low, z_high, sigma = INTERVALS[1]
+    assert calibrate.interval_for(2, np.array([0.5, -0.5])) == pytest.approx(
+        (np.expm1(z_low * sigma), np.expm1(z_high * sigma)), rel=1e-9)
+
+
 def test_calibrate_from_a_csv_writes_a_profile_that_estimates(models, tmp_path, capsys):
     records = _records(models)
     csv = tmp_path / "measured.csv"
@@ -252,3 +278,15 @@ def test_a_benchmark_model_log_without_the_gpu_delegate_is_warned_of(models, tmp
     assert cli.main(["calibrate", *map(str, logs), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
     err = capsys.readouterr().err
     assert "1 benchmark_model run " in err and "run0.txt" in err and "run1.txt" not in err
+
+
+def test_the_ceiling_fit_recovers_exact_scales_and_judges_rows_it_did_not_fit():
+    from pytest_tflite_latency.bench.calibration_ceiling import relative_fit
+
+    A = np.array([[1.0, 2.0, 0.5, 1.0], [3.0, 1.0, 0.2, 1.0], [0.5, 0.5, 2.0, 1.0], [2.0, 2.0, 2.0, 1.0],
+                  [1.0, 0.1, 0.1, 1.0], [4.0, 3.0, 1.0, 1.0]])
+    y = A @ np.array([1.5, 0.8, 2.0, 0.3])
+    assert np.abs(relative_fit(A, y)).max() < 1e-9
+    y[-1] *= 1.2  # the one row left out of the fit keeps its 1/1.2 − 1 error
+    errors = relative_fit(A, y, fit_on=np.arange(len(y)) < 5)
+    assert np.abs(errors[:5]).max() < 1e-9 and errors[-1] == pytest.approx(1 / 1.2 - 1, rel=1e-9)

@@ -9,7 +9,7 @@ import pytest
 
 from pytest_tflite_latency.bench.measurement_sources import read_measurements, resolve_models
 from pytest_tflite_latency.estimator.defaults import GPU_ALIASES
-from pytest_tflite_latency.estimator.devices import PHONES, gpu_family
+from pytest_tflite_latency.estimator.devices import PHONES, gpu_family, nearest_phones
 from pytest_tflite_latency.estimator.inputs import InputError
 
 # Two runs pasted from a phone: the first prints tsl::Stat with a spread, the second the
@@ -106,6 +106,20 @@ def test_models_are_found_by_name_in_the_folders_given_and_a_missing_one_is_name
 def test_gpu_family_reads_vendor_and_generation(text, vendor, generation):
     f = gpu_family(text)
     assert (f.vendor, f.generation) == (vendor, generation)
+
+
+@pytest.mark.parametrize(("text", "nearest"), [
+    ("apple-a10", {"a03s", "iphone7"}), ("apple-a9", {"a03s", "iphone7"}), ("powervr-bxm", {"a03s", "iphone7"}),
+    ("apple-a17", {"iphonexs"}), ("apple", {"iphonexs"}), ("adreno750", {"pixel4", "mi8se"}),
+    ("mali-g715", {"s10"}), ("auto", {p.key for p in PHONES})])
+def test_calibration_starts_from_the_phones_of_the_gpus_architecture(text, nearest):
+    assert {p.key for p in nearest_phones(gpu_family(text), PHONES)} == nearest
+
+
+def test_a_gpu_whose_architecture_no_other_phone_shares_falls_back_to_its_vendor():
+    iphone7 = next(p for p in PHONES if p.key == "iphone7")
+    others = [p for p in PHONES if p.key not in ("iphone7", "a03s")]
+    assert [p.key for p in nearest_phones(iphone7.family, others)] == ["iphonexs"]
 
 
 def test_an_unknown_gpu_is_refused_with_the_names_understood():
