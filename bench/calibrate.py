@@ -239,20 +239,26 @@ def heldout_figures(loo: np.ndarray, interval: tuple[float, float], records: lis
 def suggest(sources: list[DeviceProfile], records: list[Record], n: int) -> list[tuple[int, str]]:
     """The ``n`` models that stand for the others best, with why: greedily, the model that brings every
     model closest to a chosen one (facility location on the kernel-group mix and the log of the
-    estimated time). Measured against picking the most unusual models first (largest leverage), this
-    held more of the shared phones' unseen models within ±10% at N = 3 on five phones of six and at
-    N = 10 on four (`bench.calibration_curve`'s protocol, one pick per family). A model the estimator
-    sees as a chosen one's twin is never suggested: fewer than ``n`` come back when the rest are twins."""
-    per_source = [parts(p, records) for p in sources]
+    estimated time). Against the same number of models drawn at random, it holds more of the shared
+    phones' unseen models within ±10% at N = 3 on five phones of six and at N = 10 on three
+    (`bench.calibration_curve`'s `suggested` column; it also beat picking the most unusual models
+    first). A model the estimator sees as a chosen one's twin is never suggested: fewer than ``n``
+    come back when the rest are twins."""
+    return choose_models([parts(p, records) for p in sources], n)
+
+
+def choose_models(per_source: list[np.ndarray], n: int) -> list[tuple[int, str]]:
+    """`suggest` on each source's estimate of every candidate's kernel groups (`parts`)."""
+    count = len(per_source[0])
     mix = np.mean([a / np.maximum(a.sum(axis=1, keepdims=True), 1e-12) for a in per_source], axis=0)
     size = np.mean([np.log(np.maximum(a.sum(axis=1), 1e-12)) for a in per_source], axis=0)
     Z = np.column_stack([mix, SIZE_WEIGHT * (size - size.mean()) / (size.std() + 1e-9)])
     distance = np.linalg.norm(Z[:, None] - Z[None], axis=2)
-    nearest = np.full(len(records), np.inf)
+    nearest = np.full(count, np.inf)
     out: list[tuple[int, str]] = []
-    repeats = np.zeros(len(records), dtype=bool)  # the same kernels as a chosen model (a float16 twin): no news
-    for _ in range(min(n, len(records))):
-        cost = np.array([np.minimum(nearest, distance[j]).sum() for j in range(len(records))])
+    repeats = np.zeros(count, dtype=bool)  # the same kernels as a chosen model (a float16 twin): no news
+    for _ in range(min(n, count)):
+        cost = np.array([np.minimum(nearest, distance[j]).sum() for j in range(count)])
         cost[repeats] = np.inf
         if np.isinf(cost).all():
             break

@@ -9,15 +9,17 @@ replacement, from the other families' models — never from the judged one. Ever
 ``--draws`` times with its own seed; a cell is the median over draws of the share of the judged models
 (all families pooled) within ±10% of what the phone measured.
 
-Columns: `calibrated` (`tflite-latency calibrate --gpu <the phone's GPU>`: one source of the GPU's
-vendor, or of all for a vendor none is of, chosen and scaled as `bench.calibrate` does), `auto` (the
-same with ``--gpu auto``: of every source), `previous` (the method before: one source picked by
-leave-one-out, scales pulled toward the source), `floor` (latency linear in FLOPs and file size fitted
-on the same N models), `uncal.` (the best bundled source profile with no calibration: the bar for
-N = 1) and `own` (the phone's own profile trained on its kernels without the judged family: what
-thousands of kernel measurements give). The interval column is the share of the phone's judged models
-inside the calibrated profile's interval, an interval learnt from the other five phones' errors at the
-same N.
+Columns: `calibrated` (`tflite-latency calibrate --gpu <the phone's GPU>`: one source of the phones
+nearest the GPU, chosen and scaled as `bench.calibrate` does), `suggested` (the same, calibrated on
+the N models `calibrate --suggest N` picks from the other families' models instead of a random draw:
+one pick per family, no draws), `auto` (the same with ``--gpu auto``: of every source), `previous`
+(the method before: one source picked by leave-one-out, scales pulled toward the source), `floor`
+(latency linear in FLOPs and file size fitted on the same N models), `uncal.` (the best bundled source
+profile with no calibration: the bar for N = 1) and `own` (the phone's own profile trained on its
+kernels without the judged family: what thousands of kernel measurements give). The interval column
+is the share of the phone's judged models inside the calibrated profile's interval
+(`calibrate.interval_for`), its standardised quantiles learnt from the other five phones' errors at
+the same N.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ import sys
 import numpy as np
 
 from pytest_tflite_latency.bench import calib_cache, qed
-from pytest_tflite_latency.bench.calibrate import choose_source, error_spread, fit_scales, group_sums, loo_errors
+from pytest_tflite_latency.bench.calibrate import (
+    choose_models,
+    choose_source,
+    error_spread,
+    fit_scales,
+    group_sums,
+    loo_errors,
+)
 from pytest_tflite_latency.bench.metrics import within_pct
 from pytest_tflite_latency.bench.progress import progress
 from pytest_tflite_latency.estimator.devices import nearest_phones
@@ -99,7 +108,7 @@ def evaluate(data, target: str, draws: int) -> dict[str, dict[int, list[np.ndarr
     families = sorted(set(data.families))
     fam = np.array(data.families)
     y_all = data.measured[target]
-    methods = ("calibrated", "auto", "previous", "floor")
+    methods = ("calibrated", "suggested", "auto", "previous", "floor")
     out = {m: {n: [[] for _ in range(draws)] for n in SHOTS} for m in methods}
     loos = {n: [[] for _ in range(draws)] for n in SHOTS}  # per draw, per family: the served calibration's LOO
     uncal = {s: [] for s in qed.PHONES if s != target}
@@ -112,6 +121,11 @@ def evaluate(data, target: str, draws: int) -> dict[str, dict[int, list[np.ndarr
         for s in uncal:
             uncal[s].append(A[s][judged].sum(axis=1) / y_all[judged] - 1)
         for n in SHOTS:
+            src = sources_for(target, True)  # `calibrate --suggest n`'s pick from the other families' models
+            calib = pool[[i for i, _ in choose_models([A[s][pool] for s in src], n)]]
+            pred, _ = served([A[s][calib] for s in src], [A[s][judged] for s in src], y_all[calib])
+            for r in range(draws):  # deterministic: the same errors in every draw
+                out["suggested"][n][r].append(pred / y_all[judged] - 1)
             for r in range(draws):
                 rng = np.random.default_rng([r, n, families.index(family), list(qed.PHONES).index(target)])
                 calib = rng.choice(pool, size=min(n, len(pool)), replace=False)
@@ -148,22 +162,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"within ±10% of the measured latency, median over {args.draws} draws; "
           f"{len(data.names)} models in {len(set(data.families))} families, each family judged by sources "
           "retrained without it")
-    print(f"{'phone':9s} {'N':>3s} {'calibrated':>10s} {'auto':>6s} {'previous':>8s} {'floor':>6s} "
+    print(f"{'phone':9s} {'N':>3s} {'calibrated':>10s} {'suggested':>9s} {'auto':>6s} {'previous':>8s} {'floor':>6s} "
           f"{'uncal.':>7s} {'own':>6s} {'interval':>9s}")
     for t, res in results.items():
         best_uncal = max(within_pct(e, 0.10) for e in res["uncal."][0])
         own = within_pct(res["own"][0][0], 0.10)
         for n in SHOTS:
             cells = [float(np.median([within_pct(e, 0.10) for e in res[m][n]]))
-                     for m in ("calibrated", "auto", "previous", "floor")]
+                     for m in ("calibrated", "suggested", "auto", "previous", "floor")]
             others = {o: r for o, r in results.items() if o != t}
             cover = float("nan")
             if others:  # the interval learnt from the other phones' errors, judged on this one's
                 z_low, z_high, sigma = interval_prior(others, n)
                 z = standardised(res, n, sigma)
                 cover = float(np.mean((z >= z_low) & (z <= z_high)) * 100)
-            print(f"{t:9s} {n:3d} " + " ".join(f"{c:9.1f}%" if i == 0 else f"{c:5.1f}%" if i != 2 else f"{c:7.1f}%"
-                                                for i, c in enumerate(cells))
+            widths = (9, 8, 5, 7, 5)  # the header's column widths, less the % sign
+            print(f"{t:9s} {n:3d} " + " ".join(f"{c:{w}.1f}%" for c, w in zip(cells, widths, strict=True))
                   + f" {best_uncal:6.1f}% {own:5.1f}% {cover:8.1f}%", flush=True)
     if args.priors:
         print_priors(results)
