@@ -51,7 +51,7 @@ from pytest_tflite_latency.estimator.features import (
 )
 from pytest_tflite_latency.estimator.graph import Graph, Op, Tensor, load_graph
 from pytest_tflite_latency.estimator.kernels import Kernel, group_kernels
-from pytest_tflite_latency.estimator.profile import MAX_LOG_FACTOR, DeviceProfile, roofline, work
+from pytest_tflite_latency.estimator.profile import MAX_LOG_FACTOR, DeviceProfile, roofline, roofline_terms, work
 from pytest_tflite_latency.estimator.xnnpack import BACKEND
 
 GRAPHS_INT8 = Path(__file__).resolve().parent / "data" / "qed-usc-mobile-cnn-int8"
@@ -238,14 +238,15 @@ def cpu_base(records: list[Record], per_kind: bool = False) -> dict:
     """A CPU roofline fitted on whole models (NNLS on relative errors): `LAUNCH_MS` per kernel, a FLOP cost
     (shared, with `train.RELATIVE_FLOP_COST` per kind; or, ``per_kind``, one for each of `FLOP_KINDS`:
     int8 convolutions gain far more from dot-product instructions than depthwise ones), one cost per
-    byte moved, and the cost of TensorFlow Lite's reference convolution, which runs grouped CONV_2Ds
-    (`features.reference_conv_work`; its FLOPs leave the other columns)."""
+    byte moved, and the cost of TensorFlow Lite's reference convolution, which runs grouped CONV_2Ds:
+    the columns are the served roofline's terms (`roofline_terms` with ``reference``), grouped
+    convolutions' work in a column of its own."""
     rows = []
     for r in records:
         kinds = np.array(kinds_of(r.X))
-        flops, moved = work(r.X)
-        grouped, reference = reference_conv_work(r.X, FEATURES)
-        flops = np.where(grouped, 0.0, flops)
+        _, flops, moved = roofline_terms(r.X, FEATURES, winograd=False, reference=True)
+        grouped = reference_conv_work(r.X, FEATURES)[0]
+        reference, flops = np.where(grouped, flops, 0.0), np.where(grouped, 0.0, flops)
         flop_columns = [flops[kinds == k].sum() for k in FLOP_KINDS] if per_kind else \
             [sum(train.RELATIVE_FLOP_COST.get(k, 1.0) * flops[kinds == k].sum() for k in set(kinds))]
         rows.append([*flop_columns, moved.sum(), reference.sum()])
@@ -511,7 +512,8 @@ def bundled_summary() -> str:
         h = p.provenance["heldout"]
         f = h["floor"]
         v = h.get("vit")
-        vit = f"{v['within_15pct']}% of {v['models']} ({v['interval_coverage_pct']}%)" if v else "not trained on"
+        vit = f"{v['within_15pct']}% of {v['models']} ({v['interval_coverage_pct']}%)" if v else \
+            "not trained on" if p.device.model_precision == "int8" else "none measured on this phone"
         lines.append(f"| `{name}` | {p.title} | {h['within_10pct']}% | {h['within_25pct']}% | {h['mape_pct']}% | "
                      f"{h['interval_coverage_pct']}% | {f['within_10pct']}% / {f['mape_pct']}% | {vit} |")
     return "\n".join(lines)

@@ -8,10 +8,10 @@ import pytest
 from pytest_tflite_latency.bench import cpu_profiles, train
 from pytest_tflite_latency.bench.dataset import Record
 from pytest_tflite_latency.bench.writer import ModelWriter
-from pytest_tflite_latency.estimator.features import FEATURES, REFERENCE_CONV, featurize
+from pytest_tflite_latency.estimator.features import FEATURES, REFERENCE_CONV, featurize, reference_conv_work
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
-from pytest_tflite_latency.estimator.profile import roofline
+from pytest_tflite_latency.estimator.profile import roofline, roofline_terms
 from pytest_tflite_latency.estimator.xnnpack import BACKEND
 
 
@@ -165,3 +165,16 @@ def test_only_the_dense_convolutions_no_cnn_has_are_kept_from_the_trees():
     assert (kept_out == (~in_cnn & conv & ~grouped)).all()
     trained = cpu_profiles.fit(models, "pixel4|1large")
     assert trained.correction is not None
+
+
+def test_roofline_terms_count_a_grouped_convolutions_reference_work_only_for_a_cpu_base():
+    X = _grouped_model(32, 4, 1)  # one dense 3×3 convolution, then one in 4 groups
+    grouped, reference_work = reference_conv_work(X, FEATURES)
+    assert grouped.tolist() == [False, True]
+    _, plain, _ = roofline_terms(X, FEATURES, winograd=False)
+    _, cpu, _ = roofline_terms(X, FEATURES, winograd=False, reference=True)
+    assert cpu[0] == pytest.approx(plain[0], rel=1e-12) and cpu[1] == pytest.approx(reference_work[1], rel=1e-12)
+    assert cpu[1] > plain[1]  # the window taps' cost on top of the FLOPs
+    base = {"launch_ms": 0.0, "ms_per_flop": 1e-9, "ms_per_byte": 0.0,
+            "relative_flop_cost": {**train.RELATIVE_FLOP_COST, REFERENCE_CONV: 20.0}}
+    assert roofline(X, FEATURES, base) == pytest.approx([1e-9 * plain[0], 20e-9 * reference_work[1]], rel=1e-12)
