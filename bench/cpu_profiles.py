@@ -305,8 +305,8 @@ def vit_only_convolutions(models: list[CpuModel], configs: np.ndarray) -> np.nda
     other kernels leave unexplained; learnt, they taught the trees that windowed convolutions run at 0.64×
     their base cost, and ResNets left out (all 3×3 convolutions) came out 27% under on the Pixel 4 (81.2% →
     53.6% of CNNs within ±10%). They are priced as the CNNs' convolutions teach. Grouped ones (MiT's
-    Mix-FFN: 93 a model, on the reference convolution) stay: kept out too, MiT left out fell from 83% to 0%
-    within ±15% on the Galaxy S10 and the Pixel 4's ViTs from 94% to 88%."""
+    Mix-FFN: 93 a model, on the reference convolution) stay: kept out too, MiT left out fell from 100% to 0%
+    within ±15% on the Galaxy S10 (median −12% → −20%) and the Pixel 4's ViTs from 94% to 88%."""
     cnn_rows = {row.tobytes() for m in models if not m.transformer for row in m.X}
     dense = (configs[:, FEATURES.index("kind_conv")] > 0) & (configs[:, FEATURES.index("groups")] <= 1)
     return dense & np.array([row.tobytes() not in cnn_rows for row in configs], bool)
