@@ -453,19 +453,24 @@ def roofline(X: np.ndarray, features: tuple[str, ...], p: Roofline | Mapping) ->
         rows = X[:, features.index("winograd")] > 0
         c = p.winograd_kernels
         launch[rows], per_flop[rows], per_byte[rows] = c.launch_ms, c.ms_per_flop, c.ms_per_byte
-    launches, flops, moved = roofline_terms(X, features, p.winograd and p.winograd_kernels is None)
     reference = p.relative_flop_cost.get(REFERENCE_CONV)
+    launches, flops, moved = roofline_terms(X, features, p.winograd and p.winograd_kernels is None,
+                                            reference=reference is not None)
     if reference is not None:
-        rows, reference_work = reference_conv_work(X, features)
-        flops = np.where(rows, reference_work, flops)
-        per_flop = np.where(rows, p.ms_per_flop * reference, per_flop)
+        per_flop = np.where(reference_conv_work(X, features)[0], p.ms_per_flop * reference, per_flop)
     return launch * launches + per_flop * flops + per_byte * moved
 
 
-def roofline_terms(X: np.ndarray, features: tuple[str, ...], winograd: bool) -> tuple[np.ndarray, ...]:
+def roofline_terms(X: np.ndarray, features: tuple[str, ...], winograd: bool,
+                   reference: bool = False) -> tuple[np.ndarray, ...]:
     """(launches, FLOPs, bytes moved) per row; with ``winograd``, the rows the delegate's Winograd rule
-    selects count a Winograd convolution's (features from before the column select none)."""
+    selects count a Winograd convolution's (features from before the column select none); with
+    ``reference`` (a CPU base), grouped convolutions, which TensorFlow Lite's reference convolution runs,
+    count its work (`features.reference_conv_work`) as their FLOPs."""
     flops, moved = work(X, features)
+    if reference:
+        rows, reference_work = reference_conv_work(X, features)
+        flops = np.where(rows, reference_work, flops)
     launches = np.ones(X.shape[0])
     if winograd and "winograd" in features:
         rows = X[:, features.index("winograd")] > 0

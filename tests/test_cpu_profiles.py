@@ -8,10 +8,10 @@ import pytest
 from pytest_tflite_latency.bench import cpu_profiles, train
 from pytest_tflite_latency.bench.dataset import Record
 from pytest_tflite_latency.bench.writer import ModelWriter
-from pytest_tflite_latency.estimator.features import FEATURES, REFERENCE_CONV, featurize
+from pytest_tflite_latency.estimator.features import FEATURES, REFERENCE_CONV, featurize, reference_conv_work
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
-from pytest_tflite_latency.estimator.profile import roofline
+from pytest_tflite_latency.estimator.profile import roofline, roofline_terms
 from pytest_tflite_latency.estimator.xnnpack import BACKEND
 
 
@@ -93,3 +93,88 @@ def test_cpu_base_charges_no_fitted_cost_per_kernel_when_times_grow_with_kernel_
     base = cpu_profiles.cpu_base(records)
     assert base["launch_ms"] == cpu_profiles.LAUNCH_MS
     assert base["ms_per_flop"] > 0 and base["ms_per_byte"] >= 0
+
+
+def test_held_inside_judges_each_family_by_the_interval_calibrated_on_the_others():
+    errors = np.array([-0.05, 0.05, -0.05, 0.05, 0.30, 0.0])
+    families = ["a", "a", "b", "b", "c", "c"]
+    inside = cpu_profiles.held_inside(errors, families, (0.0, 1.0))
+    # c's +30% lies outside the range of a's and b's errors, its 0% inside; a and b inside the others' range
+    assert inside.tolist() == [True, True, True, True, False, True]
+
+
+def _model(name: str, family: str, transformer: bool) -> cpu_profiles.CpuModel:
+    X = _grouped_model(16, 1, 1)
+    return cpu_profiles.CpuModel(name, family, 1000, X, {"pixel4|1large": 1.0}, transformer=transformer)
+
+
+def test_heldout_figures_state_the_cnns_apart_from_the_vits_they_trained_with():
+    models = [_model("c1", "resnet", False), _model("c2", "resnet", False), _model("c3", "squeezenet", False),
+              _model("v1", "deit", True), _model("v2", "swin", True)]
+    errors = np.array([0.05, -0.20, 0.01, 0.12, -0.30])
+    ev = cpu_profiles.Evaluation("pixel4-cpu", errors, np.zeros(5), (0.0, 1.0),
+                                 cpu_profiles.held_inside(errors, [m.family for m in models], (0.0, 1.0)),
+                                 np.array([m.transformer for m in models]))
+    heldout = cpu_profiles.heldout_figures(ev, models)
+    assert heldout["models"] == 3 and heldout["within_10pct"] == pytest.approx(200 / 3, abs=0.1)
+    vit = heldout["vit"]
+    assert vit["models"] == 2 and vit["within_15pct"] == pytest.approx(50.0)
+    assert set(vit["by_family"]) == {"deit", "swin"} and vit["by_family"]["swin"]["within_15pct"] == 0.0
+    assert "over 4 families" in heldout["method"] and "the 3 CNNs'" in heldout["method"]
+
+
+def test_heldout_figures_of_a_profile_without_vits_have_no_vit_part():
+    models = [_model("c1", "resnet", False), _model("c2", "squeezenet", False)]
+    errors = np.array([0.05, -0.02])
+    ev = cpu_profiles.Evaluation("pixel4-cpu", errors, np.zeros(2), (0.0, 1.0), np.ones(2, bool), np.zeros(2, bool))
+    assert "vit" not in cpu_profiles.heldout_figures(ev, models)
+
+
+@pytest.mark.skipif(not (cpu_profiles.VIT_DIR / "models.csv").is_file(), reason="shared ViT data not present")
+def test_vits_join_the_float_training_set_as_transformers_of_their_own_families():
+    vits = cpu_profiles.load_vits("float")
+    assert vits and all(m.transformer for m in vits)
+    assert {m.family for m in vits} <= {"cvt", "deit", "mit", "swin"}
+    assert cpu_profiles.TRAIN_ON_VITS["float"]
+    assert all("pixel4|1large" in m.ms for m in vits)
+
+
+def test_kernel_latencies_solved_per_base_cost_match_the_trainers_own_solution():
+    records = []
+    for i, (width, groups, dense) in enumerate([(16, 16, 1), (32, 4, 2), (64, 64, 1), (32, 32, 3), (48, 6, 2)]):
+        X = _grouped_model(width, groups, dense)
+        records.append(Record(f"m{i}", X, 0.05 * (i + 1) * len(X), np.ones(len(X), bool)))
+    base = cpu_profiles.cpu_base(records)
+    configs, latency, counts = cpu_profiles.kernel_latencies(records, base)
+    expected = train.kernel_latencies(records, base)
+    assert np.array_equal(configs, expected[0]) and np.array_equal(counts, expected[2])
+    assert latency == pytest.approx(expected[1], rel=1e-3)
+
+
+def test_only_the_dense_convolutions_no_cnn_has_are_kept_from_the_trees():
+    cnn = _grouped_model(16, 1, 2)  # dense 3×3 convolutions of 16 channels
+    vit = np.vstack([cnn[:1], _grouped_model(32, 4, 1)])  # one of the CNN's, then 32-channel ones of its own
+    models = [cpu_profiles.CpuModel("cnn", "resnet", 1, cnn, {"pixel4|1large": 1.0}),
+              cpu_profiles.CpuModel("vit", "mit", 1, vit, {"pixel4|1large": 2.0}, transformer=True)]
+    configs = np.unique(np.vstack([cnn, vit]), axis=0)
+    kept_out = cpu_profiles.vit_only_convolutions(models, configs)
+    in_cnn = np.array([any(np.array_equal(c, row) for row in cnn) for c in configs])
+    conv, grouped = configs[:, FEATURES.index("kind_conv")] > 0, configs[:, FEATURES.index("groups")] > 1
+    assert kept_out.any() and not (kept_out & in_cnn).any()
+    assert (conv & grouped & ~in_cnn).any() and not (kept_out & grouped).any()  # the ViT's grouped one stays
+    assert (kept_out == (~in_cnn & conv & ~grouped)).all()
+    trained = cpu_profiles.fit(models, "pixel4|1large")
+    assert trained.correction is not None
+
+
+def test_roofline_terms_count_a_grouped_convolutions_reference_work_only_for_a_cpu_base():
+    X = _grouped_model(32, 4, 1)  # one dense 3×3 convolution, then one in 4 groups
+    grouped, reference_work = reference_conv_work(X, FEATURES)
+    assert grouped.tolist() == [False, True]
+    _, plain, _ = roofline_terms(X, FEATURES, winograd=False)
+    _, cpu, _ = roofline_terms(X, FEATURES, winograd=False, reference=True)
+    assert cpu[0] == pytest.approx(plain[0], rel=1e-12) and cpu[1] == pytest.approx(reference_work[1], rel=1e-12)
+    assert cpu[1] > plain[1]  # the window taps' cost on top of the FLOPs
+    base = {"launch_ms": 0.0, "ms_per_flop": 1e-9, "ms_per_byte": 0.0,
+            "relative_flop_cost": {**train.RELATIVE_FLOP_COST, REFERENCE_CONV: 20.0}}
+    assert roofline(X, FEATURES, base) == pytest.approx([1e-9 * plain[0], 20e-9 * reference_work[1]], rel=1e-12)
