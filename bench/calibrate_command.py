@@ -19,6 +19,7 @@ use it with --device profiles/pixel8-gpu.json.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", default="auto", help=GPU_HELP)
     p.add_argument("--from", dest="source", default="auto",
                    help="start from this bundled profile (name or .json) instead of the GPU's")
-    p.add_argument("--out", type=Path, help="profile path (default NAME.json)")
+    p.add_argument("--out", type=Path, help="profile path, a .json file or a folder (default NAME.json)")
     p.add_argument("--suggest", type=int, metavar="N",
                    help="list the N models of --models that inform a calibration most, and stop")
 
@@ -54,6 +55,7 @@ def run(args) -> int:
     from pytest_tflite_latency.bench import calibrate
     from pytest_tflite_latency.estimator.devices import gpu_family
     from pytest_tflite_latency.estimator.inputs import checked_number
+    from pytest_tflite_latency.estimator.profile import PredictionInterval
 
     try:
         family = gpu_family(args.gpu)
@@ -62,34 +64,91 @@ def run(args) -> int:
     if args.suggest is not None:
         n = int(checked_number(args.suggest, "--suggest", low=1, high=1000, integer=True))
         return _suggest(args.models, n, family)
-    records, kernels, measured, described = _records(args)
+    name = _checked_name(args.name)
+    out = _checked_out(args.out, name)
+    records, kernels, measured, described, warnings = _records(args)
     _warn_of_cpu_logs(measured)
-    name = args.name or "my-phone-gpu"
     sources = calibrate.sources_for(family, args.source)
     phone = next((m.phone for m in measured if m.phone), "")
     if len(kernels) >= MIN_KERNELS:
-        return _kernel_route(args, kernels, records, sources, name, family, described)
+        return _kernel_route(args, kernels, records, sources, name, family, described, out)
     result = calibrate.calibrate_from(sources, records, name, family, phone)
-    out = args.out or Path(f"{name}.json")
-    save_profile(result.profile, out)
+    save_profile(_with_measured_runtime(result.profile, measured), out)
     cal = result.profile.provenance["calibration"]
     h = result.profile.provenance["heldout"]
-    chosen_by = "--from" if args.source != "auto" else f"--gpu {args.gpu}"
-    print(f"{chosen_by}: {cal['source']} is the starting point (of {', '.join(cal['sources_considered'])})")
-    print(f"{out}: calibrated from {cal['source']} on {len(records)} measured models ({described})")
+    print(_starting_point(cal["source"], cal["sources_considered"], args))
+    print(f"{out}: calibrated from {cal['source']} on {counted(len(records), 'measured model')} ({described})")
     print(f"  scales {', '.join(f'{k} ×{v:.3g}' for k, v in cal['scales'].items())}")
+    interval = PredictionInterval.of(result.profile.interval)
+    print(f"  {interval.coverage:.0%} interval: {interval.low:+.0%} … {interval.high:+.0%} of the estimate")
     if h.get("mape_pct") is None:
         print("  leave-one-out error: not stated (see the warning)")
     else:
-        print(f"  leave-one-out over the {h['models']} measurements: {h['within_10pct']:.0f}% within ±10%, "
+        print(f"  leave-one-out over the {counted(h['models'], 'model')}: {h['within_10pct']:.0f}% within ±10%, "
               f"MAPE {h['mape_pct']:.1f}%, {h['interval_coverage_pct']:.0f}% inside the interval")
-    for warning in result.warnings:
+    for warning in warnings + result.warnings:
         print(f"  warning: {warning}")
-    print(f"  expected on unseen models: about {cal['expected']['within_10pct']:.0f}% within ±10%, as measured "
-          f"with {cal['expected']['n']} models, the nearest point at or below your {len(records)} on the curve of "
-          "bench.calibration_curve (median over the six shared phones)")
+    n = cal["expected"]["n"]
+    nearest = "" if n == len(records) else f", the nearest N at or below your {len(records)}"
+    print(f"  expected on unseen models: about {cal['expected']['within_10pct']:.0f}% within ±10% (median of the "
+          f"six shared phones calibrated on {counted(n, 'model')}{nearest}; bench.calibration_curve)")
     print(f"  use it with --device {out}")
     return 0
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+
+
+def _checked_name(name: str | None) -> str:
+    """The new profile's name: a file name (``NAME.json``, and ``device: NAME`` with latency_profiles)."""
+    from pytest_tflite_latency.estimator.defaults import resolve_device
+    from pytest_tflite_latency.estimator.registry import device_names
+
+    if name is None:
+        return "my-phone-gpu"
+    if not _NAME.fullmatch(name):
+        raise EstimatorError(f"--name: {name!r} is not a profile name: up to 64 letters, digits, '.', '_', '+' "
+                             "and '-', e.g. pixel8-gpu")
+    if resolve_device(name) in device_names():
+        print(f"warning: --name {name} is also a bundled profile's or GPU's name: where its folder is given "
+              f"(latency_profiles), `device: {name}` means this profile, elsewhere the bundled one",
+              file=sys.stderr)
+    return name
+
+
+def _checked_out(out: Path | None, name: str) -> Path:
+    """Where the profile goes: ``--out`` (a folder: ``NAME.json`` in it), else ``NAME.json``; a profile
+    is a ``.json`` file, as ``--device`` takes it, so a model or a log is never written over."""
+    if out is None:
+        return Path(f"{name}.json")
+    if out.is_dir():
+        return out / f"{name}.json"
+    if out.suffix.lower() != ".json":
+        raise EstimatorError(f"--out: {out}: name a .json file (--device takes a profile by its .json path) "
+                             "or a folder")
+    return out
+
+
+def _with_measured_runtime(profile, measured):
+    """The profile stating the runtime its measurements name (a CSV's runtime column, benchmark_model's
+    delegate, the on-device records'), not the source phone's: an Android phone calibrated from the
+    iPhone 7 runs no Metal delegate. The kernels' costs and precisions remain the source's."""
+    import dataclasses
+
+    runtimes = sorted({m.runtime for m in measured if m.runtime})
+    said = "; ".join(runtimes[:3]) + ("; …" if len(runtimes) > 3 else "") if runtimes else "runtime not stated"
+    source = profile.provenance["calibrated_from"]
+    return dataclasses.replace(profile, runtime=f"{said}, as measured; kernels from {source} ({profile.runtime})")
+
+
+def _starting_point(source: str, considered: list[str], args) -> str:
+    """Which bundled profile the calibration rescaled, and why that one."""
+    if args.source != "auto":
+        return f"starting point: {source} (--from)"
+    if len(considered) == 1:
+        return f"starting point: {source}, the bundled profile nearest --gpu {args.gpu}"
+    among = ("the bundled GPU profiles" if args.gpu == "auto" else f"those nearest --gpu {args.gpu}")
+    return f"starting point: {source}, of {among} ({', '.join(considered)}) the one your measurements fit best"
 
 
 def _records(args):
@@ -103,6 +162,7 @@ def _records(args):
     kernels: list[Record] = []
     described = []
     found = []
+    warnings = []
     if args.measurements:
         for path in args.measurements:
             found += read_measurements(path)
@@ -110,6 +170,7 @@ def _records(args):
         for path, ms in by_file.items():
             X, learned = model_features(path, "gpu")
             records.append(Record(path.stem, X, float(np.median([m.mean_ms for m in ms])), learned))
+            warnings += _disagreeing(path.stem, ms)
         described.append(f"{counted(len(found), 'measurement')} in {counted(len(args.measurements), 'file')}")
     if args.db:
         stored = _db_records(args)
@@ -120,7 +181,21 @@ def _records(args):
         raise EstimatorError("calibrate: no measurements given (files, or --db with --device-name)")
     if not records:  # single kernels only, too few for the kernel route: they stand in as tiny models
         records, kernels = kernels, []
-    return records, kernels, found, "; ".join(described)
+    return records, kernels, found, "; ".join(described), warnings
+
+
+def _disagreeing(model: str, measured) -> list[str]:
+    """A warning where one model's measurements disagree by more than a phone's run-to-run noise (another
+    phone, runtime or delegate setting mixed in): the calibration takes their median."""
+    from pytest_tflite_latency.bench.calibrate import INCONSISTENT_SPREAD
+
+    low = min(measured, key=lambda m: m.mean_ms)
+    high = max(measured, key=lambda m: m.mean_ms)
+    if high.mean_ms <= low.mean_ms * (1 + INCONSISTENT_SPREAD):
+        return []
+    return [f"{model} measured {counted(len(measured), 'time')} from {low.mean_ms:.3g} ms ({low.source}) to "
+            f"{high.mean_ms:.3g} ms ({high.source}), {high.mean_ms / low.mean_ms - 1:.0%} apart: another phone, "
+            "runtime or delegate setting mixed in? The calibration took their median"]
 
 
 def _warn_of_cpu_logs(measured) -> None:
@@ -128,8 +203,9 @@ def _warn_of_cpu_logs(measured) -> None:
     most likely timed the CPU: say so before a GPU profile is made from it."""
     cpu = [m.source for m in measured if m.runtime == "benchmark_model (cpu)"]
     if cpu:
+        verb = "shows" if len(cpu) == 1 else "show"
         print(f"warning: {counted(len(cpu), 'benchmark_model run')} ({', '.join(cpu[:3])}"
-              f"{', …' if len(cpu) > 3 else ''}) show no GPU delegate (--use_gpu=true); a CPU's timings make "
+              f"{', …' if len(cpu) > 3 else ''}) {verb} no GPU delegate (--use_gpu=true); a CPU's timings make "
               "a wrong GPU profile", file=sys.stderr)
 
 
@@ -152,7 +228,7 @@ def _db_records(args):
     return records
 
 
-def _kernel_route(args, kernels, networks, sources, name: str, family, described: str) -> int:
+def _kernel_route(args, kernels, networks, sources, name: str, family, described: str, out: Path) -> int:
     """`bench.kernel_calibration`: a profile trained on the phone's own single-kernel measurements."""
     from pytest_tflite_latency.bench.kernel_calibration import MIN_MODELS, calibrate_kernels
 
@@ -161,7 +237,6 @@ def _kernel_route(args, kernels, networks, sources, name: str, family, described
                              f"{counted(len(networks), 'whole model')}; measure at least {MIN_MODELS} whole models "
                              "too (bench run --models ...): they fit the per-inference overhead and pick the route")
     profile, warnings = calibrate_kernels(kernels, networks, sources, name, family)
-    out = args.out or Path(f"{name}.json")
     save_profile(profile, out)
     c, h = profile.provenance["calibration"], profile.provenance["heldout"]
     print(f"{out}: from {len(kernels)} single-kernel and {len(networks)} whole-model measurements ({described})")

@@ -158,6 +158,8 @@ def resolve_models(measurements: list[ModelMeasurement], search: list[Path]) -> 
     name or stem. Measurements of one file are grouped; an unfound model is an `InputError`."""
     files: dict[str, Path] = {}
     for s in search:
+        if not s.exists():
+            raise InputError(f"--models {s}", "no such file or folder")
         for f in sorted(s.rglob("*.tflite")) if s.is_dir() else [s]:
             files.setdefault(f.name, f)
             files.setdefault(f.stem, f)
@@ -165,7 +167,9 @@ def resolve_models(measurements: list[ModelMeasurement], search: list[Path]) -> 
     for m in measurements:
         p = _find(m, files)
         if p is None:
-            hint = " (name the folder of your models with --models)" if not search else ""
+            where = ", ".join(map(str, search[:3])) + (", …" if len(search) > 3 else "")
+            hint = (f": no {Path(m.model).stem}.tflite in --models {where}" if search
+                    else " (name the folder of your models with --models)")
             raise InputError(m.source, f"model {m.model!r} not found{hint}")
         out.setdefault(p.resolve(), []).append(m)
     return out

@@ -109,7 +109,7 @@ def test_calibrate_from_a_csv_writes_a_profile_that_estimates(models, tmp_path, 
     assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "adreno640", "--name", "phone-gpu",
                      "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "leave-one-out over the 6 measurements" in printed
+    assert "leave-one-out over the 6 models" in printed
     profile = json.loads(out.read_text())
     cal = profile["provenance"]["calibration"]
     assert cal["models"] == 6 and cal["gpu"] == "adreno640"
@@ -170,6 +170,98 @@ def test_a_model_the_measurements_name_but_nobody_gave_is_named(tmp_path, capsys
     csv.write_text("model,ms\nmissing_net,3\n")
     assert cli.main(["calibrate", str(csv)]) == 2
     assert "'missing_net' not found" in capsys.readouterr().err
+
+
+def _csv(models, tmp_path, name: str = "measured.csv", factor: float = SPEED, count: int = 5) -> tuple[Path, str]:
+    """A CSV of ``count`` models' latencies on the test phone, and the folder of the models."""
+    csv = tmp_path / name
+    csv.write_text("model,ms\n" + "".join(f"{Path(r.name).stem},{r.y_ms}\n"
+                                          for r in _records(models, factor)[:count]))
+    return csv, str(Path(next(iter(models))).parent)
+
+
+def test_a_models_folder_that_does_not_exist_is_named_not_blamed_on_the_csv(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", str(csv), "--models", str(tmp_path / "nodir"), folder]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--models" in err and "nodir: no such file or folder" in err
+
+
+def test_a_model_not_in_the_models_folder_says_where_it_was_looked_for(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    csv.write_text(csv.read_text() + "nosuchnet,3\n")
+    assert cli.main(["calibrate", str(csv), "--models", folder]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no nosuchnet.tflite in --models " + folder in err
+
+
+def test_an_out_that_is_not_a_json_file_is_refused_and_never_written_over(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"TFL3 stands in for a model")
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--out", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and ".json" in err
+    assert model.read_bytes() == b"TFL3 stands in for a model"
+
+
+def test_an_out_folder_receives_the_profile_under_its_name(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    (tmp_path / "profiles").mkdir()
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--name", "pixel8-gpu",
+                     "--out", str(tmp_path / "profiles")]) == 0
+    assert load_profile(tmp_path / "profiles" / "pixel8-gpu.json").name == "pixel8-gpu"
+    assert f"--device {tmp_path / 'profiles' / 'pixel8-gpu.json'}" in capsys.readouterr().out
+
+
+def test_a_name_that_is_a_path_is_refused_before_anything_is_written(models, tmp_path, capsys, monkeypatch):
+    csv, folder = _csv(models, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--name", "a/../b"]) == 2
+    assert "--name" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_a_name_a_bundled_profile_has_is_warned_of(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--name", "pixel4-gpu",
+                     "--out", str(tmp_path / "p.json")]) == 0
+    assert "--name pixel4-gpu is also a bundled profile" in capsys.readouterr().err
+
+
+def test_one_models_measurements_from_two_phones_are_named_not_silently_averaged(models, tmp_path, capsys):
+    here, folder = _csv(models, tmp_path, "phone.csv")
+    other, _ = _csv(models, tmp_path, "other-phone.csv", factor=2 * SPEED, count=1)
+    assert cli.main(["calibrate", str(here), str(other), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
+    warnings = [ln for ln in capsys.readouterr().out.splitlines() if "warning:" in ln]
+    assert len(warnings) == 1 and "phone.csv:2" in warnings[0] and "other-phone.csv:2" in warnings[0]
+    assert "100% apart" in warnings[0]
+
+
+def test_the_profile_states_the_runtime_measured_and_the_interval_it_prints(models, tmp_path, capsys):
+    csv = tmp_path / "measured.csv"
+    csv.write_text("model,ms,std,runtime\n" + "".join(f"{Path(r.name).stem},{r.y_ms},,LiteRT 1.4\n"
+                                                      for r in _records(models)[:5]))
+    out = tmp_path / "p.json"
+    folder = str(Path(next(iter(models))).parent)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "powervr", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    profile = load_profile(out)
+    source = load_profile(profile.provenance["calibrated_from"])
+    assert profile.runtime == f"LiteRT 1.4, as measured; kernels from {source.name} ({source.runtime})"
+    low, high = profile.interval.low, profile.interval.high
+    assert f"{profile.interval.coverage:.0%} interval: {low:+.0%} … {high:+.0%} of the estimate" in printed
+
+
+def test_a_failed_profile_write_leaves_no_temporary_file(tmp_path):
+    from pytest_tflite_latency.bench.export import save_profile
+    from pytest_tflite_latency.estimator.errors import EstimatorError
+
+    out = tmp_path / "taken.json"
+    out.mkdir()  # a folder where the profile should go: the final rename fails
+    with pytest.raises(EstimatorError, match="cannot write"):
+        save_profile(load_profile(SOURCE), out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.json"]
 
 
 # --- kernel-level calibration ----------------------------------------------------------------------
