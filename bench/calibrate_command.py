@@ -66,9 +66,9 @@ def run(args) -> int:
         return _suggest(args.models, n, family)
     name = _checked_name(args.name)
     out = _checked_out(args.out, name)
+    sources = _sources(family, args.source)
     records, kernels, measured, described, warnings = _records(args)
     _warn_of_cpu_logs(measured)
-    sources = calibrate.sources_for(family, args.source)
     phone = next((m.phone for m in measured if m.phone), "")
     if len(kernels) >= MIN_KERNELS:
         return _kernel_route(args, kernels, records, sources, name, family, described, out)
@@ -94,6 +94,26 @@ def run(args) -> int:
           f"six shared phones calibrated on {counted(n, 'model')}{nearest}; bench.calibration_curve)")
     print(f"  use it with --device {out}")
     return 0
+
+
+def _sources(family, source: str) -> list:
+    """The bundled GPU profiles the calibration may start from (`calibrate.sources_for`); ``--from`` naming
+    a CPU profile, or no profile, is refused: the measurements are the GPU delegate's."""
+    from pytest_tflite_latency.bench import calibrate
+    from pytest_tflite_latency.estimator.devices import PHONES
+    from pytest_tflite_latency.estimator.errors import UnknownDeviceError
+
+    gpu_profiles = ", ".join(p.profile for p in PHONES)
+    try:
+        sources = calibrate.sources_for(family, source)
+    except UnknownDeviceError:
+        raise EstimatorError(f"--from: no profile {source!r}: name a bundled GPU profile ({gpu_profiles}), a "
+                             "GPU's name or a profile's .json file") from None
+    for profile in sources:
+        if profile.backend != "gpu":
+            raise EstimatorError(f"--from: {profile.name} is not a GPU profile (backend {profile.backend}); calibrate "
+                                 f"rescales a GPU profile to your phone's GPU delegate ({gpu_profiles})")
+    return sources
 
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")

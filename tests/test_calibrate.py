@@ -253,6 +253,19 @@ def test_the_profile_states_the_runtime_measured_and_the_interval_it_prints(mode
     assert f"{profile.interval.coverage:.0%} interval: {low:+.0%} … {high:+.0%} of the estimate" in printed
 
 
+@pytest.mark.parametrize("source", ["pixel4-cpu", "nnmeter-cortexa76"])
+def test_from_a_cpu_profile_is_refused_before_the_measurements_are_read(source, capsys):
+    assert cli.main(["calibrate", "never-read.csv", "--from", source]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--from: {source} is not a GPU profile" in err and "pixel4-gpu" in err
+
+
+def test_from_an_unknown_profile_is_one_line_naming_the_option(capsys):
+    assert cli.main(["calibrate", "never-read.csv", "--from", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tflite-latency: error: --from: no profile 'nosuch'")
+
+
 def test_a_failed_profile_write_leaves_no_temporary_file(tmp_path):
     from pytest_tflite_latency.bench.export import save_profile
     from pytest_tflite_latency.estimator.errors import EstimatorError
