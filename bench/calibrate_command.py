@@ -29,7 +29,8 @@ from pytest_tflite_latency.estimator.errors import EstimatorError
 from pytest_tflite_latency.estimator.wording import counted
 
 GPU_HELP = ("the phone's GPU: a vendor (adreno, mali, apple, powervr), a GPU (adreno750, mali-g715, apple-a17, "
-            "powervr-ge8320) or auto (default): chooses which bundled profiles the calibration starts from")
+            "powervr-ge8320, 'Adreno (TM) 740') or auto (default: the GPU the on-device records name, else all): "
+            "chooses which bundled profiles the calibration starts from")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,9 +67,11 @@ def run(args) -> int:
         return _suggest(args.models, n, family)
     name = _checked_name(args.name)
     out = _checked_out(args.out, name)
-    sources = _sources(family, args.source)
+    sources = _sources(family, args.source) if args.source != "auto" else []
     records, kernels, measured, described, warnings = _records(args)
     _warn_of_cpu_logs(measured)
+    family, gpu_said = _measured_gpu(family, args, measured)
+    sources = sources or _sources(family, "auto")
     phone = next((m.phone for m in measured if m.phone), "")
     if len(kernels) >= MIN_KERNELS:
         return _kernel_route(args, kernels, records, sources, name, family, described, out)
@@ -76,7 +79,7 @@ def run(args) -> int:
     save_profile(_with_measured_runtime(result.profile, measured), out)
     cal = result.profile.provenance["calibration"]
     h = result.profile.provenance["heldout"]
-    print(_starting_point(cal["source"], cal["sources_considered"], args))
+    print(_starting_point(cal["source"], cal["sources_considered"], args.source != "auto", gpu_said))
     print(f"{out}: calibrated from {cal['source']} on {counted(len(records), 'measured model')} ({described})")
     print(f"  scales {', '.join(f'{k} ×{v:.3g}' for k, v in cal['scales'].items())}")
     interval = PredictionInterval.of(result.profile.interval)
@@ -161,13 +164,31 @@ def _with_measured_runtime(profile, measured):
     return dataclasses.replace(profile, runtime=f"{said}, as measured; kernels from {source} ({profile.runtime})")
 
 
-def _starting_point(source: str, considered: list[str], args) -> str:
+def _measured_gpu(family, args, measured) -> tuple:
+    """The GPU family the calibration starts from, and how it was said: ``--gpu``, else (``auto``) the one
+    GPU the measurements name (`pytest --on-device` records the phone's GPU), else none."""
+    from pytest_tflite_latency.estimator.devices import gpu_family
+
+    if args.gpu != "auto":
+        return family, f"--gpu {args.gpu}"
+    named = {m.gpu for m in measured if m.gpu}
+    if len(named) == 1:
+        gpu = named.pop()
+        try:
+            return gpu_family(gpu), f"the {gpu} the measurements name"
+        except ValueError:
+            print(f"warning: the measurements name the GPU {gpu!r}, which calibrate cannot place: starting from "
+                  "every bundled GPU profile (name its vendor with --gpu)", file=sys.stderr)
+    return family, None
+
+
+def _starting_point(source: str, considered: list[str], from_named: bool, gpu_said: str | None) -> str:
     """Which bundled profile the calibration rescaled, and why that one."""
-    if args.source != "auto":
+    if from_named:
         return f"starting point: {source} (--from)"
     if len(considered) == 1:
-        return f"starting point: {source}, the bundled profile nearest --gpu {args.gpu}"
-    among = ("the bundled GPU profiles" if args.gpu == "auto" else f"those nearest --gpu {args.gpu}")
+        return f"starting point: {source}, the bundled profile nearest {gpu_said}"
+    among = f"those nearest {gpu_said}" if gpu_said else "the bundled GPU profiles (--gpu auto)"
     return f"starting point: {source}, of {among} ({', '.join(considered)}) the one your measurements fit best"
 
 
@@ -219,12 +240,13 @@ def _disagreeing(model: str, measured) -> list[str]:
 
 
 def _warn_of_cpu_logs(measured) -> None:
-    """A benchmark_model run that shows no GPU delegate (no ``Use gpu: [1]``, no "GPU delegate created")
-    most likely timed the CPU: say so before a GPU profile is made from it."""
-    cpu = [m.source for m in measured if m.runtime == "benchmark_model (cpu)"]
+    """A benchmark_model run that shows no GPU delegate (no ``Use gpu: [1]``, no "GPU delegate created"),
+    or an on-device record of the CPU delegate, most likely timed the CPU: say so before a GPU profile is
+    made from it."""
+    cpu = [m.source for m in measured if m.delegate == "cpu"]
     if cpu:
         verb = "shows" if len(cpu) == 1 else "show"
-        print(f"warning: {counted(len(cpu), 'benchmark_model run')} ({', '.join(cpu[:3])}"
+        print(f"warning: {counted(len(cpu), 'measurement')} ({', '.join(cpu[:3])}"
               f"{', …' if len(cpu) > 3 else ''}) {verb} no GPU delegate (--use_gpu=true); a CPU's timings make "
               "a wrong GPU profile", file=sys.stderr)
 

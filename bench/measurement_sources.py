@@ -40,6 +40,7 @@ class ModelMeasurement:
     layers_ms: tuple[float, ...] = field(default=(), repr=False)  # per-layer times where the source has them
     phone: str = ""
     gpu: str = ""
+    delegate: str = ""  # "gpu" or "cpu" where the source says which ran the model
 
 
 def read_measurements(path: str | Path) -> list[ModelMeasurement]:
@@ -83,7 +84,8 @@ def _from_benchmark_log(text: str, where: str, path: Path) -> list[ModelMeasurem
             raise InputError(at, "no 'Graph: [model.tflite]' line says which model this run measured")
         model = graph.group(1).strip() if graph else path.stem
         gpu = "gpu" if re.search(r"(?i)use[ _]gpu: \[(1|true)\]|GPU delegate created", chunk) else "cpu"
-        out.append(ModelMeasurement(model, m.mean_ms, m.std_ms if m.runs else None, f"benchmark_model ({gpu})", at))
+        out.append(ModelMeasurement(model, m.mean_ms, m.std_ms if m.runs else None, f"benchmark_model ({gpu})", at,
+                                    delegate=gpu))
     return out
 
 
@@ -134,7 +136,7 @@ def _from_records(doc: dict, where: str) -> list[ModelMeasurement]:
         out.append(ModelMeasurement(r["model"], _ms(r.get("mean_ms"), f"{at}: mean_ms"),
                                     None if std is None else checked_number(std, f"{at}: std_ms", low=0.0),
                                     str(r.get("runtime") or ""), at, phone=str(r.get("phone") or ""),
-                                    gpu=str(r.get("gpu") or "")))
+                                    gpu=str(r.get("gpu") or ""), delegate=str(r.get("delegate") or "")))
     return out
 
 

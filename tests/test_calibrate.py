@@ -266,6 +266,31 @@ def test_from_an_unknown_profile_is_one_line_naming_the_option(capsys):
     assert err.count("\n") == 1 and err.startswith("tflite-latency: error: --from: no profile 'nosuch'")
 
 
+def _on_device(models, tmp_path, gpu: str, delegates: tuple[str, ...] = ("gpu",) * 5) -> Path:
+    """The measurements JSON `pytest --on-device` writes, of five models on one phone."""
+    measured = zip(_records(models)[:5], delegates, strict=True)
+    rows = [{"model": r.name, "phone": "Phone X", "gpu": gpu, "runtime": "benchmark_model", "delegate": d,
+             "mean_ms": r.y_ms, "std_ms": 0.01, "count": 50} for r, d in measured]
+    path = tmp_path / "measurements.json"
+    path.write_text(json.dumps({"format": "tflite-latency-measurements/1", "measurements": rows}))
+    return path
+
+
+def test_gpu_auto_starts_from_the_gpu_the_on_device_records_name(models, tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert cli.main(["calibrate", str(_on_device(models, tmp_path, "Mali-G76 MP12")), "--out", str(out)]) == 0
+    assert "nearest the Mali-G76 MP12 the measurements name" in capsys.readouterr().out
+    calibration = load_profile(out).provenance["calibration"]
+    assert calibration["sources_considered"] == ["galaxys10-gpu"] and calibration["phone"] == "Phone X"
+
+
+def test_an_on_device_record_of_the_cpu_delegate_is_warned_of(models, tmp_path, capsys):
+    path = _on_device(models, tmp_path, "Adreno (TM) 640", ("cpu",) + ("gpu",) * 4)
+    assert cli.main(["calibrate", str(path), "--out", str(tmp_path / "p.json")]) == 0
+    err = capsys.readouterr().err
+    assert "1 measurement (" in err and "measurements[0]" in err and "measurements[1]" not in err
+
+
 def test_a_failed_profile_write_leaves_no_temporary_file(tmp_path):
     from pytest_tflite_latency.bench.export import save_profile
     from pytest_tflite_latency.estimator.errors import EstimatorError
@@ -382,7 +407,7 @@ def test_a_benchmark_model_log_without_the_gpu_delegate_is_warned_of(models, tmp
                             f"Inference (avg): {us:.1f}\n")
     assert cli.main(["calibrate", *map(str, logs), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
     err = capsys.readouterr().err
-    assert "1 benchmark_model run " in err and "run0.txt" in err and "run1.txt" not in err
+    assert "1 measurement (" in err and "run0.txt" in err and "run1.txt" not in err
 
 
 def test_the_ceiling_fit_recovers_exact_scales_and_judges_rows_it_did_not_fit():
