@@ -64,6 +64,11 @@ def run(args) -> int:
         raise EstimatorError(f"--gpu: {exc}") from None
     if args.suggest is not None:
         n = int(checked_number(args.suggest, "--suggest", low=1, high=1000, integer=True))
+        if args.measurements or args.db:
+            given = ", ".join(args.measurements[:3]) or args.db
+            raise EstimatorError(f"--suggest: lists which models to measure and stops, so the measurements given "
+                                 f"({given}{', …' if len(args.measurements) > 3 else ''}) would go unused: run it "
+                                 "without them, or calibrate without --suggest")
         return _suggest(args.models, n, family)
     name = _checked_name(args.name)
     out = _checked_out(args.out, name)
@@ -315,6 +320,8 @@ def _suggest(paths: list[Path], n: int, family) -> int:
     picked = calibrate.suggest(calibrate.sources_for(family, "auto"), records, n)
     for i, (f, name) in enumerate(picked):
         print(f"{i + 1:3d}. {readable[f]}  ({name})")
+    if n > len(records) and len(picked) == len(records):
+        print(f"all {counted(len(records), 'model')} given are listed (--suggest {n} asked for more)", file=sys.stderr)
     if len(picked) < min(n, len(records)):
         print(f"only {len(picked)} of the {len(records)} models differ in their kernels; each of the others has "
               "the same kernels as one listed (a float16 twin, a copy) and would only repeat its measurement",

@@ -159,6 +159,20 @@ def test_suggest_skips_an_unreadable_model_and_names_it(models, tmp_path, capsys
     assert "skipped: " in err and "broken.tflite" in err
 
 
+def test_suggest_with_measurements_given_is_refused_not_silently_ignoring_them(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", str(csv), "--suggest", "3", "--models", folder]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--suggest" in err and str(csv) in err
+
+
+def test_suggest_asked_for_more_than_there_are_lists_all_and_says_so(models, capsys):
+    folder = str(Path(next(iter(models))).parent)
+    assert cli.main(["calibrate", "--suggest", "50", "--models", folder]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == len(models) and f"all {len(models)} models given are listed" in err
+
+
 def test_an_unknown_gpu_is_a_one_line_error(capsys):
     assert cli.main(["calibrate", "x.csv", "--gpu", "geforce"]) == 2
     err = capsys.readouterr().err
