@@ -180,23 +180,32 @@ def _devices(args) -> int:
     from pytest_tflite_latency.estimator.profile import device_names, load_profile
     from pytest_tflite_latency.estimator.report import render_devices
 
-    profiles = [load_profile(n) for n in device_names()] + [load_profile(f) for f in _profile_files(args.profiles)]
+    profiles = [load_profile(n) for n in device_names()] + _team_profiles(args.profiles)
     sys.stdout.write(render_devices(profiles, args.format, _terminal_width(), verbose=args.verbose))
     return 0
 
 
-def _profile_files(paths: list[str]) -> list[Path]:
-    """The profile JSON files named, a folder standing for the ``*.json`` in it."""
-    files = []
+def _team_profiles(paths: list[str]) -> list:
+    """The profiles named, a folder standing for the profiles among its ``*.json``: another JSON kept
+    beside them (the measurements a profile was calibrated from) is skipped with a note, as the
+    plugin's ``latency_profiles`` lookup never reads it; a file named outright must be a profile."""
+    from pytest_tflite_latency.estimator.errors import ProfileError
+    from pytest_tflite_latency.estimator.profile import load_profile
+
+    profiles = []
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            files += sorted(path.glob("*.json"))
+            for f in sorted(path.glob("*.json")):
+                try:
+                    profiles.append(load_profile(f))
+                except ProfileError as exc:
+                    print(f"skipped: {exc}", file=sys.stderr)
         elif path.suffix == ".json":
-            files.append(path)
+            profiles.append(load_profile(path))
         else:
             raise EstimatorError(f"--profiles: {text}: neither a profile .json file nor a folder")
-    return files
+    return profiles
 
 
 def _example(args) -> int:
