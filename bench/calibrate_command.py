@@ -94,7 +94,7 @@ def run(args) -> int:
     else:
         print(f"  leave-one-out over the {counted(h['models'], 'model')}: {h['within_10pct']:.0f}% within ±10%, "
               f"MAPE {h['mape_pct']:.1f}%, {h['interval_coverage_pct']:.0f}% inside the interval")
-    for warning in warnings + result.warnings:
+    for warning in warnings + _unit_warnings(cal) + result.warnings:
         print(f"  warning: {warning}")
     n = cal["expected"]["n"]
     nearest = "" if n == len(records) else f", the nearest N at or below your {len(records)}"
@@ -167,6 +167,25 @@ def _with_measured_runtime(profile, measured):
     said = "; ".join(runtimes[:3]) + ("; …" if len(runtimes) > 3 else "") if runtimes else "runtime not stated"
     source = profile.provenance["calibrated_from"]
     return dataclasses.replace(profile, runtime=f"{said}, as measured; kernels from {source} ({profile.runtime})")
+
+
+IMPLAUSIBLE_SPEED = 50.0  # the bundled phones' GPUs differ by 15× at most: 50× off the source is a unit slip
+
+
+def _unit_warnings(cal: dict) -> list[str]:
+    """A warning where the phone comes out implausibly faster or slower than its starting point: times
+    given in µs or in seconds where milliseconds were meant."""
+    import math
+
+    speed = math.exp(sum(math.log(v) for v in cal["scales"].values()) / len(cal["scales"]))
+    if speed > IMPLAUSIBLE_SPEED:
+        unit = "microseconds"
+    elif speed < 1 / IMPLAUSIBLE_SPEED:
+        unit = "seconds"
+    else:
+        return []
+    return [f"your phone comes out {speed:.3g}× as slow as {cal['source']}: were the times given in {unit}? "
+            "calibrate reads milliseconds (a CSV's ms column)"]
 
 
 def _measured_gpu(family, args, measured) -> tuple:

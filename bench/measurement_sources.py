@@ -48,7 +48,7 @@ def read_measurements(path: str | Path) -> list[ModelMeasurement]:
     data = read_regular_file(path, MAX_BYTES, "measurement file")
     where = str(path)
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a byte-order mark
     except UnicodeDecodeError:
         raise InputError(where, "not text: expected a benchmark_model log, JSON or CSV (a database goes with "
                                 "--db)") from None

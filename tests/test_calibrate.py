@@ -305,6 +305,28 @@ def test_an_on_device_record_of_the_cpu_delegate_is_warned_of(models, tmp_path, 
     assert "1 measurement (" in err and "measurements[0]" in err and "measurements[1]" not in err
 
 
+def test_a_csv_saved_by_excel_with_a_byte_order_mark_is_read(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    csv.write_bytes(b"\xef\xbb\xbf" + csv.read_text().replace("\n", "\r\n").encode())
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
+    assert "on 5 measured models" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("factor", "unit"), [(1000 * SPEED, "microseconds"), (SPEED / 1000, "seconds")])
+def test_times_given_in_another_unit_than_milliseconds_are_warned_of(models, tmp_path, capsys, factor, unit):
+    csv, folder = _csv(models, tmp_path, factor=factor)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "adreno640",
+                     "--out", str(tmp_path / "p.json")]) == 0
+    assert f"were the times given in {unit}?" in capsys.readouterr().out
+
+
+def test_a_phone_at_the_source_phones_speed_gets_no_unit_warning(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "adreno640",
+                     "--out", str(tmp_path / "p.json")]) == 0
+    assert "were the times given" not in capsys.readouterr().out
+
+
 def test_a_failed_profile_write_leaves_no_temporary_file(tmp_path):
     from pytest_tflite_latency.bench.export import save_profile
     from pytest_tflite_latency.estimator.errors import EstimatorError
