@@ -212,8 +212,9 @@ def _starting_point(source: str, considered: list[str], from_named: bool, gpu_sa
         return f"starting point: {source} (--from)"
     if len(considered) == 1:
         return f"starting point: {source}, the bundled profile nearest {gpu_said}"
-    among = f"those nearest {gpu_said}" if gpu_said else "the bundled GPU profiles (--gpu auto)"
-    return f"starting point: {source}, of {among} ({', '.join(considered)}) the one your measurements fit best"
+    listed = ", ".join(considered)
+    among = f"those nearest {gpu_said} ({listed})" if gpu_said else f"all GPU profiles ({listed}; --gpu narrows)"
+    return f"starting point: {source}, of {among} the one your measurements fit best"
 
 
 def _records(args):
