@@ -169,6 +169,21 @@ def test_devices_lists_the_team_profiles_given_with_their_own_error(cli, tmp_pat
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "notes.txt" in r.stderr
 
 
+def test_estimate_finds_a_team_profile_by_name_in_the_profiles_folder(cli, tmp_path, nb201_path):
+    import dataclasses
+
+    from pytest_tflite_latency.estimator.profile import load_profile
+
+    (tmp_path / "profiles").mkdir()
+    dataclasses.replace(load_profile("pixel4-gpu"), name="pixel8-gpu").save(tmp_path / "profiles" / "pixel8-gpu.json")
+    r = cli("estimate", nb201_path, "--device", "pixel8-gpu", "--profiles", tmp_path / "profiles", "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["device"] == "pixel8-gpu"
+    unknown = cli("estimate", nb201_path, "--device", "pixel8-gpu")
+    assert unknown.returncode == 2 and "estimate: --profiles" in unknown.stderr
+    missing = cli("estimate", nb201_path, "--device", "pixel8-gpu", "--profiles", tmp_path / "nodir")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "nodir: not a folder" in missing.stderr
+
+
 def test_devices_skips_a_json_beside_the_team_profiles_that_is_no_profile_and_names_it(cli, tmp_path):
     from pytest_tflite_latency.estimator.profile import load_profile
 
