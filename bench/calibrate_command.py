@@ -231,6 +231,9 @@ def _records(args):
     warnings = []
     if args.measurements:
         for path in args.measurements:
+            if Path(path).is_dir():
+                raise EstimatorError(f"{path}: is a folder, not a measurement file: name the files in it "
+                                     f"({Path(path) / '*.txt'}, …)")
             found += read_measurements(path)
         by_file = resolve_models(found, args.models)
         for path, ms in by_file.items():

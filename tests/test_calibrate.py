@@ -327,6 +327,13 @@ def test_a_phone_at_the_source_phones_speed_gets_no_unit_warning(models, tmp_pat
     assert "were the times given" not in capsys.readouterr().out
 
 
+def test_a_folder_of_logs_given_as_measurements_says_to_name_its_files(tmp_path, capsys):
+    (tmp_path / "runs").mkdir()
+    assert cli.main(["calibrate", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder" in err and str(tmp_path / "runs" / "*.txt") in err
+
+
 def test_a_failed_profile_write_leaves_no_temporary_file(tmp_path):
     from pytest_tflite_latency.bench.export import save_profile
     from pytest_tflite_latency.estimator.errors import EstimatorError
