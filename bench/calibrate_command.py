@@ -247,6 +247,10 @@ def _records(args):
         kernels = [r for r in stored if r.kind == "kernel"]
         described.append(f"database {args.db}")
     if not records and not kernels:
+        swallowed = [str(m) for m in args.models if m.suffix.lower() not in (".tflite", "") and not m.is_dir()]
+        if swallowed:
+            raise EstimatorError(f"calibrate: no measurements given: --models took {', '.join(swallowed[:3])} as "
+                                 "models (it takes every path after it); name the measurement files before --models")
         raise EstimatorError("calibrate: no measurements given (files, or --db with --device-name)")
     if not records:  # single kernels only, too few for the kernel route: they stand in as tiny models
         records, kernels = kernels, []

@@ -334,6 +334,13 @@ def test_a_folder_of_logs_given_as_measurements_says_to_name_its_files(tmp_path,
     assert err.count("\n") == 1 and "is a folder" in err and str(tmp_path / "runs" / "*.txt") in err
 
 
+def test_measurements_swallowed_by_models_are_named_with_where_to_put_them(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", "--models", folder, str(csv)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--models took {csv} as models" in err and "before --models" in err
+
+
 def test_a_failed_profile_write_leaves_no_temporary_file(tmp_path):
     from pytest_tflite_latency.bench.export import save_profile
     from pytest_tflite_latency.estimator.errors import EstimatorError
