@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="also take the measurements of --device-name from this measurement database")
     p.add_argument("--device-name", "--name", dest="name", default=None,
                    help="the new profile's name (default: my-phone-gpu), e.g. pixel8-gpu")
+    p.add_argument("--phone", default="",
+                   help="the phone's name for `devices` and reports, e.g. 'Pixel 8' (default: the on-device "
+                        "records' phone, else the profile's name)")
     p.add_argument("--gpu", default="auto", help=GPU_HELP)
     p.add_argument("--from", dest="source", default="auto",
                    help="start from this bundled profile (name or .json) instead of the GPU's")
@@ -77,7 +80,7 @@ def run(args) -> int:
     _warn_of_cpu_logs(measured)
     family, gpu_said = _measured_gpu(family, args, measured)
     sources = sources or _sources(family, "auto")
-    phone = next((m.phone for m in measured if m.phone), "")
+    phone = args.phone.strip() or next((m.phone for m in measured if m.phone), "")
     if len(kernels) >= MIN_KERNELS:
         return _kernel_route(args, kernels, records, sources, name, family, described, out)
     result = calibrate.calibrate_from(sources, records, name, family, phone)

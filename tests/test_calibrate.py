@@ -341,6 +341,17 @@ def test_measurements_swallowed_by_models_are_named_with_where_to_put_them(model
     assert err.count("\n") == 1 and f"--models took {csv} as models" in err and "before --models" in err
 
 
+def test_the_phone_named_is_the_profiles_phone_in_devices(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    out = tmp_path / "pixel8-gpu.json"
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--phone", "Pixel 8", "--gpu", "mali-g715",
+                     "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["devices", "--profiles", str(out), "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)[-1]
+    assert (listed["phone"], listed["gpu"]) == ("Pixel 8", "mali-g715")
+
+
 def test_a_failed_profile_write_leaves_no_temporary_file(tmp_path):
     from pytest_tflite_latency.bench.export import save_profile
     from pytest_tflite_latency.estimator.errors import EstimatorError
