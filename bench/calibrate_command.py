@@ -167,9 +167,10 @@ def _with_measured_runtime(profile, measured):
     import dataclasses
 
     runtimes = sorted({m.runtime for m in measured if m.runtime})
-    said = "; ".join(runtimes[:3]) + ("; …" if len(runtimes) > 3 else "") if runtimes else "runtime not stated"
+    said = ("; ".join(runtimes[:3]) + ("; …" if len(runtimes) > 3 else "") + " as measured" if runtimes
+            else "not stated by the measurements")
     source = profile.provenance["calibrated_from"]
-    return dataclasses.replace(profile, runtime=f"{said}, as measured; kernels from {source} ({profile.runtime})")
+    return dataclasses.replace(profile, runtime=f"{said}; kernels from {source} ({profile.runtime})")
 
 
 IMPLAUSIBLE_SPEED = 50.0  # the bundled phones' GPUs differ by 15× at most: 50× off the source is a unit slip

@@ -262,7 +262,7 @@ def test_the_profile_states_the_runtime_measured_and_the_interval_it_prints(mode
     printed = capsys.readouterr().out
     profile = load_profile(out)
     source = load_profile(profile.provenance["calibrated_from"])
-    assert profile.runtime == f"LiteRT 1.4, as measured; kernels from {source.name} ({source.runtime})"
+    assert profile.runtime == f"LiteRT 1.4 as measured; kernels from {source.name} ({source.runtime})"
     low, high = profile.interval.low, profile.interval.high
     assert f"{profile.interval.coverage:.0%} interval: {low:+.0%} … {high:+.0%} of the estimate" in printed
 
