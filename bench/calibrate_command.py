@@ -73,7 +73,7 @@ def run(args) -> int:
                                  f"({given}{', …' if len(args.measurements) > 3 else ''}) would go unused: run it "
                                  "without them, or calibrate without --suggest")
         return _suggest(args.models, n, family)
-    name = _checked_name(args.name)
+    name = _checked_name(args.name, args.db)
     out = _checked_out(args.out, name)
     sources = _sources(family, args.source) if args.source != "auto" else []
     records, kernels, measured, described, warnings = _records(args)
@@ -87,7 +87,7 @@ def run(args) -> int:
     save_profile(_with_measured_runtime(result.profile, measured), out)
     cal = result.profile.provenance["calibration"]
     h = result.profile.provenance["heldout"]
-    print(_starting_point(cal["source"], cal["sources_considered"], args.source != "auto", gpu_said))
+    print(_starting_point(cal["source"], cal["sources_considered"], args.source != "auto", gpu_said, len(records)))
     print(f"{out}: calibrated from {cal['source']} on {counted(len(records), 'measured model')} ({described})")
     print(f"  scales {', '.join(f'{k} ×{v:.3g}' for k, v in cal['scales'].items())}")
     interval = PredictionInterval.of(result.profile.interval)
@@ -130,14 +130,17 @@ def _sources(family, source: str) -> list:
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 
 
-def _checked_name(name: str | None) -> str:
-    """The new profile's name: a file name (``NAME.json``, and ``device: NAME`` with latency_profiles)."""
+def _checked_name(name: str | None, db: str | None = None) -> str:
+    """The new profile's name: a file name (``NAME.json``, and ``device: NAME`` with latency_profiles).
+    With ``--db`` it is also the database's device name, which `bench run` took as given: only a path is
+    refused there."""
     from pytest_tflite_latency.estimator.defaults import resolve_device
     from pytest_tflite_latency.estimator.registry import device_names
 
     if name is None:
         return "my-phone-gpu"
-    if not _NAME.fullmatch(name):
+    a_path = not name or name != Path(name).name or name.startswith(".")
+    if a_path or (not db and not _NAME.fullmatch(name)):
         raise EstimatorError(f"--name: {name!r} is not a profile name: up to 64 letters, digits, '.', '_', '+' "
                              "and '-', e.g. pixel8-gpu")
     if resolve_device(name) in device_names():
@@ -210,14 +213,17 @@ def _measured_gpu(family, args, measured) -> tuple:
     return family, None
 
 
-def _starting_point(source: str, considered: list[str], from_named: bool, gpu_said: str | None) -> str:
-    """Which bundled profile the calibration rescaled, and why that one."""
+def _starting_point(source: str, considered: list[str], from_named: bool, gpu_said: str | None, n: int) -> str:
+    """Which bundled profile the calibration rescaled, and why that one (`calibrate.choose_source`: one
+    measurement fits every candidate alike, so the first, the nearest, is taken)."""
     if from_named:
         return f"starting point: {source} (--from)"
     if len(considered) == 1:
         return f"starting point: {source}, the bundled profile nearest {gpu_said}"
     listed = ", ".join(considered)
     among = f"those nearest {gpu_said} ({listed})" if gpu_said else f"all GPU profiles ({listed}; --gpu narrows)"
+    if n == 1:
+        return f"starting point: {source}, the first of {among}: one measurement fits each alike"
     return f"starting point: {source}, of {among} the one your measurements fit best"
 
 

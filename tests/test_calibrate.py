@@ -236,6 +236,22 @@ def test_a_name_that_is_a_path_is_refused_before_anything_is_written(models, tmp
     assert not list(tmp_path.rglob("*.json"))
 
 
+def test_one_measurement_says_it_cannot_choose_among_the_starting_points(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path, count=1)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "adreno", "--out",
+                     str(tmp_path / "p.json")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "one measurement fits each alike" in first and "fit best" not in first
+
+
+def test_a_database_device_name_bench_run_took_is_not_refused_as_a_profile_name(tmp_path, capsys):
+    out = str(tmp_path / "p.json")
+    assert cli.main(["calibrate", "--db", str(tmp_path / "none.sqlite"), "--device-name", "Pixel 8", "--out", out]) == 2
+    assert "no such measurement database" in capsys.readouterr().err  # got past the name
+    assert cli.main(["calibrate", "--db", str(tmp_path / "none.sqlite"), "--device-name", "../p8", "--out", out]) == 2
+    assert "--name" in capsys.readouterr().err
+
+
 def test_a_name_a_bundled_profile_has_is_warned_of(models, tmp_path, capsys):
     csv, folder = _csv(models, tmp_path)
     assert cli.main(["calibrate", str(csv), "--models", folder, "--name", "pixel4-gpu",
