@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", default="auto", help=GPU_HELP)
     p.add_argument("--from", dest="source", default="auto",
                    help="start from this bundled profile (name or .json) instead of the GPU's")
-    p.add_argument("--out", type=Path, help="profile path, a .json file or a folder (default NAME.json)")
+    p.add_argument("--out", help="profile path, a .json file or a folder (default NAME.json)")
     p.add_argument("--suggest", type=int, metavar="N",
                    help="list the N models of --models that inform a calibration most, and stop")
 
@@ -150,12 +150,14 @@ def _checked_name(name: str | None, db: str | None = None) -> str:
     return name
 
 
-def _checked_out(out: Path | None, name: str) -> Path:
-    """Where the profile goes: ``--out`` (a folder: ``NAME.json`` in it), else ``NAME.json``; a profile
-    is a ``.json`` file, as ``--device`` takes it, so a model or a log is never written over."""
-    if out is None:
+def _checked_out(given: str | None, name: str) -> Path:
+    """Where the profile goes: ``--out`` (a folder, or a path ending in ``/``: ``NAME.json`` in it), else
+    ``NAME.json``; a profile is a ``.json`` file, as ``--device`` takes it, so a model or a log is never
+    written over."""
+    if given is None:
         return Path(f"{name}.json")
-    if out.is_dir():
+    out = Path(given)
+    if out.is_dir() or given.endswith(("/", "\\")):
         return out / f"{name}.json"
     if out.suffix.lower() != ".json":
         raise EstimatorError(f"--out: {out}: name a .json file (--device takes a profile by its .json path) "

@@ -226,6 +226,9 @@ def test_an_out_folder_receives_the_profile_under_its_name(models, tmp_path, cap
                      "--out", str(tmp_path / "profiles")]) == 0
     assert load_profile(tmp_path / "profiles" / "pixel8-gpu.json").name == "pixel8-gpu"
     assert f"--device {tmp_path / 'profiles' / 'pixel8-gpu.json'}" in capsys.readouterr().out
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--name", "pixel9-gpu",
+                     "--out", f"{tmp_path / 'new'}/"]) == 0  # a folder still to make
+    assert load_profile(tmp_path / "new" / "pixel9-gpu.json").name == "pixel9-gpu"
 
 
 def test_a_name_that_is_a_path_is_refused_before_anything_is_written(models, tmp_path, capsys, monkeypatch):
