@@ -19,6 +19,7 @@ use it with --device profiles/pixel8-gpu.json.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from pytest_tflite_latency.estimator.errors import EstimatorError
 from pytest_tflite_latency.estimator.wording import counted
 
 GPU_HELP = ("the phone's GPU: a vendor (adreno, mali, apple, powervr), a GPU (adreno750, mali-g715, apple-a17, "
-            "powervr-ge8320) or auto (default): chooses which bundled profiles the calibration starts from")
+            "powervr-ge8320, 'Adreno (TM) 740') or auto (default: the GPU the on-device records name, else all): "
+            "chooses which bundled profiles the calibration starts from")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,10 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="also take the measurements of --device-name from this measurement database")
     p.add_argument("--device-name", "--name", dest="name", default=None,
                    help="the new profile's name (default: my-phone-gpu), e.g. pixel8-gpu")
+    p.add_argument("--phone", default="",
+                   help="the phone's name for `devices` and reports, e.g. 'Pixel 8' (default: the on-device "
+                        "records' phone, else the profile's name)")
     p.add_argument("--gpu", default="auto", help=GPU_HELP)
     p.add_argument("--from", dest="source", default="auto",
                    help="start from this bundled profile (name or .json) instead of the GPU's")
-    p.add_argument("--out", type=Path, help="profile path (default NAME.json)")
+    p.add_argument("--out", help="profile path, a .json file or a folder (default NAME.json)")
     p.add_argument("--suggest", type=int, metavar="N",
                    help="list the N models of --models that inform a calibration most, and stop")
 
@@ -54,6 +59,7 @@ def run(args) -> int:
     from pytest_tflite_latency.bench import calibrate
     from pytest_tflite_latency.estimator.devices import gpu_family
     from pytest_tflite_latency.estimator.inputs import checked_number
+    from pytest_tflite_latency.estimator.profile import PredictionInterval
 
     try:
         family = gpu_family(args.gpu)
@@ -61,35 +67,166 @@ def run(args) -> int:
         raise EstimatorError(f"--gpu: {exc}") from None
     if args.suggest is not None:
         n = int(checked_number(args.suggest, "--suggest", low=1, high=1000, integer=True))
+        if args.measurements or args.db:
+            given = ", ".join(args.measurements[:3]) or args.db
+            raise EstimatorError(f"--suggest: lists which models to measure and stops, so the measurements given "
+                                 f"({given}{', …' if len(args.measurements) > 3 else ''}) would go unused: run it "
+                                 "without them, or calibrate without --suggest")
         return _suggest(args.models, n, family)
-    records, kernels, measured, described = _records(args)
+    name = _checked_name(args.name, args.db)
+    out = _checked_out(args.out, name)
+    sources = _sources(family, args.source) if args.source != "auto" else []
+    records, kernels, measured, described, warnings = _records(args)
     _warn_of_cpu_logs(measured)
-    name = args.name or "my-phone-gpu"
-    sources = calibrate.sources_for(family, args.source)
-    phone = next((m.phone for m in measured if m.phone), "")
+    family, gpu_said = _measured_gpu(family, args, measured)
+    sources = sources or _sources(family, "auto")
+    phone = args.phone.strip() or next((m.phone for m in measured if m.phone), "")
     if len(kernels) >= MIN_KERNELS:
-        return _kernel_route(args, kernels, records, sources, name, family, described)
+        return _kernel_route(args, kernels, records, sources, name, family, described, out)
     result = calibrate.calibrate_from(sources, records, name, family, phone)
-    out = args.out or Path(f"{name}.json")
-    save_profile(result.profile, out)
+    save_profile(_with_measured_runtime(result.profile, measured), out)
     cal = result.profile.provenance["calibration"]
     h = result.profile.provenance["heldout"]
-    chosen_by = "--from" if args.source != "auto" else f"--gpu {args.gpu}"
-    print(f"{chosen_by}: {cal['source']} is the starting point (of {', '.join(cal['sources_considered'])})")
-    print(f"{out}: calibrated from {cal['source']} on {len(records)} measured models ({described})")
+    print(_starting_point(cal["source"], cal["sources_considered"], args.source != "auto", gpu_said, len(records)))
+    print(f"{out}: calibrated from {cal['source']} on {counted(len(records), 'measured model')} ({described})")
     print(f"  scales {', '.join(f'{k} ×{v:.3g}' for k, v in cal['scales'].items())}")
+    interval = PredictionInterval.of(result.profile.interval)
+    print(f"  {interval.coverage:.0%} interval: {interval.low:+.0%} … {interval.high:+.0%} of the estimate")
     if h.get("mape_pct") is None:
         print("  leave-one-out error: not stated (see the warning)")
     else:
-        print(f"  leave-one-out over the {h['models']} measurements: {h['within_10pct']:.0f}% within ±10%, "
+        print(f"  leave-one-out over the {counted(h['models'], 'model')}: {h['within_10pct']:.0f}% within ±10%, "
               f"MAPE {h['mape_pct']:.1f}%, {h['interval_coverage_pct']:.0f}% inside the interval")
-    for warning in result.warnings:
+    for warning in warnings + _unit_warnings(cal) + result.warnings:
         print(f"  warning: {warning}")
-    print(f"  expected on unseen models: about {cal['expected']['within_10pct']:.0f}% within ±10%, as measured "
-          f"with {cal['expected']['n']} models, the nearest point at or below your {len(records)} on the curve of "
-          "bench.calibration_curve (median over the six shared phones)")
+    n = cal["expected"]["n"]
+    nearest = "" if n == len(records) else f", the nearest N at or below your {len(records)}"
+    print(f"  expected on unseen models: about {cal['expected']['within_10pct']:.0f}% within ±10% (median of the "
+          f"six shared phones calibrated on {counted(n, 'model')}{nearest}; bench.calibration_curve)")
     print(f"  use it with --device {out}")
     return 0
+
+
+def _sources(family, source: str) -> list:
+    """The bundled GPU profiles the calibration may start from (`calibrate.sources_for`); ``--from`` naming
+    a CPU profile, or no profile, is refused: the measurements are the GPU delegate's."""
+    from pytest_tflite_latency.bench import calibrate
+    from pytest_tflite_latency.estimator.devices import PHONES
+    from pytest_tflite_latency.estimator.errors import UnknownDeviceError
+
+    gpu_profiles = ", ".join(p.profile for p in PHONES)
+    try:
+        sources = calibrate.sources_for(family, source)
+    except UnknownDeviceError:
+        raise EstimatorError(f"--from: no profile {source!r}: name a bundled GPU profile ({gpu_profiles}), a "
+                             "GPU's name or a profile's .json file") from None
+    for profile in sources:
+        if profile.backend != "gpu":
+            raise EstimatorError(f"--from: {profile.name} is not a GPU profile (backend {profile.backend}); calibrate "
+                                 f"rescales a GPU profile to your phone's GPU delegate ({gpu_profiles})")
+    return sources
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+
+
+def _checked_name(name: str | None, db: str | None = None) -> str:
+    """The new profile's name: a file name (``NAME.json``, and ``device: NAME`` with latency_profiles).
+    With ``--db`` it is also the database's device name, which `bench run` took as given: only a path is
+    refused there."""
+    from pytest_tflite_latency.estimator.defaults import resolve_device
+    from pytest_tflite_latency.estimator.registry import device_names
+
+    if name is None:
+        return "my-phone-gpu"
+    a_path = not name or name != Path(name).name or name.startswith(".")
+    if a_path or (not db and not _NAME.fullmatch(name)):
+        raise EstimatorError(f"--name: {name!r} is not a profile name: up to 64 letters, digits, '.', '_', '+' "
+                             "and '-', e.g. pixel8-gpu")
+    if resolve_device(name) in device_names():
+        print(f"warning: --name {name} is also a bundled profile's or GPU's name: where its folder is given "
+              f"(latency_profiles), `device: {name}` means this profile, elsewhere the bundled one",
+              file=sys.stderr)
+    return name
+
+
+def _checked_out(given: str | None, name: str) -> Path:
+    """Where the profile goes: ``--out`` (a folder, or a path ending in ``/``: ``NAME.json`` in it), else
+    ``NAME.json``; a profile is a ``.json`` file, as ``--device`` takes it, so a model or a log is never
+    written over."""
+    if given is None:
+        return Path(f"{name}.json")
+    out = Path(given)
+    if out.is_dir() or given.endswith(("/", "\\")):
+        return out / f"{name}.json"
+    if out.suffix.lower() != ".json":
+        raise EstimatorError(f"--out: {out}: name a .json file (--device takes a profile by its .json path) "
+                             "or a folder")
+    return out
+
+
+def _with_measured_runtime(profile, measured):
+    """The profile stating the runtime its measurements name (a CSV's runtime column, benchmark_model's
+    delegate, the on-device records'), not the source phone's: an Android phone calibrated from the
+    iPhone 7 runs no Metal delegate. The kernels' costs and precisions remain the source's."""
+    import dataclasses
+
+    runtimes = sorted({m.runtime for m in measured if m.runtime})
+    said = ("; ".join(runtimes[:3]) + ("; …" if len(runtimes) > 3 else "") + " as measured" if runtimes
+            else "not stated by the measurements")
+    source = profile.provenance["calibrated_from"]
+    return dataclasses.replace(profile, runtime=f"{said}; kernels from {source} ({profile.runtime})")
+
+
+IMPLAUSIBLE_SPEED = 50.0  # the bundled phones' GPUs differ by 15× at most: 50× off the source is a unit slip
+
+
+def _unit_warnings(cal: dict) -> list[str]:
+    """A warning where the phone comes out implausibly faster or slower than its starting point: times
+    given in µs or in seconds where milliseconds were meant."""
+    import math
+
+    speed = math.exp(sum(math.log(v) for v in cal["scales"].values()) / len(cal["scales"]))
+    if speed > IMPLAUSIBLE_SPEED:
+        unit = "microseconds"
+    elif speed < 1 / IMPLAUSIBLE_SPEED:
+        unit = "seconds"
+    else:
+        return []
+    return [f"your phone comes out {speed:.3g}× as slow as {cal['source']}: were the times given in {unit}? "
+            "calibrate reads milliseconds (a CSV's ms column)"]
+
+
+def _measured_gpu(family, args, measured) -> tuple:
+    """The GPU family the calibration starts from, and how it was said: ``--gpu``, else (``auto``) the one
+    GPU the measurements name (`pytest --on-device` records the phone's GPU), else none."""
+    from pytest_tflite_latency.estimator.devices import gpu_family
+
+    if args.gpu != "auto":
+        return family, f"--gpu {args.gpu}"
+    named = {m.gpu for m in measured if m.gpu}
+    if len(named) == 1:
+        gpu = named.pop()
+        try:
+            return gpu_family(gpu), f"the {gpu} the measurements name"
+        except ValueError:
+            print(f"warning: the measurements name the GPU {gpu!r}, which calibrate cannot place: starting from "
+                  "every bundled GPU profile (name its vendor with --gpu)", file=sys.stderr)
+    return family, None
+
+
+def _starting_point(source: str, considered: list[str], from_named: bool, gpu_said: str | None, n: int) -> str:
+    """Which bundled profile the calibration rescaled, and why that one (`calibrate.choose_source`: one
+    measurement fits every candidate alike, so the first, the nearest, is taken)."""
+    if from_named:
+        return f"starting point: {source} (--from)"
+    if len(considered) == 1:
+        return f"starting point: {source}, the bundled profile nearest {gpu_said}"
+    listed = ", ".join(considered)
+    among = f"those nearest {gpu_said} ({listed})" if gpu_said else f"all GPU profiles ({listed}; --gpu narrows)"
+    if n == 1:
+        return f"starting point: {source}, the first of {among}: one measurement fits each alike"
+    return f"starting point: {source}, of {among} the one your measurements fit best"
 
 
 def _records(args):
@@ -103,13 +240,18 @@ def _records(args):
     kernels: list[Record] = []
     described = []
     found = []
+    warnings = []
     if args.measurements:
         for path in args.measurements:
+            if Path(path).is_dir():
+                raise EstimatorError(f"{path}: is a folder, not a measurement file: name the files in it "
+                                     f"({Path(path) / '*.txt'}, …)")
             found += read_measurements(path)
         by_file = resolve_models(found, args.models)
         for path, ms in by_file.items():
             X, learned = model_features(path, "gpu")
             records.append(Record(path.stem, X, float(np.median([m.mean_ms for m in ms])), learned))
+            warnings += _disagreeing(path.stem, ms)
         described.append(f"{counted(len(found), 'measurement')} in {counted(len(args.measurements), 'file')}")
     if args.db:
         stored = _db_records(args)
@@ -117,19 +259,39 @@ def _records(args):
         kernels = [r for r in stored if r.kind == "kernel"]
         described.append(f"database {args.db}")
     if not records and not kernels:
+        swallowed = [str(m) for m in args.models if m.suffix.lower() not in (".tflite", "") and not m.is_dir()]
+        if swallowed:
+            raise EstimatorError(f"calibrate: no measurements given: --models took {', '.join(swallowed[:3])} as "
+                                 "models (it takes every path after it); name the measurement files before --models")
         raise EstimatorError("calibrate: no measurements given (files, or --db with --device-name)")
     if not records:  # single kernels only, too few for the kernel route: they stand in as tiny models
         records, kernels = kernels, []
-    return records, kernels, found, "; ".join(described)
+    return records, kernels, found, "; ".join(described), warnings
+
+
+def _disagreeing(model: str, measured) -> list[str]:
+    """A warning where one model's measurements disagree by more than a phone's run-to-run noise (another
+    phone, runtime or delegate setting mixed in): the calibration takes their median."""
+    from pytest_tflite_latency.bench.calibrate import INCONSISTENT_SPREAD
+
+    low = min(measured, key=lambda m: m.mean_ms)
+    high = max(measured, key=lambda m: m.mean_ms)
+    if high.mean_ms <= low.mean_ms * (1 + INCONSISTENT_SPREAD):
+        return []
+    return [f"{model} measured {counted(len(measured), 'time')} from {low.mean_ms:.3g} ms ({low.source}) to "
+            f"{high.mean_ms:.3g} ms ({high.source}), {high.mean_ms / low.mean_ms - 1:.0%} apart: another phone, "
+            "runtime or delegate setting mixed in? The calibration took their median"]
 
 
 def _warn_of_cpu_logs(measured) -> None:
-    """A benchmark_model run that shows no GPU delegate (no ``Use gpu: [1]``, no "GPU delegate created")
-    most likely timed the CPU: say so before a GPU profile is made from it."""
-    cpu = [m.source for m in measured if m.runtime == "benchmark_model (cpu)"]
+    """A benchmark_model run that shows no GPU delegate (no ``Use gpu: [1]``, no "GPU delegate created"),
+    or an on-device record of the CPU delegate, most likely timed the CPU: say so before a GPU profile is
+    made from it."""
+    cpu = [m.source for m in measured if m.delegate == "cpu"]
     if cpu:
-        print(f"warning: {counted(len(cpu), 'benchmark_model run')} ({', '.join(cpu[:3])}"
-              f"{', …' if len(cpu) > 3 else ''}) show no GPU delegate (--use_gpu=true); a CPU's timings make "
+        verb = "shows" if len(cpu) == 1 else "show"
+        print(f"warning: {counted(len(cpu), 'measurement')} ({', '.join(cpu[:3])}"
+              f"{', …' if len(cpu) > 3 else ''}) {verb} no GPU delegate (--use_gpu=true); a CPU's timings make "
               "a wrong GPU profile", file=sys.stderr)
 
 
@@ -152,7 +314,7 @@ def _db_records(args):
     return records
 
 
-def _kernel_route(args, kernels, networks, sources, name: str, family, described: str) -> int:
+def _kernel_route(args, kernels, networks, sources, name: str, family, described: str, out: Path) -> int:
     """`bench.kernel_calibration`: a profile trained on the phone's own single-kernel measurements."""
     from pytest_tflite_latency.bench.kernel_calibration import MIN_MODELS, calibrate_kernels
 
@@ -161,7 +323,6 @@ def _kernel_route(args, kernels, networks, sources, name: str, family, described
                              f"{counted(len(networks), 'whole model')}; measure at least {MIN_MODELS} whole models "
                              "too (bench run --models ...): they fit the per-inference overhead and pick the route")
     profile, warnings = calibrate_kernels(kernels, networks, sources, name, family)
-    out = args.out or Path(f"{name}.json")
     save_profile(profile, out)
     c, h = profile.provenance["calibration"], profile.provenance["heldout"]
     print(f"{out}: from {len(kernels)} single-kernel and {len(networks)} whole-model measurements ({described})")
@@ -198,6 +359,8 @@ def _suggest(paths: list[Path], n: int, family) -> int:
     picked = calibrate.suggest(calibrate.sources_for(family, "auto"), records, n)
     for i, (f, name) in enumerate(picked):
         print(f"{i + 1:3d}. {readable[f]}  ({name})")
+    if n > len(records) and len(picked) == len(records):
+        print(f"all {counted(len(records), 'model')} given are listed (--suggest {n} asked for more)", file=sys.stderr)
     if len(picked) < min(n, len(records)):
         print(f"only {len(picked)} of the {len(records)} models differ in their kernels; each of the others has "
               "the same kernels as one listed (a float16 twin, a copy) and would only repeat its measurement",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -47,4 +48,6 @@ def save_profile(profile: DeviceProfile, out: Path) -> None:
         profile.save(tmp)
         tmp.replace(out)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # what a failed write left
         raise EstimatorError(f"--out: {out}: cannot write ({exc.strerror})") from None

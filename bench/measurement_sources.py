@@ -40,6 +40,7 @@ class ModelMeasurement:
     layers_ms: tuple[float, ...] = field(default=(), repr=False)  # per-layer times where the source has them
     phone: str = ""
     gpu: str = ""
+    delegate: str = ""  # "gpu" or "cpu" where the source says which ran the model
 
 
 def read_measurements(path: str | Path) -> list[ModelMeasurement]:
@@ -47,7 +48,7 @@ def read_measurements(path: str | Path) -> list[ModelMeasurement]:
     data = read_regular_file(path, MAX_BYTES, "measurement file")
     where = str(path)
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a byte-order mark
     except UnicodeDecodeError:
         raise InputError(where, "not text: expected a benchmark_model log, JSON or CSV (a database goes with "
                                 "--db)") from None
@@ -83,7 +84,8 @@ def _from_benchmark_log(text: str, where: str, path: Path) -> list[ModelMeasurem
             raise InputError(at, "no 'Graph: [model.tflite]' line says which model this run measured")
         model = graph.group(1).strip() if graph else path.stem
         gpu = "gpu" if re.search(r"(?i)use[ _]gpu: \[(1|true)\]|GPU delegate created", chunk) else "cpu"
-        out.append(ModelMeasurement(model, m.mean_ms, m.std_ms if m.runs else None, f"benchmark_model ({gpu})", at))
+        out.append(ModelMeasurement(model, m.mean_ms, m.std_ms if m.runs else None, f"benchmark_model ({gpu})", at,
+                                    delegate=gpu))
     return out
 
 
@@ -134,7 +136,7 @@ def _from_records(doc: dict, where: str) -> list[ModelMeasurement]:
         out.append(ModelMeasurement(r["model"], _ms(r.get("mean_ms"), f"{at}: mean_ms"),
                                     None if std is None else checked_number(std, f"{at}: std_ms", low=0.0),
                                     str(r.get("runtime") or ""), at, phone=str(r.get("phone") or ""),
-                                    gpu=str(r.get("gpu") or "")))
+                                    gpu=str(r.get("gpu") or ""), delegate=str(r.get("delegate") or "")))
     return out
 
 
@@ -158,6 +160,8 @@ def resolve_models(measurements: list[ModelMeasurement], search: list[Path]) -> 
     name or stem. Measurements of one file are grouped; an unfound model is an `InputError`."""
     files: dict[str, Path] = {}
     for s in search:
+        if not s.exists():
+            raise InputError(f"--models {s}", "no such file or folder")
         for f in sorted(s.rglob("*.tflite")) if s.is_dir() else [s]:
             files.setdefault(f.name, f)
             files.setdefault(f.stem, f)
@@ -165,7 +169,9 @@ def resolve_models(measurements: list[ModelMeasurement], search: list[Path]) -> 
     for m in measurements:
         p = _find(m, files)
         if p is None:
-            hint = " (name the folder of your models with --models)" if not search else ""
+            where = ", ".join(map(str, search[:3])) + (", …" if len(search) > 3 else "")
+            hint = (f": no {Path(m.model).stem}.tflite in --models {where}" if search
+                    else " (name the folder of your models with --models)")
             raise InputError(m.source, f"model {m.model!r} not found{hint}")
         out.setdefault(p.resolve(), []).append(m)
     return out

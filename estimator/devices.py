@@ -141,7 +141,7 @@ def nearest_phones(family: GpuFamily, among: tuple[Phone, ...] | list[Phone]) ->
 # ``apple-a17`` → Apple 17, ``powervr``/``ge8320``/``bxm`` → Imagination.
 _FAMILY = (
     (re.compile(r"^adreno[-_ ]?(\d)\d*$"), "qualcomm"),
-    (re.compile(r"^(?:mali|immortalis)[-_ ]?g(\d)\d*(?:[-_ ]?mp\d+)?$"), "arm"),
+    (re.compile(r"^(?:mali|immortalis)[-_ ]?g(\d)\d*(?:[-_ ]?(?:mp\d+|mc\d+|immortalis))*$"), "arm"),
     (re.compile(r"^xclipse[-_ ]?(\d)\d*$"), "arm"),  # Samsung's RDNA GPUs: closest to the Mali phones' runtime path
     (re.compile(r"^(?:apple[-_ ]?)?a(\d{1,2})(?:[-_ ]?\w+)?$"), "apple"),
     (re.compile(r"^(?:powervr|imagination)[-_ ]?[a-z]*[-_ ]?\d*[a-z ]*$"), "imagination"),
@@ -150,9 +150,10 @@ _FAMILY = (
 
 
 def gpu_family(text: str) -> GpuFamily:
-    """Parse ``--gpu``: ``auto``, a vendor (``adreno``, ``mali``, ``apple``, ``powervr``) or a GPU name.
-    Raises ValueError with the names it understands."""
-    t = text.strip().lower()
+    """Parse ``--gpu``: ``auto``, a vendor (``adreno``, ``mali``, ``apple``, ``powervr``) or a GPU name,
+    also as the phone's GL renderer names it. Raises ValueError with the names it understands."""
+    # as Android's GL renderer says it ("Adreno (TM) 740", "PowerVR Rogue GE8320", "Mali-G715-Immortalis MC11")
+    t = " ".join(re.sub(r"\((?:tm|r)\)|\brogue\b", " ", text.strip().lower()).split())
     if t == "auto":
         return GpuFamily(None)
     words = {"adreno": "qualcomm", "qualcomm": "qualcomm", "mali": "arm", "arm": "arm", "immortalis": "arm",

@@ -536,7 +536,8 @@ def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE,
     if name not in device_names():
         team = [p.name[:-5] for folder in search_dirs if Path(folder).is_dir()
                 for p in sorted(Path(folder).glob("*.json"))]
-        hint = "" if search_dirs else ("; a team's own profile: its .json path, or its name with the folder "
-                                       "of profiles given (pytest: --latency-profiles or latency_profiles)")
+        hint = "" if search_dirs else ("; a team's own profile: its .json path, or its name with the folder of "
+                                       "profiles given (estimate: --profiles; pytest: --latency-profiles or "
+                                       "latency_profiles)")
         raise UnknownDeviceError(text, [*team, *device_names(), *GPU_ALIASES], hint)
     return _load_bundled(name)

@@ -13,6 +13,8 @@ from pytest_tflite_latency.estimator.errors import EstimatorError
 BENCH_COMMANDS = ("bench", "calibrate")  # the commands whose options bench/cli.py declares
 BENCH_MODULES = ("xgboost", "sklearn", "scipy", "ai_edge_litert")  # the bench extra
 BENCH_HELP = "measure kernels on a phone or this host, train and export profiles"
+PROFILES_HELP = ("folders of the team's own (calibrated) profiles: --device NAME finds DIR/NAME.json there first (as "
+                 "latency_profiles in pytest)")
 CALIBRATE_HELP = "a profile for your phone from a few measured models"
 PRECISION_HELP = ("what the app's GPU delegate computes in: fp16 where it allows precision loss (as "
                   "benchmark_model does, and as the stock profiles measured), fp32 otherwise (GpuDelegate's "
@@ -51,6 +53,7 @@ def _parser(with_bench: bool = True) -> argparse.ArgumentParser:
                        description="Print the estimated latency of MODEL, in total and per kernel.")
     e.add_argument("model", metavar="MODEL.tflite", help="the TensorFlow Lite model to estimate")
     e.add_argument("--device", default=DEFAULT_DEVICE, help=_device_help())
+    e.add_argument("--profiles", nargs="+", default=[], action="extend", metavar="DIR", help=PROFILES_HELP)
     e.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     e.add_argument("--format", choices=("table", "csv", "json", "html", "model-explorer", "model-explorer-kernels"),
                    default="table",
@@ -66,6 +69,7 @@ def _parser(with_bench: bool = True) -> argparse.ArgumentParser:
     f.add_argument("old", metavar="OLD.tflite", help="the model before the change")
     f.add_argument("new", metavar="NEW.tflite", help="the model after the change")
     f.add_argument("--device", default=DEFAULT_DEVICE, help=_device_help())
+    f.add_argument("--profiles", nargs="+", default=[], action="extend", metavar="DIR", help=PROFILES_HELP)
     f.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     f.add_argument("--format", choices=("text", "json", "html"), default="text",
                    help="text (default) for a terminal, json, or a self-contained html page")
@@ -145,7 +149,7 @@ def _terminal_width() -> int:
 def _estimate(args) -> int:
     from pytest_tflite_latency.estimator.pipeline import estimate
 
-    est = estimate(args.model, args.device, precision=args.precision)
+    est = estimate(args.model, _device(args), precision=args.precision)
     if args.format in ("html", "model-explorer", "model-explorer-kernels"):
         from pytest_tflite_latency.estimator.graph import load_graph
 
@@ -166,12 +170,26 @@ def _estimate(args) -> int:
     return 0
 
 
+def _device(args):
+    """``--device``, a team profile's name found in the ``--profiles`` folders first (as pytest's
+    ``latency_profiles``)."""
+    if not args.profiles:
+        return args.device
+    from pytest_tflite_latency.estimator.profile import load_profile
+
+    for folder in args.profiles:
+        if not Path(folder).is_dir():
+            raise EstimatorError(f"--profiles: {folder}: not a folder")
+    return load_profile(args.device, search_dirs=tuple(args.profiles))
+
+
 def _diff(args) -> int:
     from pytest_tflite_latency.estimator.diff import diff_estimates, render
     from pytest_tflite_latency.estimator.pipeline import estimate
 
-    d = diff_estimates(estimate(args.old, args.device, precision=args.precision),
-                       estimate(args.new, args.device, precision=args.precision))
+    device = _device(args)
+    d = diff_estimates(estimate(args.old, device, precision=args.precision),
+                       estimate(args.new, device, precision=args.precision))
     _emit(render(d, args.format, _terminal_width()), args.output)
     return 0
 
@@ -180,23 +198,32 @@ def _devices(args) -> int:
     from pytest_tflite_latency.estimator.profile import device_names, load_profile
     from pytest_tflite_latency.estimator.report import render_devices
 
-    profiles = [load_profile(n) for n in device_names()] + [load_profile(f) for f in _profile_files(args.profiles)]
+    profiles = [load_profile(n) for n in device_names()] + _team_profiles(args.profiles)
     sys.stdout.write(render_devices(profiles, args.format, _terminal_width(), verbose=args.verbose))
     return 0
 
 
-def _profile_files(paths: list[str]) -> list[Path]:
-    """The profile JSON files named, a folder standing for the ``*.json`` in it."""
-    files = []
+def _team_profiles(paths: list[str]) -> list:
+    """The profiles named, a folder standing for the profiles among its ``*.json``: another JSON kept
+    beside them (the measurements a profile was calibrated from) is skipped with a note, as the
+    plugin's ``latency_profiles`` lookup never reads it; a file named outright must be a profile."""
+    from pytest_tflite_latency.estimator.errors import ProfileError
+    from pytest_tflite_latency.estimator.profile import load_profile
+
+    profiles = []
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            files += sorted(path.glob("*.json"))
+            for f in sorted(path.glob("*.json")):
+                try:
+                    profiles.append(load_profile(f))
+                except ProfileError as exc:
+                    print(f"skipped: {exc}", file=sys.stderr)
         elif path.suffix == ".json":
-            files.append(path)
+            profiles.append(load_profile(path))
         else:
             raise EstimatorError(f"--profiles: {text}: neither a profile .json file nor a folder")
-    return files
+    return profiles
 
 
 def _example(args) -> int:

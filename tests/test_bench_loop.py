@@ -258,7 +258,7 @@ def test_train_on_imported_networks_uses_each_one(nb201_import):
 def test_calibrate_from_auto_records_the_source_it_chose(nb201_import):
     r = nb201_import.calibrate
     assert r.returncode == 0, r.stderr
-    source = r.stdout.split("auto: ")[1].split()[0]
+    source = r.stdout.split("starting point: ")[1].split(",")[0].split()[0]
     provenance = json.loads(nb201_import.calibrated_path.read_text())["provenance"]
     assert provenance["calibrated_from"] == source and provenance["calibration"]["scales"]
 

@@ -109,7 +109,7 @@ def test_calibrate_from_a_csv_writes_a_profile_that_estimates(models, tmp_path, 
     assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "adreno640", "--name", "phone-gpu",
                      "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "leave-one-out over the 6 measurements" in printed
+    assert "leave-one-out over the 6 models" in printed
     profile = json.loads(out.read_text())
     cal = profile["provenance"]["calibration"]
     assert cal["models"] == 6 and cal["gpu"] == "adreno640"
@@ -159,6 +159,20 @@ def test_suggest_skips_an_unreadable_model_and_names_it(models, tmp_path, capsys
     assert "skipped: " in err and "broken.tflite" in err
 
 
+def test_suggest_with_measurements_given_is_refused_not_silently_ignoring_them(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", str(csv), "--suggest", "3", "--models", folder]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--suggest" in err and str(csv) in err
+
+
+def test_suggest_asked_for_more_than_there_are_lists_all_and_says_so(models, capsys):
+    folder = str(Path(next(iter(models))).parent)
+    assert cli.main(["calibrate", "--suggest", "50", "--models", folder]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == len(models) and f"all {len(models)} models given are listed" in err
+
+
 def test_an_unknown_gpu_is_a_one_line_error(capsys):
     assert cli.main(["calibrate", "x.csv", "--gpu", "geforce"]) == 2
     err = capsys.readouterr().err
@@ -170,6 +184,202 @@ def test_a_model_the_measurements_name_but_nobody_gave_is_named(tmp_path, capsys
     csv.write_text("model,ms\nmissing_net,3\n")
     assert cli.main(["calibrate", str(csv)]) == 2
     assert "'missing_net' not found" in capsys.readouterr().err
+
+
+def _csv(models, tmp_path, name: str = "measured.csv", factor: float = SPEED, count: int = 5) -> tuple[Path, str]:
+    """A CSV of ``count`` models' latencies on the test phone, and the folder of the models."""
+    csv = tmp_path / name
+    csv.write_text("model,ms\n" + "".join(f"{Path(r.name).stem},{r.y_ms}\n"
+                                          for r in _records(models, factor)[:count]))
+    return csv, str(Path(next(iter(models))).parent)
+
+
+def test_a_models_folder_that_does_not_exist_is_named_not_blamed_on_the_csv(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", str(csv), "--models", str(tmp_path / "nodir"), folder]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--models" in err and "nodir: no such file or folder" in err
+
+
+def test_a_model_not_in_the_models_folder_says_where_it_was_looked_for(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    csv.write_text(csv.read_text() + "nosuchnet,3\n")
+    assert cli.main(["calibrate", str(csv), "--models", folder]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no nosuchnet.tflite in --models " + folder in err
+
+
+def test_an_out_that_is_not_a_json_file_is_refused_and_never_written_over(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"TFL3 stands in for a model")
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--out", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and ".json" in err
+    assert model.read_bytes() == b"TFL3 stands in for a model"
+
+
+def test_an_out_folder_receives_the_profile_under_its_name(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    (tmp_path / "profiles").mkdir()
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--name", "pixel8-gpu",
+                     "--out", str(tmp_path / "profiles")]) == 0
+    assert load_profile(tmp_path / "profiles" / "pixel8-gpu.json").name == "pixel8-gpu"
+    assert f"--device {tmp_path / 'profiles' / 'pixel8-gpu.json'}" in capsys.readouterr().out
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--name", "pixel9-gpu",
+                     "--out", f"{tmp_path / 'new'}/"]) == 0  # a folder still to make
+    assert load_profile(tmp_path / "new" / "pixel9-gpu.json").name == "pixel9-gpu"
+
+
+def test_a_name_that_is_a_path_is_refused_before_anything_is_written(models, tmp_path, capsys, monkeypatch):
+    csv, folder = _csv(models, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--name", "a/../b"]) == 2
+    assert "--name" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_one_measurement_says_it_cannot_choose_among_the_starting_points(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path, count=1)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "adreno", "--out",
+                     str(tmp_path / "p.json")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "one measurement fits each alike" in first and "fit best" not in first
+
+
+def test_a_database_device_name_bench_run_took_is_not_refused_as_a_profile_name(tmp_path, capsys):
+    out = str(tmp_path / "p.json")
+    assert cli.main(["calibrate", "--db", str(tmp_path / "none.sqlite"), "--device-name", "Pixel 8", "--out", out]) == 2
+    assert "no such measurement database" in capsys.readouterr().err  # got past the name
+    assert cli.main(["calibrate", "--db", str(tmp_path / "none.sqlite"), "--device-name", "../p8", "--out", out]) == 2
+    assert "--name" in capsys.readouterr().err
+
+
+def test_a_name_a_bundled_profile_has_is_warned_of(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--name", "pixel4-gpu",
+                     "--out", str(tmp_path / "p.json")]) == 0
+    assert "--name pixel4-gpu is also a bundled profile" in capsys.readouterr().err
+
+
+def test_one_models_measurements_from_two_phones_are_named_not_silently_averaged(models, tmp_path, capsys):
+    here, folder = _csv(models, tmp_path, "phone.csv")
+    other, _ = _csv(models, tmp_path, "other-phone.csv", factor=2 * SPEED, count=1)
+    assert cli.main(["calibrate", str(here), str(other), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
+    warnings = [ln for ln in capsys.readouterr().out.splitlines() if "warning:" in ln]
+    assert len(warnings) == 1 and "phone.csv:2" in warnings[0] and "other-phone.csv:2" in warnings[0]
+    assert "100% apart" in warnings[0]
+
+
+def test_the_profile_states_the_runtime_measured_and_the_interval_it_prints(models, tmp_path, capsys):
+    csv = tmp_path / "measured.csv"
+    csv.write_text("model,ms,std,runtime\n" + "".join(f"{Path(r.name).stem},{r.y_ms},,LiteRT 1.4\n"
+                                                      for r in _records(models)[:5]))
+    out = tmp_path / "p.json"
+    folder = str(Path(next(iter(models))).parent)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "powervr", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    profile = load_profile(out)
+    source = load_profile(profile.provenance["calibrated_from"])
+    assert profile.runtime == f"LiteRT 1.4 as measured; kernels from {source.name} ({source.runtime})"
+    low, high = profile.interval.low, profile.interval.high
+    assert f"{profile.interval.coverage:.0%} interval: {low:+.0%} … {high:+.0%} of the estimate" in printed
+
+
+@pytest.mark.parametrize("source", ["pixel4-cpu", "nnmeter-cortexa76"])
+def test_from_a_cpu_profile_is_refused_before_the_measurements_are_read(source, capsys):
+    assert cli.main(["calibrate", "never-read.csv", "--from", source]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--from: {source} is not a GPU profile" in err and "pixel4-gpu" in err
+
+
+def test_from_an_unknown_profile_is_one_line_naming_the_option(capsys):
+    assert cli.main(["calibrate", "never-read.csv", "--from", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tflite-latency: error: --from: no profile 'nosuch'")
+
+
+def _on_device(models, tmp_path, gpu: str, delegates: tuple[str, ...] = ("gpu",) * 5) -> Path:
+    """The measurements JSON `pytest --on-device` writes, of five models on one phone."""
+    measured = zip(_records(models)[:5], delegates, strict=True)
+    rows = [{"model": r.name, "phone": "Phone X", "gpu": gpu, "runtime": "benchmark_model", "delegate": d,
+             "mean_ms": r.y_ms, "std_ms": 0.01, "count": 50} for r, d in measured]
+    path = tmp_path / "measurements.json"
+    path.write_text(json.dumps({"format": "tflite-latency-measurements/1", "measurements": rows}))
+    return path
+
+
+def test_gpu_auto_starts_from_the_gpu_the_on_device_records_name(models, tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert cli.main(["calibrate", str(_on_device(models, tmp_path, "Mali-G76 MP12")), "--out", str(out)]) == 0
+    assert "nearest the Mali-G76 MP12 the measurements name" in capsys.readouterr().out
+    calibration = load_profile(out).provenance["calibration"]
+    assert calibration["sources_considered"] == ["galaxys10-gpu"] and calibration["phone"] == "Phone X"
+
+
+def test_an_on_device_record_of_the_cpu_delegate_is_warned_of(models, tmp_path, capsys):
+    path = _on_device(models, tmp_path, "Adreno (TM) 640", ("cpu",) + ("gpu",) * 4)
+    assert cli.main(["calibrate", str(path), "--out", str(tmp_path / "p.json")]) == 0
+    err = capsys.readouterr().err
+    assert "1 measurement (" in err and "measurements[0]" in err and "measurements[1]" not in err
+
+
+def test_a_csv_saved_by_excel_with_a_byte_order_mark_is_read(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    csv.write_bytes(b"\xef\xbb\xbf" + csv.read_text().replace("\n", "\r\n").encode())
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
+    assert "on 5 measured models" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("factor", "unit"), [(1000 * SPEED, "microseconds"), (SPEED / 1000, "seconds")])
+def test_times_given_in_another_unit_than_milliseconds_are_warned_of(models, tmp_path, capsys, factor, unit):
+    csv, folder = _csv(models, tmp_path, factor=factor)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "adreno640",
+                     "--out", str(tmp_path / "p.json")]) == 0
+    assert f"were the times given in {unit}?" in capsys.readouterr().out
+
+
+def test_a_phone_at_the_source_phones_speed_gets_no_unit_warning(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "adreno640",
+                     "--out", str(tmp_path / "p.json")]) == 0
+    assert "were the times given" not in capsys.readouterr().out
+
+
+def test_a_folder_of_logs_given_as_measurements_says_to_name_its_files(tmp_path, capsys):
+    (tmp_path / "runs").mkdir()
+    assert cli.main(["calibrate", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder" in err and str(tmp_path / "runs" / "*.txt") in err
+
+
+def test_measurements_swallowed_by_models_are_named_with_where_to_put_them(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", "--models", folder, str(csv)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--models took {csv} as models" in err and "before --models" in err
+
+
+def test_the_phone_named_is_the_profiles_phone_in_devices(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    out = tmp_path / "pixel8-gpu.json"
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--phone", "Pixel 8", "--gpu", "mali-g715",
+                     "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["devices", "--profiles", str(out), "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)[-1]
+    assert (listed["phone"], listed["gpu"]) == ("Pixel 8", "mali-g715")
+
+
+def test_a_failed_profile_write_leaves_no_temporary_file(tmp_path):
+    from pytest_tflite_latency.bench.export import save_profile
+    from pytest_tflite_latency.estimator.errors import EstimatorError
+
+    out = tmp_path / "taken.json"
+    out.mkdir()  # a folder where the profile should go: the final rename fails
+    with pytest.raises(EstimatorError, match="cannot write"):
+        save_profile(load_profile(SOURCE), out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.json"]
 
 
 # --- kernel-level calibration ----------------------------------------------------------------------
@@ -277,7 +487,7 @@ def test_a_benchmark_model_log_without_the_gpu_delegate_is_warned_of(models, tmp
                             f"Inference (avg): {us:.1f}\n")
     assert cli.main(["calibrate", *map(str, logs), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
     err = capsys.readouterr().err
-    assert "1 benchmark_model run " in err and "run0.txt" in err and "run1.txt" not in err
+    assert "1 measurement (" in err and "run0.txt" in err and "run1.txt" not in err
 
 
 def test_the_ceiling_fit_recovers_exact_scales_and_judges_rows_it_did_not_fit():

@@ -169,6 +169,33 @@ def test_devices_lists_the_team_profiles_given_with_their_own_error(cli, tmp_pat
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "notes.txt" in r.stderr
 
 
+def test_estimate_finds_a_team_profile_by_name_in_the_profiles_folder(cli, tmp_path, nb201_path):
+    import dataclasses
+
+    from pytest_tflite_latency.estimator.profile import load_profile
+
+    (tmp_path / "profiles").mkdir()
+    dataclasses.replace(load_profile("pixel4-gpu"), name="pixel8-gpu").save(tmp_path / "profiles" / "pixel8-gpu.json")
+    r = cli("estimate", nb201_path, "--device", "pixel8-gpu", "--profiles", tmp_path / "profiles", "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["device"] == "pixel8-gpu"
+    unknown = cli("estimate", nb201_path, "--device", "pixel8-gpu")
+    assert unknown.returncode == 2 and "estimate: --profiles" in unknown.stderr
+    missing = cli("estimate", nb201_path, "--device", "pixel8-gpu", "--profiles", tmp_path / "nodir")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "nodir: not a folder" in missing.stderr
+
+
+def test_devices_skips_a_json_beside_the_team_profiles_that_is_no_profile_and_names_it(cli, tmp_path):
+    from pytest_tflite_latency.estimator.profile import load_profile
+
+    load_profile("pixel4-gpu").save(tmp_path / "pixel8-gpu.json")
+    (tmp_path / "pixel8-measurements.json").write_text('{"format": "tflite-latency-measurements/1"}')
+    r = cli("devices", "--profiles", tmp_path, "--format", "json")
+    assert r.returncode == 0 and len(json.loads(r.stdout)) == len(device_names()) + 1
+    assert r.stderr.startswith("skipped: ") and "pixel8-measurements.json" in r.stderr
+    named = cli("devices", "--profiles", tmp_path / "pixel8-measurements.json")
+    assert named.returncode == 2 and "pixel8-measurements.json" in named.stderr
+
+
 def test_devices_states_a_calibrated_profiles_own_error_as_leave_one_out_and_none_when_too_few(cli, tmp_path):
     import dataclasses
 
