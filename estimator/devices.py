@@ -152,8 +152,11 @@ _FAMILY = (
 def gpu_family(text: str) -> GpuFamily:
     """Parse ``--gpu``: ``auto``, a vendor (``adreno``, ``mali``, ``apple``, ``powervr``) or a GPU name,
     also as the phone's GL renderer names it. Raises ValueError with the names it understands."""
-    # as Android's GL renderer says it ("Adreno (TM) 740", "PowerVR Rogue GE8320", "Mali-G715-Immortalis MC11")
-    t = " ".join(re.sub(r"\((?:tm|r)\)|\brogue\b", " ", text.strip().lower()).split())
+    # as Android's GL renderer says it ("Adreno (TM) 740", "PowerVR Rogue GE8320", "Mali-G715-Immortalis MC11",
+    # "ANGLE (Samsung Xclipse 920) on Vulkan 1.3.231")
+    t = text.strip().lower()
+    angle = re.match(r"angle \((?:samsung )?(.*?)\)", t)  # "ANGLE (Samsung Xclipse 920) on Vulkan 1.3": GL over Vulkan
+    t = " ".join(re.sub(r"\((?:tm|r)\)|\brogue\b", " ", angle.group(1) if angle else t).split())
     if t == "auto":
         return GpuFamily(None)
     words = {"adreno": "qualcomm", "qualcomm": "qualcomm", "mali": "arm", "arm": "arm", "immortalis": "arm",

@@ -20,7 +20,9 @@ from pytest_tflite_latency.records import PhoneMeasurement
 
 __all__ = ["DeviceError", "FoundDevice", "find_device", "measure"]
 RUNS, WARMUP_RUNS = 50, 5  # benchmark_model's timed and warm-up runs per model
-_GLES = re.compile(r"GLES: [^,\n]*, ([^,\n]+),")
+# "GLES: <vendor>, <renderer>, OpenGL ES …": the vendor may hold commas ("Samsung Electronics Co., Ltd."),
+# so the renderer is the last field before the version.
+_GLES = re.compile(r"GLES: ([^\n]*?), OpenGL ES")
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def _gpu(bench: AdbBenchmark) -> str | None:
 def gpu_from_surfaceflinger(text: str) -> str | None:
     """The renderer of `dumpsys SurfaceFlinger`'s ``GLES: vendor, renderer, version`` line, if it has one."""
     m = _GLES.search(text)
-    return m.group(1).strip()[:80] if m else None
+    return m.group(1).rsplit(", ", 1)[-1].strip()[:80] if m else None
 
 
 def _prop(bench: AdbBenchmark, name: str) -> str:

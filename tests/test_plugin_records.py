@@ -69,6 +69,9 @@ def test_terminal_lines_fit_the_width_given():
 @pytest.mark.parametrize("text,gpu", [
     ("Display 0\nGLES: ARM, Mali-G715, OpenGL ES 3.2 v1.r38p1\nmore", "Mali-G715"),
     ("GLES: Qualcomm, Adreno (TM) 640, OpenGL ES 3.2 V@415.0", "Adreno (TM) 640"),
+    ("GLES: Samsung Electronics Co., Ltd., ANGLE (Samsung Xclipse 920) on Vulkan 1.3.231, OpenGL ES 3.2 ANGLE",
+     "ANGLE (Samsung Xclipse 920) on Vulkan 1.3.231"),
+    ("GLES: Imagination Technologies, PowerVR Rogue GE8320, OpenGL ES 3.2 build 1.13@5776728", "PowerVR Rogue GE8320"),
     ("/system/bin/sh: dumpsys: not found", None),
 ])
 def test_measurement_names_the_gpu_surfaceflinger_reports(text, gpu):
