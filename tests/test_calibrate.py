@@ -216,6 +216,7 @@ def test_kernel_calibration_from_a_database_predicts_unmeasured_models(models, k
     assert cal["models"] == 5 and cal["kernels"] >= 30
     assert set(cal["loo_mape_pct"]) == {"direct", "transfer", "blend", "mean", "models"}  # every route judged
     assert SERVED in CANDIDATES and cal["candidate"] == SERVED  # the candidate the evaluation chose is served
+    assert f"by the rule chosen on the six shared phones ({SERVED})" in printed
     if SERVED == "loo":
         assert cal["loo_mape_pct"][cal["route"]] == min(cal["loo_mape_pct"][k] for k in LOO_ROUTES)
     else:
