@@ -326,7 +326,8 @@ def _kernel_route(args, kernels, networks, sources, name: str, family, described
     save_profile(profile, out)
     c, h = profile.provenance["calibration"], profile.provenance["heldout"]
     print(f"{out}: from {len(kernels)} single-kernel and {len(networks)} whole-model measurements ({described})")
-    print(f"  served: {c['route']} ({c['route_text']}); leave-one-out MAPE over the measured models: "
+    print(f"  served: {c['route']} ({c['route_text']}), by the rule chosen on the six shared phones "
+          f"({c['candidate']}); leave-one-out MAPE over the measured models: "
           + ", ".join(f"{k} {v:.1f}%" for k, v in c["loo_mape_pct"].items()))
     if h.get("mape_pct") is not None:
         print(f"  leave-one-out over the {h['models']} models: {h['within_10pct']:.0f}% within ±10%, "

@@ -426,18 +426,37 @@ def kernel_db(models, tmp_path_factory) -> Path:
     return path
 
 
-def test_kernel_calibration_from_a_database_predicts_unmeasured_models(models, kernel_db, tmp_path, capsys):
-    out = tmp_path / "phone.json"
-    assert cli.main(["calibrate", "--db", str(kernel_db), "--device-name", "phone-gpu", "--gpu", "adreno",
-                     "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def kernel_profile(kernel_db, tmp_path_factory) -> tuple[Path, str]:
+    """`tflite-latency calibrate` on the kernel database: the profile it wrote and what it printed."""
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("kernel-profile") / "phone.json"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert cli.main(["calibrate", "--db", str(kernel_db), "--device-name", "phone-gpu", "--gpu", "adreno",
+                         "--out", str(out)]) == 0
+    return out, printed.getvalue()
+
+
+def test_kernel_calibration_from_a_database_predicts_unmeasured_models(models, kernel_profile, capsys):
+    from pytest_tflite_latency.bench.kernel_calibration import CANDIDATES, LOO_ROUTES
+    from pytest_tflite_latency.bench.kernel_calibration_priors import SERVED
+
+    out, printed = kernel_profile
     assert "single-kernel and 5 whole-model measurements" in printed
     assert "expected on unseen models: " in printed  # the measured curve, beside its own leave-one-out figure
     profile = json.loads(out.read_text())
     cal = profile["provenance"]["calibration"]
     assert cal["models"] == 5 and cal["kernels"] >= 30
-    assert set(cal["loo_mape_pct"]) == {"direct", "transfer", "blend", "models"}  # every route judged
-    assert cal["loo_mape_pct"][cal["route"]] == min(cal["loo_mape_pct"].values())
+    assert set(cal["loo_mape_pct"]) == {"direct", "transfer", "blend", "mean", "models"}  # every route judged
+    assert SERVED in CANDIDATES and cal["candidate"] == SERVED  # the candidate the evaluation chose is served
+    assert f"by the rule chosen on the six shared phones ({SERVED})" in printed
+    if SERVED == "loo":
+        assert cal["loo_mape_pct"][cal["route"]] == min(cal["loo_mape_pct"][k] for k in LOO_ROUTES)
+    else:
+        assert cal["route"] == SERVED
     assert profile["device"] == {"phone": "phone-gpu", "gpu": "adreno", "model_precision": "float32",
                                  "compute_precision": "fp16"}  # not the phone of the source it leans on
     source = load_profile(SOURCE)
@@ -446,6 +465,62 @@ def test_kernel_calibration_from_a_database_predicts_unmeasured_models(models, k
         estimate = json.loads(capsys.readouterr().out)["total_ms"]
         expected = _phone_ms(source, model_features(data, "gpu")[0]) + source.overhead_ms
         assert estimate == pytest.approx(expected, rel=0.25), f"{Path(p).name}: {estimate:.3f} vs {expected:.3f} ms"
+
+
+def test_the_kernel_profile_carries_the_interval_learnt_on_the_shared_phones(kernel_profile):
+    from pytest_tflite_latency.bench.kernel_calibration_priors import COVERAGE, INTERVAL
+
+    profile = load_profile(kernel_profile[0])
+    assert (profile.interval.low, profile.interval.high) == pytest.approx(INTERVAL, abs=1e-9)
+    assert profile.interval.coverage == pytest.approx(COVERAGE, abs=1e-9)
+    assert INTERVAL[0] < 0 < INTERVAL[1] and 0.5 < COVERAGE < 1
+    assert profile.provenance["calibration"]["interval"] == "bench/kernel_calibration_priors.py"
+
+
+def test_the_served_kernel_profile_predicts_what_the_evaluation_judges(models, kernel_db, kernel_profile):
+    """The evaluation (`kernel_calibration.evaluate`) judges `train.predict` of the route's fit; the
+    profile `calibrate` writes must give the same estimates on models it never saw."""
+    from pytest_tflite_latency.bench.db import Database
+    from pytest_tflite_latency.bench.export import device_records
+    from pytest_tflite_latency.bench.kernel_calibration import candidates
+    from pytest_tflite_latency.estimator.devices import gpu_family
+
+    with Database(kernel_db) as database:
+        stored, _ = device_records(database, "phone-gpu")
+    kernels = [r for r in stored if r.kind == "kernel"]
+    networks = [r for r in stored if r.kind == "model"]
+    family = gpu_family("adreno")
+    cal, whole = candidates(kernels, networks, calibrate.sources_for(family, "auto"), "phone-gpu", family)
+    served = load_profile(kernel_profile[0])
+    route = served.provenance["calibration"]["route"]
+    evaluated = whole.profile if route == "models" else cal.fits[route].profile("gpu")
+    unseen = []
+    for p, data in list(models.items())[5:]:
+        X, learned = model_features(data, "gpu")
+        unseen.append(Record(Path(p).stem, X, 1.0, learned))
+    assert predict(unseen, served) == pytest.approx(predict(unseen, evaluated), rel=1e-6)
+
+
+def test_the_nested_choice_never_looks_at_the_phone_it_is_judged_on(capsys):
+    from pytest_tflite_latency.bench.kernel_calibration import CANDIDATES, INTERVAL_QUANTILES, REFERENCE, report
+
+    rng = np.random.default_rng(0)
+    phones = ("a", "b", "c")
+    spread = {"a": {"direct": 0.6, "transfer": 0.02}, "b": {"direct": 0.05}, "c": {"direct": 0.05}}
+    results = {t: {c: [rng.normal(0, spread[t].get(c, 0.3), 400) for _ in range(2)]
+                   for c in (*CANDIDATES, REFERENCE, "own")} for t in phones}
+    report(results, priors=True)
+    printed = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in printed.splitlines() if line.split() and line.split()[0] in phones}
+    # over all three phones direct is best (served), but without b (or c) transfer is: a's figure decides
+    assert "(transfer)" in rows["b"] and "(transfer)" in rows["c"]
+    assert "(  direct)" in rows["a"]  # chosen on b and c, judged on a, where it fails
+    module = {}
+    exec(printed[printed.index('"""'):], module)  # the priors module, as printed
+    assert module["SERVED"] == "direct"
+    pooled = np.concatenate([e for t in phones for e in results[t][module["SERVED"]]])
+    assert module["INTERVAL"] == pytest.approx(tuple(np.quantile(pooled, INTERVAL_QUANTILES)), abs=1e-4)
+    assert set(module["NESTED_WITHIN_10PCT"]) == set(phones)
 
 
 def test_coverage_picks_distinct_configurations_that_leave_no_part_of_the_range_far():

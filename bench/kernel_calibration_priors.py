@@ -1,0 +1,18 @@
+"""The kernel route's figures, learnt on the shared phones: printed by
+``python -m pytest_tflite_latency.bench.kernel_calibration --priors`` (300 kernels, 10 models); regenerate
+after changing the routes or retraining the stock profiles."""
+
+# the candidate (kernel_calibration.CANDIDATES) with the most unseen models within ±10%, phones averaged
+SERVED = "direct"
+# (5%, 95%) percentiles of its relative errors on unseen families, all phones pooled
+INTERVAL = (-0.1217, 0.1263)
+COVERAGE = 0.90
+# phone left out → its share within ±10% under the candidate chosen on the other phones
+NESTED_WITHIN_10PCT: dict[str, float] = {
+    "pixel4": 75.4,
+    "mi8se": 87.7,
+    "s10": 76.8,
+    "a03s": 76.8,
+    "iphonexs": 79.7,
+    "iphone7": 90.6,
+}
