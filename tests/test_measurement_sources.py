@@ -105,7 +105,7 @@ def test_models_are_found_by_name_in_the_folders_given_and_a_missing_one_is_name
     ("powervr-ge8320", "imagination", None), ("mali", "arm", None), ("auto", None, None),
     # as `pytest --on-device` records them, from the phone's GL renderer
     ("Adreno (TM) 740", "qualcomm", 7), ("PowerVR Rogue GE8320", "imagination", None),
-    ("Mali-G715-Immortalis MC11", "arm", 7)])
+    ("Mali-G715-Immortalis MC11", "arm", 7), ("ANGLE (Samsung Xclipse 920) on Vulkan 1.3.231", "arm", 9)])
 def test_gpu_family_reads_vendor_and_generation(text, vendor, generation):
     f = gpu_family(text)
     assert (f.vendor, f.generation) == (vendor, generation)
