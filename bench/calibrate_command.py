@@ -19,6 +19,7 @@ use it with --device profiles/pixel8-gpu.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -169,8 +170,6 @@ def _with_measured_runtime(profile, measured):
     """The profile stating the runtime its measurements name (a CSV's runtime column, benchmark_model's
     delegate, the on-device records'), not the source phone's: an Android phone calibrated from the
     iPhone 7 runs no Metal delegate. The kernels' costs and precisions remain the source's."""
-    import dataclasses
-
     runtimes = sorted({m.runtime for m in measured if m.runtime})
     said = ("; ".join(runtimes[:3]) + ("; …" if len(runtimes) > 3 else "") + " as measured" if runtimes
             else "not stated by the measurements")
@@ -323,6 +322,8 @@ def _kernel_route(args, kernels, networks, sources, name: str, family, described
                              f"{counted(len(networks), 'whole model')}; measure at least {MIN_MODELS} whole models "
                              "too (bench run --models ...): they fit the per-inference overhead and pick the route")
     profile, warnings = calibrate_kernels(kernels, networks, sources, name, family)
+    # trained on this phone's kernels: the runtime is what measured them, not the lending profile's (Metal)
+    profile = dataclasses.replace(profile, runtime=f"GPU delegate as measured ({described})")
     save_profile(profile, out)
     c, h = profile.provenance["calibration"], profile.provenance["heldout"]
     print(f"{out}: from {len(kernels)} single-kernel and {len(networks)} whole-model measurements ({described})")

@@ -459,6 +459,7 @@ def test_kernel_calibration_from_a_database_predicts_unmeasured_models(models, k
         assert cal["route"] == SERVED
     assert profile["device"] == {"phone": "phone-gpu", "gpu": "adreno", "model_precision": "float32",
                                  "compute_precision": "fp16"}  # not the phone of the source it leans on
+    assert profile["runtime"].startswith("GPU delegate as measured")  # not the runtime of the profile it leans on
     source = load_profile(SOURCE)
     for p, data in list(models.items())[5:]:
         assert cli.main(["estimate", p, "--device", str(out), "--format", "json"]) == 0
