@@ -232,17 +232,19 @@ def calibrate_kernels(kernels: list[Record], networks: list[Record], sources: li
     `kernel_calibration_priors.SERVED` (chosen on the six shared phones) among the kernel routes
     (`fit_kernels`, the bundled ``sources`` lending the transfer route their kernel models) and the
     whole-model calibration (`bench.calibrate`), with the interval learnt on that candidate's errors
-    (`kernel_calibration_priors.INTERVAL`). The kernel routes price Winograd convolutions where
+    (`kernel_calibration_priors.INTERVAL`, standardised) scaled by its leave-one-out spread over the
+    measured models (`calibrate.scaled_interval`). The kernel routes price Winograd convolutions where
     ``family`` (the user's ``--gpu``) names a vendor whose GPUs run them (`devices.uses_winograd`); with
     ``auto``, not. Returns the profile and the warnings to print."""
-    from pytest_tflite_latency.bench.calibrate import calibrated_device, heldout_figures
+    from pytest_tflite_latency.bench.calibrate import calibrated_device, heldout_figures, scaled_interval
     from pytest_tflite_latency.bench.kernel_calibration_priors import COVERAGE, INTERVAL, SERVED
 
     cal, whole = candidates(kernels, networks, sources, name, family)
     loo = {**cal.loo, "models": whole.loo}
     route = route_of(SERVED, loo)
-    interval = {"low": float(INTERVAL[0]), "high": float(INTERVAL[1]), "coverage": COVERAGE}
-    heldout, warnings = heldout_figures(loo[route], INTERVAL, networks)
+    lo, hi = scaled_interval(*INTERVAL, loo[route])
+    interval = {"low": lo, "high": hi, "coverage": COVERAGE}
+    heldout, warnings = heldout_figures(loo[route], (lo, hi), networks)
     calibration = {"route": route, "route_text": ROUTE_TEXT[route], "candidate": SERVED, "kernels": len(kernels),
                    "models": len(networks), "expected": expected(),
                    "loo_mape_pct": {k: round(mape(v) * 100, 2) for k, v in loo.items()},
@@ -273,6 +275,12 @@ def calibrate_kernels(kernels: list[Record], networks: list[Record], sources: li
 
 REFERENCE = "gm(d,b)"  # the geometric mean of the composed direct and blend estimates: not one profile, shown only
 INTERVAL_QUANTILES = (0.05, 0.95)
+SPREAD = "spread:"  # evaluate()'s key prefix: per candidate, the RMS leave-one-out log error of each judged model's fit
+
+
+def loo_spread(loo: np.ndarray) -> float:
+    """The RMS of leave-one-out relative errors, in log terms (`calibrate.error_spread` before its floor)."""
+    return float(np.sqrt(np.mean(np.log1p(np.maximum(loo, -0.99)) ** 2)))
 
 
 def evaluate(phone: str, kernels_n: int, models_n: int, draws: int) -> dict[str, list[np.ndarray]]:
@@ -293,6 +301,7 @@ def evaluate(phone: str, kernels_n: int, models_n: int, draws: int) -> dict[str,
     index = {m.name: j for j, m in enumerate(models)}
     sources = [s for s in qed.PHONES if s != phone]
     res: dict[str, list] = {k: [[] for _ in range(draws)] for k in (*CANDIDATES, REFERENCE)}
+    res.update({SPREAD + k: [[] for _ in range(draws)] for k in CANDIDATES})
     res["own"] = [[]]
     for fi, fam in enumerate(families):
         rest = [m for m in models if m.family != fam]
@@ -328,6 +337,8 @@ def evaluate(phone: str, kernels_n: int, models_n: int, draws: int) -> dict[str,
             pred[REFERENCE] = np.sqrt(pred["direct"] * pred["blend"])
             for k in (*CANDIDATES, REFERENCE):
                 res[k][r].append(pred[k] / y - 1)
+            for k in CANDIDATES:  # the spread the served interval scales with, per judged model
+                res[SPREAD + k][r].append(np.full(len(y), loo_spread(loo[route_of(k, loo)])))
     return {k: [np.concatenate(d) for d in v] for k, v in res.items()}
 
 
@@ -344,9 +355,20 @@ def choose(scores: dict[str, dict[str, float]], phones: list[str]) -> str:
     return max(CANDIDATES, key=lambda c: (float(np.mean([scores[c][p] for p in phones])), -CANDIDATES.index(c)))
 
 
-def interval_of(errors: list[np.ndarray]) -> tuple[float, float]:
-    lo, hi = np.quantile(np.concatenate(errors), INTERVAL_QUANTILES)
-    return float(lo), float(hi)
+def interval_of(errors: list[np.ndarray], spreads: list[np.ndarray]) -> tuple[float, float, float]:
+    """(low, high) quantiles (`INTERVAL_QUANTILES`) of the log errors, each in units of its fit's spread
+    (`standardised`), and the population's spread σ: what `calibrate.scaled_interval` serves."""
+    e = np.log1p(np.concatenate(errors))
+    sigma = float(np.sqrt(np.mean(e**2)))
+    low, high = np.quantile(standardised(errors, spreads, sigma), INTERVAL_QUANTILES)
+    return float(low), float(high), sigma
+
+
+def standardised(errors: list[np.ndarray], spreads: list[np.ndarray], sigma: float) -> np.ndarray:
+    """Log errors divided by the spread the served interval takes (never below `SPREAD_FLOOR` · σ)."""
+    from pytest_tflite_latency.bench.calibrate import SPREAD_FLOOR
+
+    return np.log1p(np.concatenate(errors)) / np.maximum(SPREAD_FLOOR * sigma, np.concatenate(spreads))
 
 
 def report(results: dict[str, dict[str, list[np.ndarray]]], priors: bool = False) -> None:
@@ -363,21 +385,24 @@ def report(results: dict[str, dict[str, list[np.ndarray]]], priors: bool = False
         others = [p for p in phones if p != t] or [t]
         pick = choose(scores, others)
         nested[t] = scores[pick][t]
-        lo, hi = interval_of([e for p in others for e in results[p][pick]])
-        mine = np.concatenate(results[t][pick])
+        lo, hi, sigma = interval_of([e for p in others for e in results[p][pick]],
+                                    [e for p in others for e in results[p][SPREAD + pick]])
+        mine = standardised(results[t][pick], results[t][SPREAD + pick], sigma)
         cover = float(np.mean((mine >= lo) & (mine <= hi)) * 100)
         print(f"{t:9s} " + " ".join(f"{scores[c][t]:7.1f}%" for c in cols)
               + f" {nested[t]:6.1f}% ({pick:>8s}) {scores['own'][t]:6.1f}% {cover:7.1f}%", flush=True)
     served = choose(scores, phones)
-    lo, hi = interval_of([e for t in phones for e in results[t][served]])
+    interval = interval_of([e for t in phones for e in results[t][served]],
+                           [e for t in phones for e in results[t][SPREAD + served]])
     v = list(nested.values())
-    print(f"served (best over {len(phones)} phones): {served}, interval [{lo:+.4f}, {hi:+.4f}]; nested choice: "
+    print(f"served (best over {len(phones)} phones): {served}, interval [{interval[0]:+.4f}, {interval[1]:+.4f}] "
+          f"× its leave-one-out spread (σ {interval[2]:.4f}); nested choice: "
           f"median {np.median(v):.1f}% within ±10% ({min(v):.1f}–{max(v):.1f}%)")
     if priors:
-        print_priors(served, (lo, hi), nested)
+        print_priors(served, interval, nested)
 
 
-def print_priors(served: str, interval: tuple[float, float], nested: dict[str, float]) -> None:
+def print_priors(served: str, interval: tuple[float, float, float], nested: dict[str, float]) -> None:
     """The module `bench/kernel_calibration_priors.py`."""
     q = INTERVAL_QUANTILES
     print()
@@ -387,8 +412,9 @@ def print_priors(served: str, interval: tuple[float, float], nested: dict[str, f
     print()
     print("# the candidate (kernel_calibration.CANDIDATES) with the most unseen models within ±10%, phones averaged")
     print(f'SERVED = "{served}"')
-    print(f"# ({q[0]:.0%}, {q[1]:.0%}) percentiles of its relative errors on unseen families, all phones pooled")
-    print(f"INTERVAL = ({interval[0]:.4f}, {interval[1]:.4f})")
+    print(f"# ({q[0]:.0%}, {q[1]:.0%}) percentiles of its log errors on unseen families, all phones pooled, in")
+    print("# units of each fit's leave-one-out spread (`calibrate.scaled_interval`); the population's spread σ")
+    print(f"INTERVAL = ({interval[0]:.4f}, {interval[1]:.4f}, {interval[2]:.4f})")
     print(f"COVERAGE = {q[1] - q[0]:.2f}")
     print("# phone left out → its share within ±10% under the candidate chosen on the other phones")
     print("NESTED_WITHIN_10PCT: dict[str, float] = {")

@@ -468,13 +468,19 @@ def test_kernel_calibration_from_a_database_predicts_unmeasured_models(models, k
         assert estimate == pytest.approx(expected, rel=0.25), f"{Path(p).name}: {estimate:.3f} vs {expected:.3f} ms"
 
 
-def test_the_kernel_profile_carries_the_interval_learnt_on_the_shared_phones(kernel_profile):
+def test_the_kernel_profile_carries_the_interval_learnt_on_the_shared_phones_scaled_by_its_own_spread(
+        kernel_profile):
     from pytest_tflite_latency.bench.kernel_calibration_priors import COVERAGE, INTERVAL
 
+    z_low, z_high, sigma = INTERVAL
     profile = load_profile(kernel_profile[0])
-    assert (profile.interval.low, profile.interval.high) == pytest.approx(INTERVAL, abs=1e-9)
+    low, high = profile.interval.low, profile.interval.high
+    # the stored standardised quantiles, both scaled by one spread: this fit's, never below the floor
+    spread = np.log1p(low) / z_low
+    assert np.log1p(high) / z_high == pytest.approx(spread, rel=1e-9)
+    assert spread >= calibrate.SPREAD_FLOOR * sigma * (1 - 1e-9)
     assert profile.interval.coverage == pytest.approx(COVERAGE, abs=1e-9)
-    assert INTERVAL[0] < 0 < INTERVAL[1] and 0.5 < COVERAGE < 1
+    assert z_low < 0 < z_high and sigma > 0 and 0.5 < COVERAGE < 1
     assert profile.provenance["calibration"]["interval"] == "bench/kernel_calibration_priors.py"
 
 
@@ -503,13 +509,21 @@ def test_the_served_kernel_profile_predicts_what_the_evaluation_judges(models, k
 
 
 def test_the_nested_choice_never_looks_at_the_phone_it_is_judged_on(capsys):
-    from pytest_tflite_latency.bench.kernel_calibration import CANDIDATES, INTERVAL_QUANTILES, REFERENCE, report
+    from pytest_tflite_latency.bench.kernel_calibration import (
+        CANDIDATES,
+        INTERVAL_QUANTILES,
+        REFERENCE,
+        SPREAD,
+        report,
+    )
 
     rng = np.random.default_rng(0)
     phones = ("a", "b", "c")
     spread = {"a": {"direct": 0.6, "transfer": 0.02}, "b": {"direct": 0.05}, "c": {"direct": 0.05}}
-    results = {t: {c: [rng.normal(0, spread[t].get(c, 0.3), 400) for _ in range(2)]
-                   for c in (*CANDIDATES, REFERENCE, "own")} for t in phones}
+    results = {t: {c: [np.expm1(rng.normal(0, spread[t].get(c, 0.3), 400)) for _ in range(2)]
+                   for c in (*CANDIDATES, REFERENCE, "own")} for t in phones}  # relative errors, all above −1
+    for t in phones:  # each judged model's fit's leave-one-out spread
+        results[t].update({SPREAD + c: [rng.uniform(0.01, 0.2, 400) for _ in range(2)] for c in CANDIDATES})
     report(results, priors=True)
     printed = capsys.readouterr().out
     rows = {line.split()[0]: line for line in printed.splitlines() if line.split() and line.split()[0] in phones}
@@ -519,8 +533,11 @@ def test_the_nested_choice_never_looks_at_the_phone_it_is_judged_on(capsys):
     module = {}
     exec(printed[printed.index('"""'):], module)  # the priors module, as printed
     assert module["SERVED"] == "direct"
-    pooled = np.concatenate([e for t in phones for e in results[t][module["SERVED"]]])
-    assert module["INTERVAL"] == pytest.approx(tuple(np.quantile(pooled, INTERVAL_QUANTILES)), abs=1e-4)
+    logs = np.log1p(np.concatenate([e for t in phones for e in results[t]["direct"]]))
+    spreads = np.concatenate([e for t in phones for e in results[t][SPREAD + "direct"]])
+    sigma = np.sqrt(np.mean(logs**2))
+    z = logs / np.maximum(calibrate.SPREAD_FLOOR * sigma, spreads)
+    assert module["INTERVAL"] == pytest.approx((*np.quantile(z, INTERVAL_QUANTILES), sigma), abs=1e-4)
     assert set(module["NESTED_WITHIN_10PCT"]) == set(phones)
 
 
