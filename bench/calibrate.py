@@ -160,7 +160,12 @@ def error_spread(loo: np.ndarray | None, population: float) -> float:
     """The σ of log relative error a calibration expects on unseen models (`interval_for`)."""
     if loo is None or len(loo) < MIN_RECORDS_FOR_SPREAD:
         return population
-    return max(SPREAD_FLOOR * population, float(np.sqrt(np.mean(np.log1p(np.maximum(loo, -0.99)) ** 2))))
+    return max(SPREAD_FLOOR * population, loo_spread(loo))
+
+
+def loo_spread(loo: np.ndarray) -> float:
+    """The RMS of leave-one-out relative errors, in log terms (`error_spread` before its floor)."""
+    return float(np.sqrt(np.mean(np.log1p(np.maximum(loo, -0.99)) ** 2)))
 
 
 def expected(n: int) -> dict:

@@ -24,17 +24,13 @@ import sys
 import numpy as np
 
 from pytest_tflite_latency.bench import qed
-from pytest_tflite_latency.bench.calibrate import N_SCALES, group_of
+from pytest_tflite_latency.bench.calibrate import group_sums
 from pytest_tflite_latency.bench.metrics import within_pct
 
 
 def measured_parts(model: qed.QedModel, phone: str) -> np.ndarray:
     """The phone's measured kernel times of ``model`` summed per calibration group, and a constant."""
-    row = np.zeros(N_SCALES)
-    row[-1] = 1.0
-    for kernel in model.rows:
-        row[group_of(kernel.kind)] += kernel.ms[phone]
-    return row
+    return group_sums(np.array([k.ms[phone] for k in model.rows]), [k.kind for k in model.rows], 1.0)
 
 
 def relative_fit(A: np.ndarray, y: np.ndarray, fit_on: np.ndarray | None = None) -> np.ndarray:

@@ -111,6 +111,7 @@ def evaluate(data, target: str, draws: int) -> dict[str, dict[int, list[np.ndarr
     methods = ("calibrated", "suggested", "auto", "previous", "floor")
     out = {m: {n: [[] for _ in range(draws)] for n in SHOTS} for m in methods}
     loos = {n: [[] for _ in range(draws)] for n in SHOTS}  # per draw, per family: the served calibration's LOO
+    nearest, everyone = sources_for(target, True), sources_for(target, False)
     uncal = {s: [] for s in qed.PHONES if s != target}
     own = []
     for family in families:
@@ -120,23 +121,21 @@ def evaluate(data, target: str, draws: int) -> dict[str, dict[int, list[np.ndarr
         own.append(A[target][judged].sum(axis=1) / y_all[judged] - 1)
         for s in uncal:
             uncal[s].append(A[s][judged].sum(axis=1) / y_all[judged] - 1)
-        for n in SHOTS:
-            src = sources_for(target, True)  # `calibrate --suggest n`'s pick from the other families' models
-            calib = pool[[i for i, _ in choose_models([A[s][pool] for s in src], n)]]
-            pred, _ = served([A[s][calib] for s in src], [A[s][judged] for s in src], y_all[calib])
+        for n in SHOTS:  # `calibrate --suggest n`'s pick from the other families' models
+            calib = pool[[i for i, _ in choose_models([A[s][pool] for s in nearest], n)]]
+            pred, _ = served([A[s][calib] for s in nearest], [A[s][judged] for s in nearest], y_all[calib])
             for r in range(draws):  # deterministic: the same errors in every draw
                 out["suggested"][n][r].append(pred / y_all[judged] - 1)
             for r in range(draws):
                 rng = np.random.default_rng([r, n, families.index(family), list(qed.PHONES).index(target)])
                 calib = rng.choice(pool, size=min(n, len(pool)), replace=False)
                 y = y_all[calib]
-                for method, vendor_only in (("calibrated", True), ("auto", False)):
-                    src = sources_for(target, vendor_only)
+                for method, src in (("calibrated", nearest), ("auto", everyone)):
                     pred, loo = served([A[s][calib] for s in src], [A[s][judged] for s in src], y)
                     out[method][n][r].append(pred / y_all[judged] - 1)
                     if method == "calibrated":
                         loos[n][r].append((loo, len(judged)))
-                prev = previous_method({s: A[s][calib] for s in sources_for(target, False)}, y,
+                prev = previous_method({s: A[s][calib] for s in everyone}, y,
                                        {s: A[s][judged] for s in uncal})
                 out["previous"][n][r].append(prev / y_all[judged] - 1)
                 out["floor"][n][r].append(floor_fit(data, calib, y, judged) / y_all[judged] - 1)

@@ -278,10 +278,6 @@ INTERVAL_QUANTILES = (0.05, 0.95)
 SPREAD = "spread:"  # evaluate()'s key prefix: per candidate, the RMS leave-one-out log error of each judged model's fit
 
 
-def loo_spread(loo: np.ndarray) -> float:
-    """The RMS of leave-one-out relative errors, in log terms (`calibrate.error_spread` before its floor)."""
-    return float(np.sqrt(np.mean(np.log1p(np.maximum(loo, -0.99)) ** 2)))
-
 
 def evaluate(phone: str, kernels_n: int, models_n: int, draws: int) -> dict[str, list[np.ndarray]]:
     """Leave ``phone`` out: for each family, sources retrained without it (`bench.calib_cache`), the
@@ -291,7 +287,7 @@ def evaluate(phone: str, kernels_n: int, models_n: int, draws: int) -> dict[str,
     on all its kernels without the family), per draw, the judged models' relative errors, all families
     pooled."""
     from pytest_tflite_latency.bench import calib_cache, qed, train
-    from pytest_tflite_latency.bench.calibrate import choose_source, fit_scales
+    from pytest_tflite_latency.bench.calibrate import choose_source, fit_scales, loo_spread
     from pytest_tflite_latency.bench.calibrate import loo_errors as whole_loo
     from pytest_tflite_latency.bench.calibration_curve import parts_of, sources_for
 
