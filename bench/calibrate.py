@@ -168,12 +168,20 @@ def loo_spread(loo: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.log1p(np.maximum(loo, -0.99)) ** 2)))
 
 
-def expected(n: int) -> dict:
-    """What the evaluation measured at the nearest N at or below ``n``: the median share within ±10%."""
-    from pytest_tflite_latency.bench.calibration_priors import EXPECTED_WITHIN_10PCT
+def expected(n: int, family=None) -> dict:
+    """What the evaluation measured at the nearest N at or below ``n`` (`bench.calibration_curve`): the
+    median over the six shared phones of the share of unseen models within ±10%, and, where ``family``
+    (the user's ``--gpu``) names a vendor, each figure of the shared phones nearest it
+    (`devices.nearest_phones`): an Adreno phone is told what the Adreno phones reached, not the median."""
+    from pytest_tflite_latency.bench.calibration_priors import EXPECTED_WITHIN_10PCT, WITHIN_10PCT_BY_PHONE
+    from pytest_tflite_latency.estimator.devices import PHONES, nearest_phones
 
     k = max((k for k in EXPECTED_WITHIN_10PCT if k <= n), default=min(EXPECTED_WITHIN_10PCT))
-    return {"n": k, "within_10pct": EXPECTED_WITHIN_10PCT[k]}
+    out = {"n": k, "within_10pct": EXPECTED_WITHIN_10PCT[k]}
+    if family is not None and family.vendor is not None:
+        near = [p for p in nearest_phones(family, PHONES) if p.key in WITHIN_10PCT_BY_PHONE]
+        out["nearest_phones"] = {p.phone: WITHIN_10PCT_BY_PHONE[p.key][k] for p in near}
+    return out
 
 
 def calibrated_device(source: DeviceProfile, name: str, family=None, phone: str = "") -> DeviceInfo:
@@ -206,7 +214,8 @@ def calibrate_from(sources: list[DeviceProfile], records: list[Record], name: st
         "calibration": {"phone": phone or name, "models": len(records), "source": source.name,
                         "sources_considered": [p.name for p in sources], "gpu": getattr(family, "text", "auto"),
                         "scales": {g: round(float(s), 4) for g, s in zip(GROUP_NAMES, c, strict=True)},
-                        "overhead_ms": round(float(c[-1] * source.overhead_ms), 4), "expected": expected(len(records)),
+                        "overhead_ms": round(float(c[-1] * source.overhead_ms), 4),
+                        "expected": expected(len(records), family),
                         "method": f"per-group scales shrunk toward the overall scale (spread {SPREAD}), "
                                   "bench/calibrate.py"},
         "heldout": heldout, "source_provenance": {k: source.provenance.get(k) for k in ("trained_on", "regressor")},

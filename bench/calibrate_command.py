@@ -100,12 +100,28 @@ def run(args) -> int:
               f"MAPE {h['mape_pct']:.1f}%, {h['interval_coverage_pct']:.0f}% inside the interval")
     for warning in warnings + _unit_warnings(cal) + result.warnings:
         print(f"  warning: {warning}")
-    n = cal["expected"]["n"]
-    nearest = "" if n == len(records) else f", the nearest N at or below your {len(records)}"
-    print(f"  expected on unseen models: about {cal['expected']['within_10pct']:.0f}% within ±10% (median of the "
-          f"six shared phones calibrated on {counted(n, 'model')}{nearest}; bench.calibration_curve)")
+    print(f"  expected on unseen models: {_expectation(cal['expected'], len(records))}")
     print(f"  use it with --device {out}")
     return 0
+
+
+CURVE = "bench.calibration_curve"
+
+
+def _expectation(e: dict, measured: int) -> str:
+    """What `calibrate.expected` found, in words: the shared phones nearest the GPU where it names a
+    vendor, beside the median of all six."""
+    n = e["n"]
+    at = f"calibrated on {counted(n, 'model')}"
+    at += "" if n == measured else f", the nearest N at or below your {measured}"
+    near = e.get("nearest_phones")
+    if not near:
+        return f"about {e['within_10pct']:.0f}% within ±10% (median of the six shared phones {at}; {CURVE})"
+    lo, hi = min(near.values()), max(near.values())
+    share = f"{lo:.0f}%" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}%"
+    whom = "phone" if len(near) == 1 else "phones"
+    return (f"about {share} within ±10% (what the shared {whom} nearest your GPU reached, {', '.join(near)}, {at}; "
+            f"the six phones' median {e['within_10pct']:.0f}%; {CURVE})")
 
 
 def _sources(family, source: str) -> list:

@@ -18,3 +18,14 @@ EXPECTED_WITHIN_10PCT: dict[int, float] = {
     10: 67.4,
     30: 73.9,
 }
+# N → each shared phone's share of unseen models within ±10% when it played the new phone, calibrated
+# with its GPU named (the curve's ``calibrated`` column, median over draws): what `calibrate.expected`
+# states for a GPU of the same architecture or vendor (`devices.nearest_phones`)
+WITHIN_10PCT_BY_PHONE: dict[str, dict[int, float]] = {
+    "pixel4": {1: 46.4, 3: 53.6, 10: 62.3, 30: 55.8},
+    "mi8se": {1: 60.9, 3: 66.7, 10: 68.1, 30: 78.3},
+    "s10": {1: 10.1, 3: 43.5, 10: 60.9, 30: 55.8},
+    "a03s": {1: 44.9, 3: 65.9, 10: 73.9, 30: 81.2},
+    "iphonexs": {1: 37.0, 3: 51.4, 10: 66.7, 30: 71.0},
+    "iphone7": {1: 44.2, 3: 63.0, 10: 77.5, 30: 76.8},
+}

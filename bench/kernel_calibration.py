@@ -185,14 +185,21 @@ def route_of(candidate: str, loo: dict[str, np.ndarray]) -> str:
     return min(LOO_ROUTES, key=lambda k: mape(loo[k])) if candidate == "loo" else candidate
 
 
-def expected() -> str:
+def expected(family=None) -> str:
     """What the evaluation printed for the served candidate, each phone judged by the candidate chosen
-    on the other five (`kernel_calibration_priors`)."""
+    on the other five (`kernel_calibration_priors`): the shared phones nearest ``family`` (the user's
+    ``--gpu``, `devices.nearest_phones`) where it names a vendor, beside all six."""
     from pytest_tflite_latency.bench.kernel_calibration_priors import NESTED_WITHIN_10PCT
+    from pytest_tflite_latency.estimator.devices import PHONES, nearest_phones
 
     v = list(NESTED_WITHIN_10PCT.values())
-    return (f"{min(v):.0f}–{max(v):.0f}% within ±10% (median {np.median(v):.0f}%) on models of unseen families, "
-            "each shared phone left out, the route chosen on the other five")
+    six = (f"{min(v):.0f}–{max(v):.0f}% within ±10% (median {np.median(v):.0f}%) on models of unseen families, "
+           "each shared phone left out, the route chosen on the other five")
+    if family is None or family.vendor is None:
+        return six
+    near = [p for p in nearest_phones(family, PHONES) if p.key in NESTED_WITHIN_10PCT]
+    return (", ".join(f"{p.phone} {NESTED_WITHIN_10PCT[p.key]:.0f}%" for p in near)
+            + f" (the shared {'phone' if len(near) == 1 else 'phones'} nearest your GPU); all six: {six}")
 
 
 def _predicted_ms(profile, X: np.ndarray) -> np.ndarray:
@@ -246,7 +253,7 @@ def calibrate_kernels(kernels: list[Record], networks: list[Record], sources: li
     interval = {"low": lo, "high": hi, "coverage": COVERAGE}
     heldout, warnings = heldout_figures(loo[route], (lo, hi), networks)
     calibration = {"route": route, "route_text": ROUTE_TEXT[route], "candidate": SERVED, "kernels": len(kernels),
-                   "models": len(networks), "expected": expected(),
+                   "models": len(networks), "expected": expected(family),
                    "loo_mape_pct": {k: round(mape(v) * 100, 2) for k, v in loo.items()},
                    "source_weights": {p.name: round(float(w), 3) for p, w in
                                       zip(sources, cal.source_weights, strict=True)},

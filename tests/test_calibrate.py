@@ -110,9 +110,12 @@ def test_calibrate_from_a_csv_writes_a_profile_that_estimates(models, tmp_path, 
                      "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "leave-one-out over the 6 models" in printed
+    assert ("(what the shared phones nearest your GPU reached, Google Pixel 4, Xiaomi Mi 8 SE, calibrated on 3 "
+            "models, the nearest N at or below your 6; the six phones' median") in printed  # not the median alone
     profile = json.loads(out.read_text())
     cal = profile["provenance"]["calibration"]
     assert cal["models"] == 6 and cal["gpu"] == "adreno640"
+    assert set(cal["expected"]["nearest_phones"]) == {"Google Pixel 4", "Xiaomi Mi 8 SE"}
     assert set(cal["sources_considered"]) == {"pixel4-gpu", "mi8se-gpu"}  # the Adreno phones
     assert {"method", "models", "mape_pct", "within_10pct", "within_25pct",
             "interval_coverage_pct"} <= set(profile["provenance"]["heldout"])
@@ -442,11 +445,13 @@ def kernel_profile(kernel_db, tmp_path_factory) -> tuple[Path, str]:
 
 def test_kernel_calibration_from_a_database_predicts_unmeasured_models(models, kernel_profile, capsys):
     from pytest_tflite_latency.bench.kernel_calibration import CANDIDATES, LOO_ROUTES
-    from pytest_tflite_latency.bench.kernel_calibration_priors import SERVED
+    from pytest_tflite_latency.bench.kernel_calibration_priors import NESTED_WITHIN_10PCT, SERVED
 
     out, printed = kernel_profile
     assert "single-kernel and 5 whole-model measurements" in printed
-    assert "expected on unseen models: " in printed  # the measured curve, beside its own leave-one-out figure
+    nested = NESTED_WITHIN_10PCT  # the measured figures of the Adreno phones, then of all six
+    assert (f"expected on unseen models: Google Pixel 4 {nested['pixel4']:.0f}%, "
+            f"Xiaomi Mi 8 SE {nested['mi8se']:.0f}% (the shared phones nearest your GPU); all six: ") in printed
     profile = json.loads(out.read_text())
     cal = profile["provenance"]["calibration"]
     assert cal["models"] == 5 and cal["kernels"] >= 30
@@ -593,3 +598,15 @@ def test_the_ceiling_fit_recovers_exact_scales_and_judges_rows_it_did_not_fit():
     y[-1] *= 1.2  # the one row left out of the fit keeps its 1/1.2 − 1 error
     errors = relative_fit(A, y, fit_on=np.arange(len(y)) < 5)
     assert np.abs(errors[:5]).max() < 1e-9 and errors[-1] == pytest.approx(1 / 1.2 - 1, rel=1e-9)
+
+
+def test_the_expectation_follows_the_gpu_named_and_falls_back_to_the_six_phone_median():
+    from pytest_tflite_latency.bench.calibration_priors import EXPECTED_WITHIN_10PCT, WITHIN_10PCT_BY_PHONE
+    from pytest_tflite_latency.estimator.devices import gpu_family
+
+    powervr = calibrate.expected(12, gpu_family("powervr"))  # the PowerVR phones: the A03s and the A10 iPhone 7
+    assert powervr["n"] == 10 and powervr["within_10pct"] == EXPECTED_WITHIN_10PCT[10]
+    assert powervr["nearest_phones"] == {"Samsung Galaxy A03s": WITHIN_10PCT_BY_PHONE["a03s"][10],
+                                         "Apple iPhone 7": WITHIN_10PCT_BY_PHONE["iphone7"][10]}
+    assert "nearest_phones" not in calibrate.expected(2, gpu_family("auto"))  # no GPU named: the median alone
+    assert calibrate.expected(2)["n"] == 1
