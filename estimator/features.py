@@ -16,6 +16,7 @@ import numpy as np
 
 from .graph import Tensor
 from .kernels import KINDS, Kernel
+from .ops import conv_groups
 
 FEATURES = (
     "flops", "bytes_in", "bytes_out", "bytes_weights", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
@@ -120,7 +121,7 @@ def params(k: Kernel) -> KernelParams:
     if k.kind == "dwconv" and k.inputs:
         groups = bhwc(k.inputs[0].shape)[3]
     elif k.kind == "conv" and k.inputs and k.weights and len(k.weights[0].shape) == 4:
-        groups = max(1, bhwc(k.inputs[0].shape)[3] // max(1, k.weights[0].shape[3]))
+        groups = conv_groups(bhwc(k.inputs[0].shape)[3], k.weights[0].shape[3])
     return KernelParams(kernel, stride, filters, groups)
 
 

@@ -59,3 +59,9 @@ def fused_activation(options: dict) -> tuple[str, ...]:
     """A fused activation is a node of its own in the delegate's graph, always linked."""
     name = FUSED_ACTIVATION_NAMES.get(options.get("FusedActivationFunction", 0))
     return (name,) if name else ()
+
+
+def conv_groups(in_channels: int, filter_depth: int) -> int:
+    """How many groups a CONV_2D convolves in: its input channels over its filter's depth (1 where the
+    filter is as deep as the input, or the shapes say nothing)."""
+    return in_channels // filter_depth if 0 < filter_depth < in_channels else 1

@@ -30,7 +30,7 @@ from .folding import fold_constants
 from .fusion import read_counts
 from .graph import Graph, Op, Subgraph
 from .kernel_types import Kernel, KernelGraph
-from .ops import kind_of
+from .ops import conv_groups, kind_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,20 +64,18 @@ def xnnpack_support(sg: Subgraph, op: Op) -> str:
             return f"{op.opcode} on a {sg.tensors[i].dtype} tensor: TensorFlow Lite's builtin kernel runs it"
     if op.opcode == "MEAN" and not _spatial_mean(sg, op):
         return "MEAN over other than the two spatial axes: TensorFlow Lite's builtin kernel runs it"
-    groups = conv_groups(sg, op)
+    groups = op_groups(sg, op)
     if groups > 1:
         return f"CONV_2D in {groups} groups: TensorFlow Lite's reference convolution runs it"
     return ""
 
 
-def conv_groups(sg: Subgraph, op: Op) -> int:
+def op_groups(sg: Subgraph, op: Op) -> int:
     """How many groups a CONV_2D convolves in (input channels over the filter's depth); 1 for other ops."""
     if op.opcode != "CONV_2D" or len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
         return 1
     x, w = sg.tensors[op.inputs[0]].shape, sg.tensors[op.inputs[1]].shape
-    if len(x) != 4 or len(w) != 4 or w[3] <= 0 or x[3] <= w[3]:
-        return 1
-    return x[3] // w[3]
+    return conv_groups(x[3], w[3]) if len(x) == 4 and len(w) == 4 else 1
 
 
 def _spatial_mean(sg: Subgraph, op: Op) -> bool:
