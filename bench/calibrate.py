@@ -274,7 +274,7 @@ def choose_models(per_source: list[np.ndarray], n: int) -> list[tuple[int, str]]
     Z = np.column_stack([mix, SIZE_WEIGHT * (size - size.mean()) / (size.std() + 1e-9)])
     distance = np.linalg.norm(Z[:, None] - Z[None], axis=2)
     nearest = np.full(count, np.inf)
-    out: list[tuple[int, str]] = []
+    out: list[int] = []
     repeats = np.zeros(count, dtype=bool)  # the same kernels as a chosen model (a float16 twin): no news
     for _ in range(min(n, count)):
         cost = np.array([np.minimum(nearest, distance[j]).sum() for j in range(count)])
@@ -284,10 +284,18 @@ def choose_models(per_source: list[np.ndarray], n: int) -> list[tuple[int, str]]
         i = int(np.argmin(cost))
         repeats |= distance[i] < 1e-9
         nearest = np.minimum(nearest, distance[i])
-        share = dict(zip(GROUP_NAMES, mix[i], strict=True))
-        top = max(share, key=share.get)
-        out.append((i, f"{share[top]:.0%} of its time in {top}"))
-    return out
+        out.append(i)
+    stands_for = np.bincount(np.argmin(distance[out], axis=0), minlength=len(out))  # each model's nearest pick
+    return [(i, _why(mix[i], int(k), count)) for i, k in zip(out, stands_for, strict=True)]
+
+
+def _why(mix: np.ndarray, stands_for: int, count: int) -> str:
+    """Why `choose_models` lists a model: how many of the given models are nearest it (itself included)
+    and what its time is spent on."""
+    share = dict(zip(GROUP_NAMES, mix, strict=True))
+    top = max(share, key=share.get)
+    return (f"stands for {stands_for} of the {count} models, by kernel mix and size; "
+            f"{share[top]:.0%} of its time in {top}")
 
 
 def _scaled_base(profile: DeviceProfile, scales: np.ndarray) -> dict:

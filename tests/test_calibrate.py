@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,9 @@ def test_suggest_lists_the_models_asked_for(models, capsys):
     assert cli.main(["calibrate", "--suggest", "3", "--models", folder]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and len({ln.split()[1] for ln in lines}) == 3
+    given = len(list(Path(folder).glob("*.tflite")))
+    stands_for = [int(re.search(rf"stands for (\d+) of the {given} models", ln).group(1)) for ln in lines]
+    assert sum(stands_for) == given and min(stands_for) >= 1  # every model given is nearest one listed
 
 
 def test_suggest_never_lists_a_copy_of_a_model_it_listed(models, tmp_path, capsys):
