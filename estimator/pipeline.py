@@ -17,7 +17,7 @@ from .predict import KernelTimes, predict
 from .profile import DEFAULT_DEVICE, DeviceProfile, load_profile
 from .runtime_rules import check_runtime_accepts
 from .wording import counted
-from .xnnpack import cpu_fallback_profile, precision_mismatch
+from .xnnpack import cpu_fallback_profile, model_precision, precision_mismatch
 
 # No model a phone runs in CI takes an hour per inference: a figure beyond it comes from absurd (if legal)
 # work or a broken profile, and must not be reported as a latency.
@@ -130,6 +130,9 @@ def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
 def precision_warnings(graph: Graph, profile: DeviceProfile) -> list[str]:
     """What the estimate assumes when the model's precision differs from what the profile measured."""
     measured = profile.device.model_precision
+    if profile.backend == "cpu" and model_precision(graph) == "int8":  # nn-Meter's CPU: float32 models only
+        return [f"int8-quantized model on {profile.name}, which measured float32 models: the estimate prices "
+                "its kernels as float32 ones; the -cpu-int8 profiles (pixel4-cpu-int8 …) time int8 graphs"]
     if profile.backend != "gpu" or not measured:
         return []
     runtime = [t for t in graph.main.tensors if not t.is_const]

@@ -53,6 +53,7 @@ _CLAMP_TARGETS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "
                             "SUB", "MUL", "DIV", "AVERAGE_POOL_2D", "MAX_POOL_2D",
                             "CUSTOM:Convolution2DTransposeBias"})
 _PAD_TARGETS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
+_HYBRID_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
 
 
 def xnnpack_support(sg: Subgraph, op: Op) -> str:
@@ -62,12 +63,25 @@ def xnnpack_support(sg: Subgraph, op: Op) -> str:
     for i in (*op.inputs, *op.outputs):
         if i >= 0 and not sg.tensors[i].is_const and sg.tensors[i].dtype not in _XNNPACK_DTYPES:
             return f"{op.opcode} on a {sg.tensors[i].dtype} tensor: TensorFlow Lite's builtin kernel runs it"
+    if is_hybrid(sg, op):
+        return (f"{op.opcode} with {sg.tensors[op.inputs[1]].dtype} weights on float32 inputs (dynamic-range "
+                "quantization): TensorFlow Lite's builtin hybrid kernel runs it")
     if op.opcode == "MEAN" and not _spatial_mean(sg, op):
         return "MEAN over other than the two spatial axes: TensorFlow Lite's builtin kernel runs it"
     groups = conv_groups(sg, op)
     if groups > 1:
         return f"CONV_2D in {groups} groups: TensorFlow Lite's reference convolution runs it"
     return ""
+
+
+def is_hybrid(sg: Subgraph, op: Op) -> bool:
+    """A dynamic-range quantized op: integer weights on float32 activations (TensorFlow's
+    ``Optimize.DEFAULT`` without a representative dataset). XNNPACK 2.10 refuses such mixed types; TensorFlow
+    Lite's builtin hybrid kernel quantizes the activations at run time instead."""
+    if op.opcode not in _HYBRID_OPS or len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
+        return False
+    x, w = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]]
+    return not x.is_const and x.dtype == "float32" and w.is_const and w.dtype in ("int8", "uint8")
 
 
 def conv_groups(sg: Subgraph, op: Op) -> int:
@@ -109,6 +123,12 @@ def group_xnnpack(graph: Graph) -> KernelGraph:
             producer[o] = kernel
     if fallback:
         result.warnings.append(f"{fallback} op(s) outside XNNPACK run on TensorFlow Lite's builtin CPU kernels")
+    hybrid = sum(is_hybrid(sg, op) for op in live)
+    if hybrid:
+        result.warnings.append(
+            f"{hybrid} op(s) with int8 weights on float32 inputs (dynamic-range quantization) run TensorFlow "
+            "Lite's builtin hybrid kernels, which no CPU profile measured: each is timed as its float32 "
+            "XNNPACK kernel; a full-integer int8 model is what the -cpu-int8 profiles time")
     for i, k in enumerate(result.kernels):
         k.index = i
     return result

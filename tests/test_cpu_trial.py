@@ -1,0 +1,119 @@
+"""The CPU (XNNPACK) devices as a new user meets them: device names and their mistakes, models of
+another precision than a profile times, and the reports of a CPU estimate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_tflite_latency.bench.writer import ModelWriter
+from pytest_tflite_latency.estimator.errors import UnknownDeviceError
+from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.html_report import render_html
+from pytest_tflite_latency.estimator.pipeline import estimate
+from pytest_tflite_latency.estimator.profile import device_names, load_profile
+from pytest_tflite_latency.estimator.xnnpack import group_xnnpack
+
+DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
+INT8_GRAPH = DATA / "qed-usc-mobile-cnn-int8" / "mobilenet_wd4.tflite"
+needs_cpu_profiles = pytest.mark.skipif(not {"pixel4-cpu", "pixel4-cpu-int8"} <= set(device_names()),
+                                        reason="CPU profiles not built")
+
+
+def hybrid_conv_model() -> bytes:
+    """A dynamic-range quantized CONV_2D (int8 weights on float32 activations, as TensorFlow's
+    ``Optimize.DEFAULT`` writes it without a representative dataset) between two float ones."""
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input((1, 16, 16, 8)), 16, 3)
+    y = m.conv2d(x, 32, 3)
+    m.ops[-1][1][1] = m.const(np.zeros((32, 3, 3, 16), np.int8), quant=((0.01,) * 32, (0,) * 32, 0))
+    return m.to_bytes([m.conv2d(y, 8, 1)])
+
+
+@pytest.mark.parametrize(("name", "base", "cores"), [
+    ("pixel4-cpu-2med", "pixel4-cpu", "2med"),
+    ("pixel4-cpu:2med", "pixel4-cpu", "2med"),
+    ("galaxys10-cpu-int8-4small", "galaxys10-cpu-int8", "4small"),
+])
+@needs_cpu_profiles
+def test_a_core_set_that_is_not_bundled_is_named_with_the_command_that_builds_it(name, base, cores):
+    with pytest.raises(UnknownDeviceError) as error:
+        load_profile(name)
+    message = str(error.value)
+    assert f"core set {cores!r} is not bundled: {base} times one big core" in message
+    assert f"bench.cpu_profiles --only {base}-{cores} --out DIR" in message
+    assert message.index("core set") < message.index("known devices")  # before the long list, not after
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("pixel4cpu", "pixel4-cpu"), ("Pixel4-CPU", "pixel4-cpu"), ("pixel4-cpu-int", "pixel4-cpu-int8"),
+    ("pixel4-int8", "pixel4-cpu-int8"), ("iphone-xs-cpu", "iphonexs-cpu"),
+])
+@needs_cpu_profiles
+def test_a_mistyped_cpu_device_is_answered_with_the_name_meant(typed, meant):
+    with pytest.raises(UnknownDeviceError, match=rf"unknown device '{typed}'; did you mean '{meant}'\?; known"):
+        load_profile(typed)
+
+
+def test_another_phones_model_number_is_not_offered_as_a_typo():
+    with pytest.raises(UnknownDeviceError) as error:  # a team's calibrated pixel8, not a typo of pixel4
+        load_profile("pixel8-gpu")
+    assert "did you mean" not in str(error.value)
+
+
+@needs_cpu_profiles
+def test_cli_refuses_a_core_set_name_in_one_line_with_exit_2(cli, tmp_path):
+    model = tmp_path / "m.tflite"
+    m = ModelWriter(fill="zeros")
+    model.write_bytes(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]))
+    r = cli("estimate", model, "--device", "pixel4-cpu-2med")
+    assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+    assert "core set '2med' is not bundled" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_dynamic_range_ops_are_noted_as_tflites_hybrid_kernels_with_a_warning():
+    kg = group_xnnpack(load_graph(hybrid_conv_model()))
+    notes = [k.note for k in kg.kernels]
+    assert ["hybrid" in n for n in notes] == [False, True, False]
+    assert "int8 weights on float32 inputs (dynamic-range quantization)" in notes[1]
+    assert any("1 op(s) with int8 weights on float32 inputs" in w for w in kg.warnings)
+
+
+def test_float_and_full_integer_int8_models_have_no_hybrid_note():
+    m = ModelWriter(fill="zeros")
+    float_graph = m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)])
+    for graph in (load_graph(float_graph), load_graph(INT8_GRAPH)):
+        kg = group_xnnpack(graph)
+        assert not any("hybrid" in k.note for k in kg.kernels)
+        assert not any("dynamic-range" in w for w in kg.warnings)
+
+
+@needs_cpu_profiles
+def test_a_dynamic_range_model_on_a_cpu_device_is_not_a_silent_float_figure():
+    est = estimate(hybrid_conv_model(), "pixel4-cpu")
+    assert any("dynamic-range quantization" in w and "no CPU profile measured" in w for w in est.warnings)
+    assert est.total_ms > 0 and all(layer.ms >= 0 for layer in est.layers)
+
+
+def test_an_int8_model_on_nn_meters_float_cpu_profile_says_so():
+    int8 = estimate(INT8_GRAPH, "nnmeter-cortexa76")
+    assert any("int8-quantized model on nnmeter-cortexa76, which measured float32 models" in w
+               for w in int8.warnings)
+    m = ModelWriter(fill="zeros")
+    float_est = estimate(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]), "nnmeter-cortexa76")
+    assert not any("int8" in w for w in float_est.warnings)
+
+
+@needs_cpu_profiles
+def test_html_page_of_a_cpu_estimate_speaks_of_no_gpu_delegate_partition_or_fallback():
+    graph = load_graph(INT8_GRAPH)
+    cpu_page = render_html(estimate(INT8_GRAPH, "pixel4-cpu-int8"), graph)
+    for gpu_words in ("GPU partitions", "CPU fallback", "GPU↔CPU", "GPU delegate", "per-inference overhead"):
+        assert gpu_words not in cpu_page
+    assert "the CPU, every kernel" in cpu_page
+    m = ModelWriter(fill="zeros")
+    float_graph = m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)])
+    gpu_page = render_html(estimate(float_graph, "pixel4-gpu"), load_graph(float_graph))
+    assert "GPU partitions" in gpu_page and "CPU fallback" in gpu_page
