@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pytest_tflite_latency.bench import cpu_profiles
 from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.errors import UnknownDeviceError
 from pytest_tflite_latency.estimator.graph import load_graph
@@ -117,3 +118,12 @@ def test_html_page_of_a_cpu_estimate_speaks_of_no_gpu_delegate_partition_or_fall
     float_graph = m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)])
     gpu_page = render_html(estimate(float_graph, "pixel4-gpu"), load_graph(float_graph))
     assert "GPU partitions" in gpu_page and "CPU fallback" in gpu_page
+
+
+@pytest.mark.skipif(not (cpu_profiles.qed.QED_DIR / "models.csv").is_file(), reason="shared data not present")
+def test_building_a_cpu_profile_the_study_never_measured_is_refused_with_the_names_it_did(capsys):
+    assert cpu_profiles.unbuildable(["pixel4-cpu-2med", "pixel4-cpu-int8", "pixel4-cpu-2large"]) == \
+        ["pixel4-cpu-2large"]  # the Pixel 4 has one large core
+    assert cpu_profiles.main(["--only", "pixel4-cpu-2large", "--evaluate"]) == 2
+    err = capsys.readouterr().err
+    assert "--only pixel4-cpu-2large: not a CPU profile the study measured" in err and "pixel4-cpu-2med" in err
