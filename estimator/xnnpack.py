@@ -108,10 +108,11 @@ def group_xnnpack(graph: Graph) -> KernelGraph:
     reads = read_counts(sg, live)
     producer: dict[int, Kernel] = {}
     pending_pad: dict[int, Op] = {}
-    fallback = 0
+    fallback: dict[str, int] = {}
     for op in live:
         why = xnnpack_support(sg, op)
-        fallback += bool(why)
+        if why:
+            fallback[op.opcode] = fallback.get(op.opcode, 0) + 1
         if not why and op.opcode in ("PAD", "PADV2") and _fusable_pad(sg, op, live, reads):
             pending_pad[op.outputs[0]] = op
             continue
@@ -121,8 +122,11 @@ def group_xnnpack(graph: Graph) -> KernelGraph:
         result.kernels.append(kernel)
         for o in op.outputs:
             producer[o] = kernel
-    if fallback:
-        result.warnings.append(f"{fallback} op(s) outside XNNPACK run on TensorFlow Lite's builtin CPU kernels")
+    if fallback:  # which ops, as the table's "on" column says CPU for them all
+        which = ", ".join(f"{name} ×{n}" if n > 1 else name
+                          for name, n in sorted(fallback.items(), key=lambda item: (-item[1], item[0])))
+        result.warnings.append(f"{sum(fallback.values())} op(s) outside XNNPACK run on TensorFlow Lite's builtin "
+                               f"CPU kernels ({which}; each one's reason: its layer's note in --format json or html)")
     hybrid = sum(is_hybrid(sg, op) for op in live)
     if hybrid:
         result.warnings.append(

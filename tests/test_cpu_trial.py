@@ -127,3 +127,13 @@ def test_building_a_cpu_profile_the_study_never_measured_is_refused_with_the_nam
     assert cpu_profiles.main(["--only", "pixel4-cpu-2large", "--evaluate"]) == 2
     err = capsys.readouterr().err
     assert "--only pixel4-cpu-2large: not a CPU profile the study measured" in err and "pixel4-cpu-2med" in err
+
+
+def test_the_builtin_kernel_warning_names_the_ops_the_table_cannot_tell_apart():
+    """The table says CPU for XNNPACK's kernels and the builtin ones alike: the warning names the latter."""
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input((1, 8, 8, 4)), 4, 1)
+    y = m.unary("TANH", m.unary("TANH", m.unary("RSQRT", x)))
+    kg = group_xnnpack(load_graph(m.to_bytes([y])))
+    (warning,) = [w for w in kg.warnings if "outside XNNPACK" in w]
+    assert warning.startswith("3 op(s) outside XNNPACK") and "(TANH ×2, RSQRT;" in warning
