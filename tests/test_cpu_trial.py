@@ -137,3 +137,15 @@ def test_the_builtin_kernel_warning_names_the_ops_the_table_cannot_tell_apart():
     kg = group_xnnpack(load_graph(m.to_bytes([y])))
     (warning,) = [w for w in kg.warnings if "outside XNNPACK" in w]
     assert warning.startswith("3 op(s) outside XNNPACK") and "(TANH ×2, RSQRT;" in warning
+
+
+@needs_cpu_profiles
+def test_gpu_estimate_with_a_custom_op_names_one_op_left_outside_the_partition_and_the_cpu_profile():
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input((1, 16, 16, 8)), 8, 3)
+    y = m.conv2d(m.op("CUSTOM:MyOp", [x], [(1, 16, 16, 8)])[0], 8, 3)
+    est = estimate(m.to_bytes([y]), "pixel4-gpu")
+    assert [layer.runs_on for layer in est.layers if layer.ops != ("TRANSFER",)] == ["GPU", "CPU", "CPU"]
+    assert "op 2: GPU-capable but outside the largest delegate partition (max_delegated_partitions=1): " \
+           "runs on the CPU" in est.warnings  # one op, not "ops 2-2"
+    assert "kernels on the CPU timed by pixel4-cpu, the phone's CPU profile" in est.warnings
