@@ -198,6 +198,10 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
     profile_name = profile.name
     other = profile_name.replace("-cpu-int8", "-cpu") if measured == "int8" else \
         profile_name.replace("-cpu", "-cpu-int8", 1)
+    if measured == "int8" and any(is_hybrid(graph.main, op) for op in graph.main.ops):
+        return (f"dynamic-range quantized model (int8 weights, float32 activations) on {profile_name}, which "
+                "times full-integer int8 models: its layers compute in float32; estimate it on "
+                f"{other}, or convert it with a representative dataset (full-integer int8) for {profile_name}")
     return (f"{mine} model on {profile_name}, which times {measured} models: XNNPACK runs {mine} graphs "
             f"with other kernels; estimate it on {other}")
 

@@ -149,3 +149,13 @@ def test_gpu_estimate_with_a_custom_op_names_one_op_left_outside_the_partition_a
     assert "op 2: GPU-capable but outside the largest delegate partition (max_delegated_partitions=1): " \
            "runs on the CPU" in est.warnings  # one op, not "ops 2-2"
     assert "kernels on the CPU timed by pixel4-cpu, the phone's CPU profile" in est.warnings
+
+
+@needs_cpu_profiles
+def test_a_dynamic_range_model_on_an_int8_device_is_refused_as_what_it_is(cli, tmp_path):
+    model = tmp_path / "dynamic_range.tflite"
+    model.write_bytes(hybrid_conv_model())
+    r = cli("estimate", model, "--device", "pixel4-cpu-int8")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "dynamic-range quantized model (int8 weights, float32 activations) on pixel4-cpu-int8" in r.stderr
+    assert "estimate it on pixel4-cpu, or convert it with a representative dataset" in r.stderr
