@@ -202,7 +202,10 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
         return (f"dynamic-range quantized model (int8 weights, float32 activations) on {profile_name}, which "
                 "times full-integer int8 models: its layers compute in float32; estimate it on "
                 f"{other}, or convert it with a representative dataset (full-integer int8) for {profile_name}")
-    return (f"{mine} model on {profile_name}, which times {measured} models: XNNPACK runs {mine} graphs "
+    what = f"{mine} model"
+    if mine == "float32" and any(t.is_const and t.dtype == "float16" for t in graph.main.tensors):
+        what = "float16-quantized model (its float16 weights computed in float32)"
+    return (f"{what} on {profile_name}, which times {measured} models: XNNPACK runs {mine} graphs "
             f"with other kernels; estimate it on {other}")
 
 

@@ -159,3 +159,15 @@ def test_a_dynamic_range_model_on_an_int8_device_is_refused_as_what_it_is(cli, t
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "dynamic-range quantized model (int8 weights, float32 activations) on pixel4-cpu-int8" in r.stderr
     assert "estimate it on pixel4-cpu, or convert it with a representative dataset" in r.stderr
+
+
+@needs_cpu_profiles
+def test_a_float16_quantized_model_on_an_int8_device_is_refused_as_what_it_is():
+    from pytest_tflite_latency.estimator.errors import ModelError
+
+    m = ModelWriter("float16", fill="zeros")
+    model = m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)])
+    with pytest.raises(ModelError, match=r"float16-quantized model \(its float16 weights computed in float32\) "
+                                         r"on pixel4-cpu-int8.*estimate it on pixel4-cpu$"):
+        estimate(model, "pixel4-cpu-int8")
+    assert estimate(model, "pixel4-cpu").total_ms > 0
