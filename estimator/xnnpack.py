@@ -209,6 +209,19 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
             f"with other kernels; estimate it on {other}")
 
 
+def untrained_attention_warning(graph: Graph, profile: DeviceProfile) -> str:
+    """Where an XNNPACK profile trained on CNNs only (every int8 profile, and the float32 ones of phones
+    that timed no ViT) times a model with attention (BATCH_MATMUL): its error there is unmeasured."""
+    if profile.backend != BACKEND or "vit" in (profile.provenance or {}).get("heldout", {}):
+        return ""
+    matmuls = sum(op.opcode == "BATCH_MATMUL" for op in graph.main.ops)
+    if not matmuls:
+        return ""
+    return (f"{matmuls} BATCH_MATMUL op(s) (attention): {profile.name} trained on CNNs only, no transformer, "
+            "so its error on this model is unmeasured (the float32 profiles of phones that timed Vision "
+            "Transformers trained on them; `tflite-latency devices -v` says which)")
+
+
 def cpu_fallback_profile(profile: DeviceProfile, kernels: list[Kernel]) -> tuple[DeviceProfile, np.ndarray] | None:
     """For a GPU profile whose model leaves kernels on the CPU: the same phone's bundled float32 CPU
     profile (``pixel4-gpu`` → ``pixel4-cpu``) and every kernel's features as it sees them; else None."""

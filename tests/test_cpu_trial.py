@@ -171,3 +171,27 @@ def test_a_float16_quantized_model_on_an_int8_device_is_refused_as_what_it_is():
                                          r"on pixel4-cpu-int8.*estimate it on pixel4-cpu$"):
         estimate(model, "pixel4-cpu-int8")
     assert estimate(model, "pixel4-cpu").total_ms > 0
+
+
+def attention_model(dtype: str) -> bytes:
+    """Two projections of a token sequence multiplied (BATCH_MATMUL), as attention scores are."""
+    m = ModelWriter(dtype, fill="zeros")
+    x = m.input((1, 16, 32))
+    q, k = m.fully_connected(x, 32), m.fully_connected(x, 32)
+    scores = m.op("BATCH_MATMUL", [q, k], [(1, 16, 16)], {"AdjX": False, "AdjY": True})[0]
+    return m.to_bytes([m.softmax(scores)])
+
+
+@pytest.mark.parametrize(("dtype", "device", "says"), [
+    ("int8", "pixel4-cpu-int8", True),  # the int8 profiles train on CNNs only
+    ("float32", "mi8se-cpu", True),  # the Mi 8 SE timed no ViT
+    ("float32", "pixel4-cpu", False),  # trained on the shared ViTs
+])
+@needs_cpu_profiles
+def test_attention_on_a_cpu_profile_that_never_trained_on_a_transformer_says_its_error_is_unmeasured(
+        dtype, device, says):
+    est = estimate(attention_model(dtype), device)
+    said = [w for w in est.warnings if "BATCH_MATMUL op(s) (attention)" in w]
+    assert bool(said) == says
+    if says:
+        assert f"{device} trained on CNNs only, no transformer" in said[0]
