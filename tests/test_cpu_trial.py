@@ -195,3 +195,14 @@ def test_attention_on_a_cpu_profile_that_never_trained_on_a_transformer_says_its
     assert bool(said) == says
     if says:
         assert f"{device} trained on CNNs only, no transformer" in said[0]
+
+
+@needs_cpu_profiles
+def test_precision_is_said_to_be_the_gpus_in_help_and_in_the_warning_of_a_cpu_estimate(cli, tmp_path):
+    r = cli("estimate", "--help", columns=200)
+    assert "GPU devices only: a CPU device times the model's own precision" in " ".join(r.stdout.split())
+    model = tmp_path / "m.tflite"
+    m = ModelWriter(fill="zeros")
+    model.write_bytes(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]))
+    r = cli("estimate", model, "--device", "pixel4-cpu", "--precision", "fp16", columns=200)
+    assert r.returncode == 0 and "pixel4-cpu is a CPU profile; the GPU delegate's precision does not apply" in r.stdout
