@@ -100,6 +100,9 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
                 *([attention] if attention else []))
     if cpu is not None:
         warnings += (f"kernels on the CPU timed by {cpu[0].name}, the phone's CPU profile",)
+    elif profile.backend == "gpu" and "CPU" in runs_on:
+        warnings += (f"kernels on the CPU priced by {profile.name}'s untrained CPU prior (a roofline guess): "
+                     "no CPU profile of this phone is bundled",)
     return Estimate(graph.source, profile.name, profile.title, times.total_ms, times.interval_ms,
                     tuple(layers), warnings, kg.partitions, profile.overhead_ms, profile.interval.coverage)
 

@@ -206,3 +206,15 @@ def test_precision_is_said_to_be_the_gpus_in_help_and_in_the_warning_of_a_cpu_es
     model.write_bytes(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]))
     r = cli("estimate", model, "--device", "pixel4-cpu", "--precision", "fp16", columns=200)
     assert r.returncode == 0 and "pixel4-cpu is a CPU profile; the GPU delegate's precision does not apply" in r.stdout
+
+
+def test_gpu_estimate_of_a_phone_without_a_cpu_profile_says_its_cpu_part_is_an_untrained_prior():
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input((1, 16, 16, 8)), 8, 3)
+    model = m.to_bytes([m.conv2d(m.op("CUSTOM:MyOp", [x], [(1, 16, 16, 8)])[0], 8, 3)])
+    est = estimate(model, "nnmeter-adreno640")  # the Mi 9 of nn-Meter: no CPU profile
+    assert "kernels on the CPU priced by nnmeter-adreno640's untrained CPU prior (a roofline guess): " \
+           "no CPU profile of this phone is bundled" in est.warnings
+    m = ModelWriter(fill="zeros")
+    on_gpu = estimate(m.to_bytes([m.conv2d(m.input((1, 16, 16, 8)), 8, 3)]), "nnmeter-adreno640")
+    assert not any("CPU prior" in w for w in on_gpu.warnings)  # nothing on the CPU: nothing to say
