@@ -179,10 +179,13 @@ def _fuse_clamp(sg: Subgraph, op: Op, producer: dict[int, Kernel], reads: dict[i
 
 def model_precision(graph: Graph) -> str:
     """``int8`` when the model's convolutions and fully-connected layers compute on quantized
-    tensors (full-integer quantization), else ``float32``."""
+    tensors (full-integer quantization), or, in a model without any, most of its activations are
+    quantized; else ``float32``."""
     sg = graph.main
     heavy = [op for op in sg.ops if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
     inputs = [sg.tensors[op.inputs[0]] for op in heavy if op.inputs and op.inputs[0] >= 0]
+    if not inputs:  # no convolution or fully-connected layer: what most of its activations are
+        inputs = [t for t in sg.tensors if not t.is_const and t.dtype in ("float32", "int8", "uint8")]
     return "int8" if inputs and sum(t.quantized for t in inputs) * 2 > len(inputs) else "float32"
 
 

@@ -218,3 +218,20 @@ def test_gpu_estimate_of_a_phone_without_a_cpu_profile_says_its_cpu_part_is_an_u
     m = ModelWriter(fill="zeros")
     on_gpu = estimate(m.to_bytes([m.conv2d(m.input((1, 16, 16, 8)), 8, 3)]), "nnmeter-adreno640")
     assert not any("CPU prior" in w for w in on_gpu.warnings)  # nothing on the CPU: nothing to say
+
+
+@needs_cpu_profiles
+def test_an_int8_model_without_convolutions_is_an_int8_model():
+    from pytest_tflite_latency.estimator.errors import ModelError
+    from pytest_tflite_latency.estimator.xnnpack import model_precision
+
+    m = ModelWriter("int8", fill="zeros")
+    x = m.input((1, 16, 16, 8))
+    model = m.to_bytes([m.max_pool(m.add(x, x))])
+    assert model_precision(load_graph(model)) == "int8"
+    assert estimate(model, "pixel4-cpu-int8").total_ms > 0
+    with pytest.raises(ModelError, match="int8 model on pixel4-cpu, which times float32 models"):
+        estimate(model, "pixel4-cpu")
+    m = ModelWriter(fill="zeros")
+    x = m.input((1, 16, 16, 8))
+    assert model_precision(load_graph(m.to_bytes([m.max_pool(m.add(x, x))]))) == "float32"
