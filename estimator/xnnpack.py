@@ -102,6 +102,8 @@ def _spatial_mean(sg: Subgraph, op: Op) -> bool:
 
 def group_xnnpack(graph: Graph) -> KernelGraph:
     """The kernels TensorFlow Lite 2.10 runs for the main subgraph on the CPU with XNNPACK."""
+    from .kernels import control_flow_bodies  # kernels.group_kernels imports this module in its turn
+
     sg, folded = fold_constants(graph.main)
     live = [op for op in sg.ops if op.index not in folded]
     result = KernelGraph([], list(graph.warnings))
@@ -122,6 +124,7 @@ def group_xnnpack(graph: Graph) -> KernelGraph:
         result.kernels.append(kernel)
         for o in op.outputs:
             producer[o] = kernel
+    control_flow_bodies(graph, live, result)  # WHILE / IF / CALL_ONCE bodies, counted once as on the GPU
     if fallback:  # which ops, as the table's "on" column says CPU for them all
         which = ", ".join(f"{name} ×{n}" if n > 1 else name
                           for name, n in sorted(fallback.items(), key=lambda item: (-item[1], item[0])))

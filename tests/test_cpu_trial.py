@@ -235,3 +235,13 @@ def test_an_int8_model_without_convolutions_is_an_int8_model():
     m = ModelWriter(fill="zeros")
     x = m.input((1, 16, 16, 8))
     assert model_precision(load_graph(m.to_bytes([m.max_pool(m.add(x, x))]))) == "float32"
+
+
+def test_a_while_loops_body_is_counted_on_the_cpu_as_the_gpu_estimate_counts_it():
+    m = ModelWriter(fill="zeros")
+    body = m.subgraph("body")
+    body.outputs = [body.fully_connected(body.input((1, 64)), 64)]
+    (y,) = m.op("WHILE", [m.input((1, 64))], [(1, 64)], options={"CondSubgraphIndex": 1, "BodySubgraphIndex": 1})
+    kg = group_xnnpack(load_graph(m.to_bytes([y])))
+    assert [(k.op_names, k.index, k.note) for k in kg.kernels][1:] == [(("FULLY_CONNECTED",), 1, "in subgraph 1")]
+    assert "subgraph 1 ('body') run by WHILE: 1 ops estimated on the CPU, counted once" in kg.warnings
