@@ -134,11 +134,11 @@ def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
 
 def precision_warnings(graph: Graph, profile: DeviceProfile) -> list[str]:
     """What the estimate assumes when the model's precision differs from what the profile measured."""
-    measured = profile.device.model_precision
+    measured = profile.device.model_precision or "float32"  # nn-Meter's profiles say none: float32 models
     if profile.backend == "cpu" and model_precision(graph) == "int8":  # nn-Meter's CPU: float32 models only
         return [f"int8-quantized model on {profile.name}, which measured float32 models: the estimate prices "
                 "its kernels as float32 ones; the -cpu-int8 profiles (pixel4-cpu-int8 …) time int8 graphs"]
-    if profile.backend != "gpu" or not measured:
+    if profile.backend != "gpu":
         return []
     runtime = [t for t in graph.main.tensors if not t.is_const]
     if any(t.quantized for t in runtime):

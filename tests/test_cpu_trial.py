@@ -245,3 +245,10 @@ def test_a_while_loops_body_is_counted_on_the_cpu_as_the_gpu_estimate_counts_it(
     kg = group_xnnpack(load_graph(m.to_bytes([y])))
     assert [(k.op_names, k.index, k.note) for k in kg.kernels][1:] == [(("FULLY_CONNECTED",), 1, "in subgraph 1")]
     assert "subgraph 1 ('body') run by WHILE: 1 ops estimated on the CPU, counted once" in kg.warnings
+
+
+def test_an_int8_model_on_nn_meters_gpu_profiles_says_the_float_graph_is_estimated():
+    for device in ("nnmeter-adreno630", "nnmeter-adreno640"):
+        warnings = estimate(INT8_GRAPH, device).warnings
+        assert any(w.startswith("int8-quantized model: the GPU delegate dequantizes it") and
+                   f"{device} measured float32 models" in w for w in warnings)
