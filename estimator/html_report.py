@@ -235,8 +235,10 @@ def op_breakdown(est: Estimate) -> list[tuple[str, float, int]]:
 
 
 def all_on_cpu(est: Estimate) -> bool:
-    """Whether every kernel runs on the CPU with no GPU partition: a CPU profile's estimate."""
-    return est.gpu_partitions == 0 and bool(est.layers) and all(layer.runs_on == "CPU" for layer in est.layers)
+    """Whether every kernel runs on the CPU with no GPU partition and no GPU delegate's per-inference
+    overhead: a CPU profile's estimate (a GPU profile's that fell back whole keeps the delegate's facts)."""
+    return est.gpu_partitions == 0 and est.overhead_ms == 0 and bool(est.layers) \
+        and all(layer.runs_on == "CPU" for layer in est.layers)
 
 
 def summary(est: Estimate, description: str = "") -> str:

@@ -252,3 +252,12 @@ def test_an_int8_model_on_nn_meters_gpu_profiles_says_the_float_graph_is_estimat
         warnings = estimate(INT8_GRAPH, device).warnings
         assert any(w.startswith("int8-quantized model: the GPU delegate dequantizes it") and
                    f"{device} measured float32 models" in w for w in warnings)
+
+
+def test_html_page_of_a_gpu_estimate_that_fell_back_whole_keeps_the_delegates_facts():
+    m = ModelWriter(fill="zeros")
+    model = m.to_bytes([m.op("CUSTOM:MyOp", [m.input((1, 16, 16, 8))], [(1, 16, 16, 8)])[0]])
+    est = estimate(model, "pixel4-gpu")
+    assert {layer.runs_on for layer in est.layers} == {"CPU"}
+    page = render_html(est, load_graph(model))
+    assert "GPU partitions" in page and "per-inference overhead" in page and "the CPU, every kernel" not in page
