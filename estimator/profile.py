@@ -535,6 +535,8 @@ def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE,
         if found:
             return _load_file(candidate)
     name = resolve_device(text)
+    if name not in device_names() and name.lower() in device_names():  # as a GPU's name, in any case
+        name = name.lower()
     if name not in device_names():
         team = [p.name[:-5] for folder in search_dirs if Path(folder).is_dir()
                 for p in sorted(Path(folder).glob("*.json"))]

@@ -49,13 +49,19 @@ def test_a_core_set_that_is_not_bundled_is_named_with_the_command_that_builds_it
 
 
 @pytest.mark.parametrize(("typed", "meant"), [
-    ("pixel4cpu", "pixel4-cpu"), ("Pixel4-CPU", "pixel4-cpu"), ("pixel4-cpu-int", "pixel4-cpu-int8"),
+    ("pixel4cpu", "pixel4-cpu"), ("Pixel4CPU", "pixel4-cpu"), ("pixel4-cpu-int", "pixel4-cpu-int8"),
     ("pixel4-int8", "pixel4-cpu-int8"), ("iphone-xs-cpu", "iphonexs-cpu"),
 ])
 @needs_cpu_profiles
 def test_a_mistyped_cpu_device_is_answered_with_the_name_meant(typed, meant):
     with pytest.raises(UnknownDeviceError, match=rf"unknown device '{typed}'; did you mean '{meant}'\?; known"):
         load_profile(typed)
+
+
+@needs_cpu_profiles
+def test_a_bundled_profile_is_found_by_its_name_in_any_case_as_a_gpus_name_is():
+    assert load_profile("Pixel4-CPU-Int8").name == "pixel4-cpu-int8"
+    assert load_profile("PIXEL4-GPU").name == load_profile("ADRENO640").name == "pixel4-gpu"
 
 
 def test_another_phones_model_number_is_not_offered_as_a_typo():
