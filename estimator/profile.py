@@ -560,6 +560,8 @@ def unknown_device_suggestion(text: str, known: list[str]) -> str:
     core_set = _CORE_SET_NAME.fullmatch(text.strip().lower())
     if core_set and core_set["base"] in known:
         base, cores = core_set["base"], core_set["cores"]
+        if cores == "1large":
+            return f"did you mean {base!r}?"  # one big core (1large) is the bundled core set
         wanted = f"{base}-{cores}"
         return (f"core set {cores!r} is not bundled: {base} times one big core (TensorFlow Lite's default "
                 f"of one thread); build {wanted} from the study's measurements with `{BUILD_CPU_PROFILES} "

@@ -51,6 +51,7 @@ def test_a_core_set_that_is_not_bundled_is_named_with_the_command_that_builds_it
 @pytest.mark.parametrize(("typed", "meant"), [
     ("pixel4cpu", "pixel4-cpu"), ("Pixel4CPU", "pixel4-cpu"), ("pixel4-cpu-int", "pixel4-cpu-int8"),
     ("pixel4-int8", "pixel4-cpu-int8"), ("iphone-xs-cpu", "iphonexs-cpu"),
+    ("pixel4-cpu-int8-1large", "pixel4-cpu-int8"),  # the bundled core set, named
 ])
 @needs_cpu_profiles
 def test_a_mistyped_cpu_device_is_answered_with_the_name_meant(typed, meant):
