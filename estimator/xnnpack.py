@@ -30,6 +30,7 @@ from .folding import fold_constants
 from .fusion import read_counts
 from .graph import Graph, Op, Subgraph
 from .kernel_types import Kernel, KernelGraph
+from .kernels import control_flow_bodies
 from .ops import kind_of
 
 if TYPE_CHECKING:
@@ -102,8 +103,6 @@ def _spatial_mean(sg: Subgraph, op: Op) -> bool:
 
 def group_xnnpack(graph: Graph) -> KernelGraph:
     """The kernels TensorFlow Lite 2.10 runs for the main subgraph on the CPU with XNNPACK."""
-    from .kernels import control_flow_bodies  # kernels.group_kernels imports this module in its turn
-
     sg, folded = fold_constants(graph.main)
     live = [op for op in sg.ops if op.index not in folded]
     result = KernelGraph([], list(graph.warnings))
