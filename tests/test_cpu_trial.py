@@ -268,3 +268,20 @@ def test_html_page_of_a_gpu_estimate_that_fell_back_whole_keeps_the_delegates_fa
     assert {layer.runs_on for layer in est.layers} == {"CPU"}
     page = render_html(est, load_graph(model))
     assert "GPU partitions" in page and "per-inference overhead" in page and "the CPU, every kernel" not in page
+
+
+@pytest.mark.parametrize("stated", ["int4", ["int8"], 8])
+@needs_cpu_profiles
+def test_a_profile_stating_a_model_precision_no_runtime_has_is_refused_on_load(cli, tmp_path, stated):
+    import json
+
+    d = load_profile("pixel4-cpu").to_dict()
+    d["device"]["model_precision"] = stated
+    path = tmp_path / "hand-made.json"
+    path.write_text(json.dumps(d))
+    model = tmp_path / "m.tflite"
+    m = ModelWriter(fill="zeros")
+    model.write_bytes(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]))
+    r = cli("estimate", model, "--device", path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "device.model_precision must be one of 'float32', 'int8'" in r.stderr
