@@ -17,6 +17,7 @@ from pytest_tflite_latency.estimator.pipeline import estimate
 from pytest_tflite_latency.estimator.profile import device_names, load_profile
 from pytest_tflite_latency.estimator.xnnpack import group_xnnpack
 
+pytest_plugins = ["pytester"]
 DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
 INT8_GRAPH = DATA / "qed-usc-mobile-cnn-int8" / "mobilenet_wd4.tflite"
 needs_cpu_profiles = pytest.mark.skipif(not {"pixel4-cpu", "pixel4-cpu-int8"} <= set(device_names()),
@@ -285,3 +286,17 @@ def test_a_profile_stating_a_model_precision_no_runtime_has_is_refused_on_load(c
     r = cli("estimate", model, "--device", path)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "device.model_precision must be one of 'float32', 'int8'" in r.stderr
+
+
+@needs_cpu_profiles
+def test_the_fixtures_estimate_of_a_model_a_cpu_device_refuses_fails_in_one_line(pytester):
+    m = ModelWriter("int8", fill="zeros")
+    (pytester.path / "int8.tflite").write_bytes(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]))
+    pytester.makepyfile(test_fx="""
+        def test_estimate(tflite_latency):
+            tflite_latency.estimate("int8.tflite", device="pixel4-cpu")
+    """)
+    r = pytester.runpytest("-p", "no:cacheprovider")
+    r.assert_outcomes(failed=1)
+    r.stdout.fnmatch_lines(["test_fx.py:2: *int8.tflite: int8 model on pixel4-cpu, which times float32 models*"])
+    assert "raise ModelError" not in r.stdout.str() and "pipeline.py" not in r.stdout.str()
