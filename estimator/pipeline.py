@@ -17,7 +17,13 @@ from .predict import KernelTimes, predict
 from .profile import DEFAULT_DEVICE, DeviceProfile, load_profile
 from .runtime_rules import check_runtime_accepts
 from .wording import counted
-from .xnnpack import cpu_fallback_profile, model_precision, precision_mismatch, untrained_attention_warning
+from .xnnpack import (
+    cpu_fallback_profile,
+    mixed_precision_warning,
+    model_precision,
+    precision_mismatch,
+    untrained_attention_warning,
+)
 
 # No model a phone runs in CI takes an hour per inference: a figure beyond it comes from absurd (if legal)
 # work or a broken profile, and must not be reported as a latency.
@@ -95,9 +101,8 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
             k.index, k.op_names, k.kind, k.runs_on, tuple(t.shape for t in k.inputs),
             k.output.shape if k.output is not None else None, p.kernel, p.stride, p.filters,
             p.groups, float(ms), tuple(o.index for o in k.ops), k.note))
-    attention = untrained_attention_warning(graph, profile)
-    warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile), *assumed,
-                *([attention] if attention else []))
+    cpu_notes = [w for w in (mixed_precision_warning(graph, profile), untrained_attention_warning(graph, profile)) if w]
+    warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile), *assumed, *cpu_notes)
     if cpu is not None:
         warnings += (f"kernels on the CPU timed by {cpu[0].name}, the phone's CPU profile",)
     elif profile.backend == "gpu" and "CPU" in runs_on:

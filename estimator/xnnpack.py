@@ -214,6 +214,24 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
             f"with other kernels; estimate it on {other}")
 
 
+def mixed_precision_warning(graph: Graph, profile: DeviceProfile) -> str:
+    """Where an XNNPACK profile times a model most of whose layers are of its precision but some are not
+    (a partly quantized model: float fallback layers in an int8 model, or the reverse): how many."""
+    measured = profile.device.model_precision
+    if profile.backend != BACKEND or not measured:
+        return ""
+    sg = graph.main
+    heavy = [op for op in sg.ops if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+             and op.inputs and op.inputs[0] >= 0]
+    other = [op for op in heavy if sg.tensors[op.inputs[0]].quantized != (measured == "int8")]
+    if not other:
+        return ""
+    theirs = "float32" if measured == "int8" else "int8"
+    return (f"{len(other)} of {len(heavy)} convolution and fully-connected layers compute in {theirs} "
+            f"(a partly quantized model): {profile.name} times {measured} layers, so theirs are priced "
+            "from another precision's kernels")
+
+
 def untrained_attention_warning(graph: Graph, profile: DeviceProfile) -> str:
     """Where an XNNPACK profile trained on CNNs only (every int8 profile, and the float32 ones of phones
     that timed no ViT) times a model with attention (BATCH_MATMUL): its error there is unmeasured."""

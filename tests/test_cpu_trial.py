@@ -300,3 +300,17 @@ def test_the_fixtures_estimate_of_a_model_a_cpu_device_refuses_fails_in_one_line
     r.assert_outcomes(failed=1)
     r.stdout.fnmatch_lines(["test_fx.py:2: *int8.tflite: int8 model on pixel4-cpu, which times float32 models*"])
     assert "raise ModelError" not in r.stdout.str() and "pipeline.py" not in r.stdout.str()
+
+
+@needs_cpu_profiles
+def test_a_partly_quantized_model_says_how_many_layers_are_of_the_other_precision():
+    m = ModelWriter("int8", fill="zeros")
+    y = m.conv2d(m.conv2d(m.input((1, 8, 8, 4)), 4, 3), 4, 3)
+    back = m.op("DEQUANTIZE", [y], [(1, 8, 8, 4)], output_dtype="float32")[0]  # a float fallback layer
+    conv = dict(Padding=0, StrideW=1, StrideH=1, DilationWFactor=1, DilationHFactor=1, FusedActivationFunction=0)
+    z = m.op("CONV_2D", [back, m.const(np.zeros((4, 3, 3, 4), np.float32)), m.const(np.zeros(4, np.float32))],
+             [(1, 8, 8, 4)], conv)[0]
+    est = estimate(m.to_bytes([z]), "pixel4-cpu-int8")
+    assert any(w.startswith("1 of 3 convolution and fully-connected layers compute in float32 (a partly "
+                            "quantized model): pixel4-cpu-int8 times int8 layers") for w in est.warnings)
+    assert not any("partly quantized" in w for w in estimate(INT8_GRAPH, "pixel4-cpu-int8").warnings)
