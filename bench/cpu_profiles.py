@@ -485,6 +485,12 @@ def wanted(only: list[str] | None, all_cores: bool) -> list[tuple[str, str, str]
     return out
 
 
+def unbuildable(names: list[str]) -> list[str]:
+    """The names among ``names`` that no measured (phone, precision, core set) builds."""
+    known = {profile_name(*w) for w in wanted(None, all_cores=True)}
+    return [n for n in names if n not in known]
+
+
 def table_row(name: str, h: dict) -> str:
     """One line of the accuracy table from a profile's ``heldout`` figures."""
     v = h.get("vit")
@@ -541,9 +547,17 @@ def main(argv: list[str] | None = None) -> int:
         for name, difference in int8_agreement():
             print(f"{name:28s} largest relative feature difference {difference:.1e}")
         return 0
+    todo = wanted(args.only, args.all_cores)
+    unknown = unbuildable(args.only or [])
+    if unknown:
+        print(f"error: --only {' '.join(unknown)}: not a CPU profile the study measured; these are: "
+              f"{', '.join(profile_name(*w) for w in wanted(None, all_cores=True))}", file=sys.stderr)
+        return 2
+    if not args.evaluate:
+        args.out.mkdir(parents=True, exist_ok=True)
     models = {p: training_models(p) for p in PRECISIONS}
     print(TABLE_HEADER)
-    for phone, precision, cores in wanted(args.only, args.all_cores):
+    for phone, precision, cores in todo:
         if not models[precision]:
             print(f"{profile_name(phone, precision, cores)}: no {precision} graphs in "
                   f"{PRECISIONS[precision][1]}", file=sys.stderr)

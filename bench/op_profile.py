@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from pytest_tflite_latency.bench.fuzz import restore_stripped
-from pytest_tflite_latency.estimator.errors import EstimatorError
+from pytest_tflite_latency.estimator.errors import EstimatorError, ModelError
 from pytest_tflite_latency.estimator.features import featurize
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.predict import kernel_ms
-from pytest_tflite_latency.estimator.xnnpack import BACKEND, group_xnnpack, xnnpack_support
+from pytest_tflite_latency.estimator.xnnpack import BACKEND, group_xnnpack, precision_mismatch, xnnpack_support
 
 REPEATS = 5  # each op's time is the least of these invokes (the host's interference comes in bursts)
 
@@ -132,10 +132,17 @@ def profile_ops(path: Path, repeats: int = REPEATS) -> list[OpTime]:
 
 def estimated_by_opcode(path: Path, device: str) -> dict[str, float]:
     """The estimator's ms on ``device`` per opcode of each XNNPACK kernel's main op."""
-    from pytest_tflite_latency.estimator.profile import load_profile
+    from pytest_tflite_latency.estimator.profile import device_names, load_profile
 
-    kernels = group_xnnpack(load_graph(path)).kernels
+    graph = load_graph(path)
     profile = load_profile(device)
+    if profile.backend != BACKEND:
+        cpu = ", ".join(n for n in device_names() if load_profile(n).backend == BACKEND)
+        raise EstimatorError(f"--device {device}: not an XNNPACK CPU profile (the CPU profiles: {cpu})")
+    mismatch = precision_mismatch(graph, profile)
+    if mismatch:  # the estimator refuses it too: its shares would be another precision's
+        raise ModelError(graph.source, mismatch)
+    kernels = group_xnnpack(graph).kernels
     ms = kernel_ms(profile, featurize(kernels, BACKEND), np.full(len(kernels), "CPU"))[0]
     out: dict[str, float] = defaultdict(float)
     for k, t in zip(kernels, ms, strict=True):

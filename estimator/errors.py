@@ -20,9 +20,11 @@ class ModelError(EstimatorError):
 class UnknownDeviceError(EstimatorError):
     """No device profile has that name."""
 
-    def __init__(self, name: str, known: list[str], hint: str = ""):
-        super().__init__(f"unknown device {name!r}; known devices: {', '.join(known)}{hint}")
-        self.name, self.known = name, known
+    def __init__(self, name: str, known: list[str], hint: str = "", suggestion: str = ""):
+        """``suggestion`` (what the name was probably meant to be) comes first, before the long list."""
+        lead = f"; {suggestion}" if suggestion else ""
+        super().__init__(f"unknown device {name!r}{lead}; known devices: {', '.join(known)}{hint}")
+        self.name, self.known, self.suggestion = name, known, suggestion
 
 
 class ProfileError(EstimatorError):

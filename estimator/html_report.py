@@ -234,16 +234,26 @@ def op_breakdown(est: Estimate) -> list[tuple[str, float, int]]:
     return [(f"{r.op} on {r.runs_on}" if sides else r.op, r.ms, r.kernels) for r in rows]
 
 
+def all_on_cpu(est: Estimate) -> bool:
+    """Whether every kernel runs on the CPU with no GPU partition and no GPU delegate's per-inference
+    overhead: a CPU profile's estimate (a GPU profile's that fell back whole keeps the delegate's facts)."""
+    return est.gpu_partitions == 0 and est.overhead_ms == 0 and bool(est.layers) \
+        and all(layer.runs_on == "CPU" for layer in est.layers)
+
+
 def summary(est: Estimate, description: str = "") -> str:
     """The page header: model, device, total, interval, partitions and fallbacks."""
     lo, hi = est.interval_ms
     on = [layer.runs_on for layer in est.layers]
     facts = [("description", description)] if description else []
     facts += [("device", f"{est.device} ({est.device_title})"),
-              (interval_label(est.interval_coverage), f"{ms(lo)}–{ms(hi)} ms"), ("kernels", str(len(est.layers))),
-             ("per-inference overhead", f"{ms(est.overhead_ms)} ms, no kernel of its own"),
-             ("GPU partitions", str(est.gpu_partitions)),
-             ("CPU kernels", str(on.count("CPU"))), ("GPU↔CPU copies", str(on.count("copy")))]
+              (interval_label(est.interval_coverage), f"{ms(lo)}–{ms(hi)} ms"), ("kernels", str(len(est.layers)))]
+    if all_on_cpu(est):  # a CPU profile's estimate: no delegate, partitions, copies or fallback to speak of
+        facts += [("runs on", "the CPU, every kernel")]
+    else:
+        facts += [("per-inference overhead", f"{ms(est.overhead_ms)} ms, no kernel of its own"),
+                  ("GPU partitions", str(est.gpu_partitions)),
+                  ("CPU kernels", str(on.count("CPU"))), ("GPU↔CPU copies", str(on.count("copy")))]
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
     return (f"<h1>{esc(est.model)}</h1>\n<div class=\"total\" id=\"total\">{ms(est.total_ms)} ms</div>\n"
             f'<div class="muted">estimated latency on {esc(est.device)}</div>\n<dl class="facts">{dl}</dl>')
@@ -268,8 +278,9 @@ def render_html(est: Estimate, graph: Graph) -> str:
             f"<h2>Costliest kernels</h2>\n{bar_chart(costly, est.total_ms)}",
             f"<h2>By op type</h2>\n{bar_chart(by_op, est.total_ms)}",
             "<h2>Graph</h2>\n<p class=\"muted\">Kernels in execution order; colour and bar: estimated time. "
-            "Green edge and band: on the GPU delegate; purple border: CPU fallback; dashed: GPU↔CPU copy. "
-            "Arcs: data flow. Click a kernel for its row.</p>",
+            + ("Purple border: on the CPU (every kernel). " if all_on_cpu(est) else
+               "Green edge and band: on the GPU delegate; purple border: CPU fallback; dashed: GPU↔CPU copy. ")
+            + "Arcs: data flow. Click a kernel for its row.</p>",
             f'<div class="scroll">{graph_svg(est, kernel_edges(est, graph))}</div>',
             f"<h2>Layers</h2>\n{layer_table(est)}"]
     return page(f"{est.model} on {est.device}: {ms(est.total_ms)} ms", "\n".join(b for b in body if b))

@@ -32,13 +32,13 @@ def group_kernels(graph: Graph, backend: Backend = "gpu", max_partitions: int = 
     else:
         on_gpu = dict.fromkeys((op.index for op in live), False)
     build_kernels(sg, live, on_gpu, backend, result)
-    _control_flow_bodies(graph, live, result)
+    control_flow_bodies(graph, live, result)
     for i, k in enumerate(result.kernels):
         k.index = i
     return result
 
 
-def _control_flow_bodies(graph: Graph, live: list[Op], result: KernelGraph) -> None:
+def control_flow_bodies(graph: Graph, live: list[Op], result: KernelGraph) -> None:
     """Ops of subgraphs run by WHILE / IF / CALL_ONCE run on the CPU, counted once."""
     seen: set[int] = {0}
     stack = [op for op in live if op.opcode in CONTROL_FLOW]

@@ -25,7 +25,8 @@ def place_on_gpu(sg: Subgraph, live: list[Op], warnings: list[str], max_partitio
     partitions = sorted((r for r in runs if not reasons[r[0]]), key=len, reverse=True)
     kept = {i for r in partitions[:max_partitions] for i in r}
     for r in partitions[max_partitions:]:
+        which = f"op {r[0]}" if len(r) == 1 else f"ops {r[0]}-{r[-1]}"
         warnings.append(
-            f"ops {r[0]}-{r[-1]}: GPU-capable but outside the largest delegate partition "
-            f"(max_delegated_partitions={max_partitions}): run on the CPU")
+            f"{which}: GPU-capable but outside the largest delegate partition "
+            f"(max_delegated_partitions={max_partitions}): run{'s' if len(r) == 1 else ''} on the CPU")
     return {op.index: op.index in kept for op in live}, min(len(partitions), max_partitions)

@@ -17,7 +17,13 @@ from .predict import KernelTimes, predict
 from .profile import DEFAULT_DEVICE, DeviceProfile, load_profile
 from .runtime_rules import check_runtime_accepts
 from .wording import counted
-from .xnnpack import cpu_fallback_profile, precision_mismatch
+from .xnnpack import (
+    cpu_fallback_profile,
+    mixed_precision_warning,
+    model_precision,
+    precision_mismatch,
+    untrained_attention_warning,
+)
 
 # No model a phone runs in CI takes an hour per inference: a figure beyond it comes from absurd (if legal)
 # work or a broken profile, and must not be reported as a latency.
@@ -95,9 +101,13 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
             k.index, k.op_names, k.kind, k.runs_on, tuple(t.shape for t in k.inputs),
             k.output.shape if k.output is not None else None, p.kernel, p.stride, p.filters,
             p.groups, float(ms), tuple(o.index for o in k.ops), k.note))
-    warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile), *assumed)
+    cpu_notes = [w for w in (mixed_precision_warning(graph, profile), untrained_attention_warning(graph, profile)) if w]
+    warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile), *assumed, *cpu_notes)
     if cpu is not None:
         warnings += (f"kernels on the CPU timed by {cpu[0].name}, the phone's CPU profile",)
+    elif profile.backend == "gpu" and "CPU" in runs_on:
+        warnings += (f"kernels on the CPU priced by {profile.name}'s untrained CPU prior (a roofline guess): "
+                     "no CPU profile of this phone is bundled",)
     return Estimate(graph.source, profile.name, profile.title, times.total_ms, times.interval_ms,
                     tuple(layers), warnings, kg.partitions, profile.overhead_ms, profile.interval.coverage)
 
@@ -129,8 +139,11 @@ def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
 
 def precision_warnings(graph: Graph, profile: DeviceProfile) -> list[str]:
     """What the estimate assumes when the model's precision differs from what the profile measured."""
-    measured = profile.device.model_precision
-    if profile.backend != "gpu" or not measured:
+    measured = profile.device.model_precision or "float32"  # nn-Meter's profiles say none: float32 models
+    if profile.backend == "cpu" and model_precision(graph) == "int8":  # nn-Meter's CPU: float32 models only
+        return [f"int8-quantized model on {profile.name}, which measured float32 models: the estimate prices "
+                "its kernels as float32 ones; the -cpu-int8 profiles (pixel4-cpu-int8 …) time int8 graphs"]
+    if profile.backend != "gpu":
         return []
     runtime = [t for t in graph.main.tensors if not t.is_const]
     if any(t.quantized for t in runtime):

@@ -16,7 +16,9 @@ hand-written profiles keep loading. The numbers are the same in both forms, bit 
 from __future__ import annotations
 
 import binascii
+import difflib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cache
@@ -533,11 +535,45 @@ def load_profile(device: str | Path | DeviceProfile = DEFAULT_DEVICE,
         if found:
             return _load_file(candidate)
     name = resolve_device(text)
+    if name not in device_names() and name.lower() in device_names():  # as a GPU's name, in any case
+        name = name.lower()
     if name not in device_names():
         team = [p.name[:-5] for folder in search_dirs if Path(folder).is_dir()
                 for p in sorted(Path(folder).glob("*.json"))]
         hint = "" if search_dirs else ("; a team's own profile: its .json path, or its name with the folder of "
                                        "profiles given (estimate: --profiles; pytest: --latency-profiles or "
                                        "latency_profiles)")
-        raise UnknownDeviceError(text, [*team, *device_names(), *GPU_ALIASES], hint)
+        known = [*team, *device_names(), *GPU_ALIASES]
+        raise UnknownDeviceError(text, known, hint, unknown_device_suggestion(text, known))
     return _load_bundled(name)
+
+
+# A CPU profile of another core set than the bundled one big core: pixel4-cpu-2med, pixel4-cpu-int8-4small
+# (or the issue's pixel4-cpu:2med); the builder names them `bench.cpu_profiles.profile_name`.
+_CORE_SET_NAME = re.compile(r"(?P<base>[a-z0-9]+-cpu(?:-int8)?)[-:](?P<cores>(?:\d+(?:large|med|small))+)")
+BUILD_CPU_PROFILES = "python -m pytest_tflite_latency.bench.cpu_profiles"
+
+
+def unknown_device_suggestion(text: str, known: list[str]) -> str:
+    """What an unknown device name was probably meant to be: a core set the bundled CPU profiles do not
+    time (and how to build it), or the known name closest to it ("" when none is close)."""
+    core_set = _CORE_SET_NAME.fullmatch(text.strip().lower())
+    if core_set and core_set["base"] in known:
+        base, cores = core_set["base"], core_set["cores"]
+        if cores == "1large":
+            return f"did you mean {base!r}?"  # one big core (1large) is the bundled core set
+        wanted = f"{base}-{cores}"
+        return (f"core set {cores!r} is not bundled: {base} times one big core (TensorFlow Lite's default "
+                f"of one thread); build {wanted} from the study's measurements with `{BUILD_CPU_PROFILES} "
+                f"--only {wanted} --out DIR` and give DIR as --profiles (pytest: --latency-profiles)")
+    lowered = {k.lower(): k for k in known}
+    wanted = text.strip().lower()
+    close = [k for k in difflib.get_close_matches(wanted, list(lowered), n=3, cutoff=0.75)
+             if _model_number(k) == _model_number(wanted)]  # pixel8-gpu is another phone, not a typo
+    return f"did you mean {lowered[close[0]]!r}?" if close else ""
+
+
+def _model_number(name: str) -> str:
+    """The first run of digits in a device name: the phone's model number (``pixel4`` → ``4``)."""
+    found = re.search(r"\d+", name)
+    return found[0] if found else ""

@@ -66,10 +66,25 @@ def validate_profile(d: object, source: str = "<profile>") -> None:
     if d.get("backend") not in get_args(Backend):
         raise ProfileError(source, f"backend must be one of {', '.join(map(repr, get_args(Backend)))}, "
                                    f"got {d.get('backend')!r}")
+    _check_device(d.get("device") or {}, source)
     if not 1 <= d.get("max_partitions", 1) <= MAX_PARTITIONS:
         raise ProfileError(source, f"max_partitions must be from 1 to {MAX_PARTITIONS}, got {d['max_partitions']}")
     if d.get("correction"):
         _check_trees(d["correction"], source, len(d["features"]))
+
+
+# What a profile's device may state it measured: the models' precision (a CPU profile times one and
+# refuses the other), and what the runtime computed in.
+MODEL_PRECISIONS = ("float32", "int8")
+COMPUTE_PRECISIONS = ("fp16", "fp32", "float32", "int8")
+
+
+def _check_device(device: dict, source: str) -> None:
+    for key, allowed in (("model_precision", MODEL_PRECISIONS), ("compute_precision", COMPUTE_PRECISIONS)):
+        value = device.get(key)
+        if value is not None and value not in allowed:
+            raise ProfileError(source, f"device.{key} must be one of {', '.join(map(repr, allowed))}, "
+                                       f"got {short_repr(value)}")
 
 
 def _check_numbers(value: object, source: str, where: str, nonnegative: bool) -> None:

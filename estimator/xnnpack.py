@@ -30,6 +30,7 @@ from .folding import fold_constants
 from .fusion import read_counts
 from .graph import Graph, Op, Subgraph
 from .kernel_types import Kernel, KernelGraph
+from .kernels import control_flow_bodies
 from .ops import conv_groups, kind_of
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ _CLAMP_TARGETS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "
                             "SUB", "MUL", "DIV", "AVERAGE_POOL_2D", "MAX_POOL_2D",
                             "CUSTOM:Convolution2DTransposeBias"})
 _PAD_TARGETS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
+_HYBRID_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
 
 
 def xnnpack_support(sg: Subgraph, op: Op) -> str:
@@ -62,12 +64,25 @@ def xnnpack_support(sg: Subgraph, op: Op) -> str:
     for i in (*op.inputs, *op.outputs):
         if i >= 0 and not sg.tensors[i].is_const and sg.tensors[i].dtype not in _XNNPACK_DTYPES:
             return f"{op.opcode} on a {sg.tensors[i].dtype} tensor: TensorFlow Lite's builtin kernel runs it"
+    if is_hybrid(sg, op):
+        return (f"{op.opcode} with {sg.tensors[op.inputs[1]].dtype} weights on float32 inputs (dynamic-range "
+                "quantization): TensorFlow Lite's builtin hybrid kernel runs it")
     if op.opcode == "MEAN" and not _spatial_mean(sg, op):
         return "MEAN over other than the two spatial axes: TensorFlow Lite's builtin kernel runs it"
     groups = op_groups(sg, op)
     if groups > 1:
         return f"CONV_2D in {groups} groups: TensorFlow Lite's reference convolution runs it"
     return ""
+
+
+def is_hybrid(sg: Subgraph, op: Op) -> bool:
+    """A dynamic-range quantized op: integer weights on float32 activations (TensorFlow's
+    ``Optimize.DEFAULT`` without a representative dataset). XNNPACK 2.10 refuses such mixed types; TensorFlow
+    Lite's builtin hybrid kernel quantizes the activations at run time instead."""
+    if op.opcode not in _HYBRID_OPS or len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
+        return False
+    x, w = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]]
+    return not x.is_const and x.dtype == "float32" and w.is_const and w.dtype in ("int8", "uint8")
 
 
 def op_groups(sg: Subgraph, op: Op) -> int:
@@ -92,10 +107,11 @@ def group_xnnpack(graph: Graph) -> KernelGraph:
     reads = read_counts(sg, live)
     producer: dict[int, Kernel] = {}
     pending_pad: dict[int, Op] = {}
-    fallback = 0
+    fallback: dict[str, int] = {}
     for op in live:
         why = xnnpack_support(sg, op)
-        fallback += bool(why)
+        if why:
+            fallback[op.opcode] = fallback.get(op.opcode, 0) + 1
         if not why and op.opcode in ("PAD", "PADV2") and _fusable_pad(sg, op, live, reads):
             pending_pad[op.outputs[0]] = op
             continue
@@ -105,8 +121,18 @@ def group_xnnpack(graph: Graph) -> KernelGraph:
         result.kernels.append(kernel)
         for o in op.outputs:
             producer[o] = kernel
-    if fallback:
-        result.warnings.append(f"{fallback} op(s) outside XNNPACK run on TensorFlow Lite's builtin CPU kernels")
+    control_flow_bodies(graph, live, result)  # WHILE / IF / CALL_ONCE bodies, counted once as on the GPU
+    if fallback:  # which ops, as the table's "on" column says CPU for them all
+        which = ", ".join(f"{name} ×{n}" if n > 1 else name
+                          for name, n in sorted(fallback.items(), key=lambda item: (-item[1], item[0])))
+        result.warnings.append(f"{sum(fallback.values())} op(s) outside XNNPACK run on TensorFlow Lite's builtin "
+                               f"CPU kernels ({which}; each one's reason: its layer's note in --format json or html)")
+    hybrid = sum(is_hybrid(sg, op) for op in live)
+    if hybrid:
+        result.warnings.append(
+            f"{hybrid} op(s) with int8 weights on float32 inputs (dynamic-range quantization) run TensorFlow "
+            "Lite's builtin hybrid kernels, which no CPU profile measured: each is timed as its float32 "
+            "XNNPACK kernel; a full-integer int8 model is what the -cpu-int8 profiles time")
     for i, k in enumerate(result.kernels):
         k.index = i
     return result
@@ -153,10 +179,13 @@ def _fuse_clamp(sg: Subgraph, op: Op, producer: dict[int, Kernel], reads: dict[i
 
 def model_precision(graph: Graph) -> str:
     """``int8`` when the model's convolutions and fully-connected layers compute on quantized
-    tensors (full-integer quantization), else ``float32``."""
+    tensors (full-integer quantization), or, in a model without any, most of its activations are
+    quantized; else ``float32``."""
     sg = graph.main
     heavy = [op for op in sg.ops if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
     inputs = [sg.tensors[op.inputs[0]] for op in heavy if op.inputs and op.inputs[0] >= 0]
+    if not inputs:  # no convolution or fully-connected layer: what most of its activations are
+        inputs = [t for t in sg.tensors if not t.is_const and t.dtype in ("float32", "int8", "uint8")]
     return "int8" if inputs and sum(t.quantized for t in inputs) * 2 > len(inputs) else "float32"
 
 
@@ -172,8 +201,46 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
     profile_name = profile.name
     other = profile_name.replace("-cpu-int8", "-cpu") if measured == "int8" else \
         profile_name.replace("-cpu", "-cpu-int8", 1)
-    return (f"{mine} model on {profile_name}, which times {measured} models: XNNPACK runs {mine} graphs "
+    if measured == "int8" and any(is_hybrid(graph.main, op) for op in graph.main.ops):
+        return (f"dynamic-range quantized model (int8 weights, float32 activations) on {profile_name}, which "
+                "times full-integer int8 models: its layers compute in float32; estimate it on "
+                f"{other}, or convert it with a representative dataset (full-integer int8) for {profile_name}")
+    what = f"{mine} model"
+    if mine == "float32" and any(t.is_const and t.dtype == "float16" for t in graph.main.tensors):
+        what = "float16-quantized model (its float16 weights computed in float32)"
+    return (f"{what} on {profile_name}, which times {measured} models: XNNPACK runs {mine} graphs "
             f"with other kernels; estimate it on {other}")
+
+
+def mixed_precision_warning(graph: Graph, profile: DeviceProfile) -> str:
+    """Where an XNNPACK profile times a model most of whose layers are of its precision but some are not
+    (a partly quantized model: float fallback layers in an int8 model, or the reverse): how many."""
+    measured = profile.device.model_precision
+    if profile.backend != BACKEND or not measured:
+        return ""
+    sg = graph.main
+    heavy = [op for op in sg.ops if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+             and op.inputs and op.inputs[0] >= 0]
+    other = [op for op in heavy if sg.tensors[op.inputs[0]].quantized != (measured == "int8")]
+    if not other:
+        return ""
+    theirs = "float32" if measured == "int8" else "int8"
+    return (f"{len(other)} of {len(heavy)} convolution and fully-connected layers compute in {theirs} "
+            f"(a partly quantized model): {profile.name} times {measured} layers, so theirs are priced "
+            "from another precision's kernels")
+
+
+def untrained_attention_warning(graph: Graph, profile: DeviceProfile) -> str:
+    """Where an XNNPACK profile trained on CNNs only (every int8 profile, and the float32 ones of phones
+    that timed no ViT) times a model with attention (BATCH_MATMUL): its error there is unmeasured."""
+    if profile.backend != BACKEND or "vit" in (profile.provenance or {}).get("heldout", {}):
+        return ""
+    matmuls = sum(op.opcode == "BATCH_MATMUL" for op in graph.main.ops)
+    if not matmuls:
+        return ""
+    return (f"{matmuls} BATCH_MATMUL op(s) (attention): {profile.name} trained on CNNs only, no transformer, "
+            "so its error on this model is unmeasured (the float32 profiles of phones that timed Vision "
+            "Transformers trained on them; `tflite-latency devices -v` says which)")
 
 
 def cpu_fallback_profile(profile: DeviceProfile, kernels: list[Kernel]) -> tuple[DeviceProfile, np.ndarray] | None:

@@ -206,13 +206,16 @@ class AdbBenchmark:
                                   f"pass {self.binary_option}")
         return self
 
-    def measure(self, model: str | os.PathLike, use_gpu: bool = True) -> Measurement:
-        """Push ``model``, benchmark it, remove it; the mean of ``runs`` timed runs."""
+    def measure(self, model: str | os.PathLike, use_gpu: bool = True, num_threads: int | None = None) -> Measurement:
+        """Push ``model``, benchmark it, remove it; the mean of ``runs`` timed runs (on ``num_threads``
+        CPU threads where given, else benchmark_model's default)."""
         data = Path(model).read_bytes()
         remote = f"{self.remote_dir}/{hashlib.sha256(data).hexdigest()[:16]}.tflite"
         self._do("push model", self.device.sync.push, data, remote, 0o644)
         cmd = (f"{self.remote_binary} --graph={remote} --use_gpu={'true' if use_gpu else 'false'} "
                f"--num_runs={self.runs} --warmup_runs={self.warmup_runs}")
+        if num_threads is not None:
+            cmd += f" --num_threads={int(num_threads)}"
         try:
             r = self._do("benchmark_model", self.device.shell2, cmd, timeout=self.timeout_s)
         finally:

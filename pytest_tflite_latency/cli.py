@@ -19,7 +19,8 @@ CALIBRATE_HELP = "a profile for your phone from a few measured models"
 PRECISION_HELP = ("what the app's GPU delegate computes in: fp16 where it allows precision loss (as "
                   "benchmark_model does, and as the stock profiles measured), fp32 otherwise (GpuDelegate's "
                   "default). Where it differs from the profile's, the estimate keeps the profile's precision and "
-                  "says so in a warning (default: the profile's)")
+                  "says so in a warning (default: the profile's). GPU devices only: a CPU device times the "
+                  "model's own precision (-cpu float32, -cpu-int8 int8) and warns that this does not apply")
 
 
 class _Version(argparse.Action):

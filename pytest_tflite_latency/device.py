@@ -20,6 +20,7 @@ from pytest_tflite_latency.records import PhoneMeasurement
 
 __all__ = ["DeviceError", "FoundDevice", "find_device", "measure"]
 RUNS, WARMUP_RUNS = 50, 5  # benchmark_model's timed and warm-up runs per model
+CPU_THREADS = 1  # the bundled CPU profiles time one big core: TensorFlow Lite's default of one thread
 # "GLES: <vendor>, <renderer>, OpenGL ES …": the vendor may hold commas ("Samsung Electronics Co., Ltd."),
 # so the renderer is the last field before the version.
 _GLES = re.compile(r"GLES: ([^\n]*?), OpenGL ES")
@@ -64,19 +65,21 @@ def find_device(wanted: str) -> FoundDevice:
     return FoundDevice(serials[0], f"{note}measuring on {serials[0]}", started)
 
 
-def measure(model: Path, serial: str, benchmark_binary: str | None) -> PhoneMeasurement:
-    """``model`` measured on the phone, GPU delegate on, with what the measurement file records about the
-    phone and the runtime; pushed files are removed."""
+def measure(model: Path, serial: str, benchmark_binary: str | None, on_cpu: bool = False) -> PhoneMeasurement:
+    """``model`` measured on the phone, with what the measurement file records about the phone and the
+    runtime; pushed files are removed. The GPU delegate on, or with ``on_cpu`` (a CPU profile's check)
+    TensorFlow Lite's CPU path (XNNPACK) on `CPU_THREADS` thread, as the CPU profiles were measured."""
     data = Path(model).read_bytes()
+    options = {"use_gpu": False, "num_threads": CPU_THREADS} if on_cpu else {"use_gpu": True}
     with AdbBenchmark(serial, benchmark_binary, runs=RUNS, warmup_runs=WARMUP_RUNS,
                       binary_option="--latency-benchmark-binary") as bench:
-        m = bench.measure(model, use_gpu=True)
+        m = bench.measure(model, **options)
         phone, gpu = _prop(bench, "ro.product.model"), _gpu(bench)
         binary = f"pushed {Path(benchmark_binary).name}" if benchmark_binary else bench.remote_binary
         runtime = f"benchmark_model ({binary})"
         return PhoneMeasurement(phone=phone or serial, serial=bench.serial, gpu=gpu or None, runtime=runtime,
-                           delegate="gpu", delegate_options={"use_gpu": True, "num_runs": RUNS,
-                                                             "warmup_runs": WARMUP_RUNS},
+                           delegate="cpu" if on_cpu else "gpu",
+                           delegate_options={**options, "num_runs": RUNS, "warmup_runs": WARMUP_RUNS},
                            mean_ms=m.mean_ms, std_ms=m.std_ms, count=m.runs,
                            model_sha256=hashlib.sha256(data).hexdigest())
 

@@ -105,9 +105,13 @@ def _expected_fault(exc: BaseException) -> bool:
 
 
 def raised_by_a_check(excinfo) -> bool:
+    """Whether the plugin raised it: a check (`assert_latency`, the fixture, the marker) or the fixture's
+    ``.estimate`` (a model of the other precision than a CPU device times, a missing file)."""
+    from pytest_tflite_latency.fixture import LatencyFixture
     from pytest_tflite_latency.session import LatencySession
 
-    return any(entry.frame.code.raw is LatencySession.check.__code__ for entry in excinfo.traceback)
+    ours = (LatencySession.check.__code__, LatencyFixture.estimate.__code__)
+    return any(entry.frame.code.raw in ours for entry in excinfo.traceback)
 
 
 def _where(item: pytest.Item, excinfo) -> str:

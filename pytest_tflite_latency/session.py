@@ -143,7 +143,8 @@ class LatencySession:
         if self.device_serial:
             from pytest_tflite_latency.device import measure
 
-            record.measurement = measure(path, self.device_serial, self.options.benchmark_binary)
+            record.measurement = measure(path, self.device_serial, self.options.benchmark_binary,
+                                         on_cpu=self._times_the_cpu(device))
             record.measured_ms = record.measurement.mean_ms
         if self.options.html is not None:
             from pytest_tflite_latency.html_session import write_model_page
@@ -153,6 +154,12 @@ class LatencySession:
             except OSError:  # the session page says so when it cannot be written either; the check stands
                 record.page = ""
         return record
+
+    def _times_the_cpu(self, device: str) -> bool:
+        """Whether ``device`` is a CPU profile (XNNPACK or nn-Meter's CPU): the phone measures its CPU then."""
+        from pytest_tflite_latency.check import profile_for
+
+        return profile_for(device, self.options.profiles).backend != "gpu"
 
     def record_error(self, item: pytest.Item, model: str, device: str, max_ms, error: str) -> None:
         """A check that could not be made still appears in every output, failed, with its error."""

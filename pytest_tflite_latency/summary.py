@@ -112,9 +112,22 @@ def phone_drift(records: list[CheckRecord]) -> list[dict]:
 
 
 def drift_lines(records: list[CheckRecord]) -> list[str]:
-    return [f"{d['phone']} ({d['serial']}) against {d['device']}: recalibrate: {d['outside']} of {d['measured']} "
-            f"measured outside the interval (a {100 * d['coverage']:g}% interval leaves out about "
-            f"{100 * (1 - d['coverage']):g}%)" for d in phone_drift(records) if d["recalibrate"]]
+    """A line per phone and profile whose measurements miss the interval too often: `calibrate` mends a GPU
+    profile; a CPU one (measured on the phone's CPU) it cannot, so that line says what the misses mean."""
+    on_cpu = {(r.measurement.phone, r.measurement.serial, r.device) for r in records
+              if r.measurement is not None and r.measurement.delegate == "cpu"}
+    lines = []
+    for d in phone_drift(records):
+        if not d["recalibrate"]:
+            continue
+        misses = (f"{d['outside']} of {d['measured']} measured outside the interval (a {100 * d['coverage']:g}% "
+                  f"interval leaves out about {100 * (1 - d['coverage']):g}%)")
+        if (d["phone"], d["serial"], d["device"]) in on_cpu:
+            lines.append(f"{d['phone']} ({d['serial']}) against {d['device']}: {misses}; this CPU profile's "
+                         "figures are less sure on this phone than it states (calibrate makes GPU profiles only)")
+        else:
+            lines.append(f"{d['phone']} ({d['serial']}) against {d['device']}: recalibrate: {misses}")
+    return lines
 
 
 def _tail(n: int, k: int, p: float) -> float:

@@ -60,6 +60,7 @@ class EmulatedPhone:
         self.server = socket.create_server(("127.0.0.1", port))
         self.port = self.server.getsockname()[1]
         self.benchmarks = 0
+        self.benchmark_options: list[dict[str, str]] = []  # each benchmark_model run's --options
         self._ids = iter(range(1, 1 << 30))
         self._stop = threading.Event()
         self._conns: list[socket.socket] = []
@@ -204,6 +205,7 @@ class EmulatedPhone:
     def _benchmark(self, args: list[str], conn) -> tuple[str, int]:
         opts = dict(a[2:].split("=", 1) for a in args if a.startswith("--") and "=" in a)
         self.benchmarks += 1
+        self.benchmark_options.append(opts)
         if self.fault == "disconnect":
             self.disconnect()
             return "", 0

@@ -50,3 +50,22 @@ def test_profile_follows_the_path_tflite_2_10_takes_and_the_table_lists_every_op
     lines = table(times, {"CONV_2D": 1.0, "TANH (builtin)": 1.0}, path)
     assert {line.split()[0] for line in lines[1:-1]} == {"CONV_2D", "ADD", "TANH", "MEAN"}
     assert isinstance(times[0], OpTime)
+
+
+@pytest.mark.parametrize(("device", "message"), [
+    ("pixel4-cpu", "int8 model on pixel4-cpu, which times float32 models"),  # as the estimator refuses it
+    ("pixel4-gpu", "--device pixel4-gpu: not an XNNPACK CPU profile"),
+])
+def test_op_profile_refuses_a_device_whose_shares_would_be_another_precisions_or_the_gpus(tmp_path, capsys,
+                                                                                          device, message):
+    from pytest_tflite_latency.bench.op_profile import main
+    from pytest_tflite_latency.estimator.profile import device_names
+
+    if "pixel4-cpu" not in device_names():
+        pytest.skip("CPU profiles not built")
+    m = ModelWriter("int8", fill="zeros")
+    path = tmp_path / "int8.tflite"
+    path.write_bytes(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]))
+    assert main([str(path), "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -190,3 +190,17 @@ def test_on_device_under_xdist_workers_keep_their_own_files(project, phone_facto
     results = json.loads((project.path / "r.json").read_text())["results"]
     assert all(res["measured_ms"] > 0 for res in results)
     assert phone.benchmarks == 4 and not any(phone.path("/data/local/tmp").iterdir())
+
+
+def test_on_device_measures_a_cpu_budget_on_the_phones_cpu_with_one_thread(project, phone_factory, benchmark_binary):
+    """A CPU profile's budget is held to the CPU's time (XNNPACK, one thread, as the profile measured),
+    not to the GPU delegate's; a GPU profile's in the same run still to the GPU delegate's."""
+    phone = phone_factory()
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    devices: [pixel4-cpu, pixel4-gpu]\n"
+                     "    max_ms: 1000\n")
+    project.runpytest("--on-device", "--latency-benchmark-binary", str(benchmark_binary),
+                      "--latency-measurements", "measured.json").assert_outcomes(passed=2)
+    by_gpu = {o["use_gpu"]: o for o in phone.benchmark_options}
+    assert set(by_gpu) == {"true", "false"} and by_gpu["false"].get("num_threads") == "1"
+    records = json.loads((project.path / "measured.json").read_text())["measurements"]
+    assert sorted((r["device"], r["delegate"]) for r in records) == [("pixel4-cpu", "cpu"), ("pixel4-gpu", "gpu")]

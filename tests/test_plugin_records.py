@@ -78,3 +78,13 @@ def test_measurement_names_the_gpu_surfaceflinger_reports(text, gpu):
     from pytest_tflite_latency.device import gpu_from_surfaceflinger
 
     assert gpu_from_surfaceflinger(text) == gpu
+
+
+def test_drift_of_a_cpu_profile_does_not_send_the_user_to_calibrate_which_makes_gpu_profiles_only():
+    def on_cpu(ms: float) -> CheckRecord:
+        m = PhoneMeasurement("Pixel 8", "abc", None, "benchmark_model", "cpu", {"use_gpu": False}, ms, None, 50, "00")
+        return record(device="pixel4-cpu", measured_ms=ms, measurement=m)
+
+    (line,) = drift_lines([on_cpu(9.0)] * 4 + [on_cpu(5.0)] * 2)
+    assert line.startswith("Pixel 8 (abc) against pixel4-cpu: 4 of 6 measured outside the interval")
+    assert "recalibrate" not in line and "calibrate makes GPU profiles only" in line

@@ -59,3 +59,20 @@ def test_dynamic_batch_is_reported_once(tf_models):
     assert len(batch) == 1 and "assumed 1" in batch[0]
     expected = [("CONV_2D",), ("MAX_POOL_2D",), ("CONV_2D", "LOGISTIC")]
     assert [layer.ops for layer in est.layers][:3] == expected
+
+
+def test_dynamic_range_conversion_is_timed_as_hybrid_kernels_on_the_cpu_and_refused_on_an_int8_device(tf_models):
+    from pytest_tflite_latency.estimator.errors import ModelError
+    from pytest_tflite_latency.estimator.profile import device_names
+    from pytest_tflite_latency.estimator.xnnpack import group_xnnpack
+
+    path = tf_models / "mobilenet_v2_dynamic_range.tflite"
+    kg = group_xnnpack(load_graph(path))
+    hybrid = [k for k in kg.kernels if "dynamic-range quantization" in k.note]
+    assert hybrid and {k.main_op.opcode for k in hybrid} <= {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+    assert any("int8 weights on float32 inputs (dynamic-range quantization)" in w for w in kg.warnings)
+    full_integer = group_xnnpack(load_graph(tf_models / "mobilenet_v2_int8.tflite"))
+    assert not any("dynamic-range" in k.note for k in full_integer.kernels)
+    if "pixel4-cpu-int8" in device_names():
+        with pytest.raises(ModelError, match="dynamic-range quantized model"):
+            estimate(path, "pixel4-cpu-int8")

@@ -1,8 +1,9 @@
 """Run by TensorFlow's own Python (see .ci/run): convert Keras models to .tflite files.
 
     python convert.py OUT_DIR
-Writes mobilenet_v2.tflite (float32), mobilenet_v2_fp16.tflite, mobilenet_v2_int8.tflite and
-small_cnn_dynamic.tflite (a dynamic batch dimension).
+Writes mobilenet_v2.tflite (float32), mobilenet_v2_fp16.tflite, mobilenet_v2_int8.tflite,
+mobilenet_v2_dynamic_range.tflite (int8 weights, float32 activations) and small_cnn_dynamic.tflite
+(a dynamic batch dimension).
 """
 
 import sys
@@ -17,6 +18,8 @@ def convert(model, path: Path, mode: str = "float32") -> None:
     if mode == "float16":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.target_spec.supported_types = [tf.float16]
+    elif mode == "dynamic_range":  # Optimize.DEFAULT without a representative dataset
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
     elif mode == "int8":
         shape = [1, *model.input_shape[1:]]
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -30,7 +33,7 @@ def convert(model, path: Path, mode: str = "float32") -> None:
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     mnv2 = tf.keras.applications.MobileNetV2(input_shape=(160, 160, 3), weights=None, classes=100)
-    for mode in ("float32", "float16", "int8"):
+    for mode in ("float32", "float16", "int8", "dynamic_range"):
         suffix = "" if mode == "float32" else f"_{mode.replace('float16', 'fp16')}"
         convert(mnv2, out / f"mobilenet_v2{suffix}.tflite", mode)
     inputs = tf.keras.Input((64, 64, 3))  # batch left dynamic

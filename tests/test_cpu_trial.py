@@ -1,0 +1,316 @@
+"""The CPU (XNNPACK) devices as a new user meets them: device names and their mistakes, models of
+another precision than a profile times, and the reports of a CPU estimate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_tflite_latency.bench import cpu_profiles
+from pytest_tflite_latency.bench.writer import ModelWriter
+from pytest_tflite_latency.estimator.errors import UnknownDeviceError
+from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.html_report import render_html
+from pytest_tflite_latency.estimator.pipeline import estimate
+from pytest_tflite_latency.estimator.profile import device_names, load_profile
+from pytest_tflite_latency.estimator.xnnpack import group_xnnpack
+
+pytest_plugins = ["pytester"]
+DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
+INT8_GRAPH = DATA / "qed-usc-mobile-cnn-int8" / "mobilenet_wd4.tflite"
+needs_cpu_profiles = pytest.mark.skipif(not {"pixel4-cpu", "pixel4-cpu-int8"} <= set(device_names()),
+                                        reason="CPU profiles not built")
+
+
+def hybrid_conv_model() -> bytes:
+    """A dynamic-range quantized CONV_2D (int8 weights on float32 activations, as TensorFlow's
+    ``Optimize.DEFAULT`` writes it without a representative dataset) between two float ones."""
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input((1, 16, 16, 8)), 16, 3)
+    y = m.conv2d(x, 32, 3)
+    m.ops[-1][1][1] = m.const(np.zeros((32, 3, 3, 16), np.int8), quant=((0.01,) * 32, (0,) * 32, 0))
+    return m.to_bytes([m.conv2d(y, 8, 1)])
+
+
+@pytest.mark.parametrize(("name", "base", "cores"), [
+    ("pixel4-cpu-2med", "pixel4-cpu", "2med"),
+    ("pixel4-cpu:2med", "pixel4-cpu", "2med"),
+    ("galaxys10-cpu-int8-4small", "galaxys10-cpu-int8", "4small"),
+])
+@needs_cpu_profiles
+def test_a_core_set_that_is_not_bundled_is_named_with_the_command_that_builds_it(name, base, cores):
+    with pytest.raises(UnknownDeviceError) as error:
+        load_profile(name)
+    message = str(error.value)
+    assert f"core set {cores!r} is not bundled: {base} times one big core" in message
+    assert f"bench.cpu_profiles --only {base}-{cores} --out DIR" in message
+    assert message.index("core set") < message.index("known devices")  # before the long list, not after
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("pixel4cpu", "pixel4-cpu"), ("Pixel4CPU", "pixel4-cpu"), ("pixel4-cpu-int", "pixel4-cpu-int8"),
+    ("pixel4-int8", "pixel4-cpu-int8"), ("iphone-xs-cpu", "iphonexs-cpu"),
+    ("pixel4-cpu-int8-1large", "pixel4-cpu-int8"),  # the bundled core set, named
+])
+@needs_cpu_profiles
+def test_a_mistyped_cpu_device_is_answered_with_the_name_meant(typed, meant):
+    with pytest.raises(UnknownDeviceError, match=rf"unknown device '{typed}'; did you mean '{meant}'\?; known"):
+        load_profile(typed)
+
+
+@needs_cpu_profiles
+def test_a_bundled_profile_is_found_by_its_name_in_any_case_as_a_gpus_name_is():
+    assert load_profile("Pixel4-CPU-Int8").name == "pixel4-cpu-int8"
+    assert load_profile("PIXEL4-GPU").name == load_profile("ADRENO640").name == "pixel4-gpu"
+
+
+def test_another_phones_model_number_is_not_offered_as_a_typo():
+    with pytest.raises(UnknownDeviceError) as error:  # a team's calibrated pixel8, not a typo of pixel4
+        load_profile("pixel8-gpu")
+    assert "did you mean" not in str(error.value)
+
+
+@needs_cpu_profiles
+def test_cli_refuses_a_core_set_name_in_one_line_with_exit_2(cli, tmp_path):
+    model = tmp_path / "m.tflite"
+    m = ModelWriter(fill="zeros")
+    model.write_bytes(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]))
+    r = cli("estimate", model, "--device", "pixel4-cpu-2med")
+    assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+    assert "core set '2med' is not bundled" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_dynamic_range_ops_are_noted_as_tflites_hybrid_kernels_with_a_warning():
+    kg = group_xnnpack(load_graph(hybrid_conv_model()))
+    notes = [k.note for k in kg.kernels]
+    assert ["hybrid" in n for n in notes] == [False, True, False]
+    assert "int8 weights on float32 inputs (dynamic-range quantization)" in notes[1]
+    assert any("1 op(s) with int8 weights on float32 inputs" in w for w in kg.warnings)
+
+
+def test_float_and_full_integer_int8_models_have_no_hybrid_note():
+    m = ModelWriter(fill="zeros")
+    float_graph = m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)])
+    for graph in (load_graph(float_graph), load_graph(INT8_GRAPH)):
+        kg = group_xnnpack(graph)
+        assert not any("hybrid" in k.note for k in kg.kernels)
+        assert not any("dynamic-range" in w for w in kg.warnings)
+
+
+@needs_cpu_profiles
+def test_a_dynamic_range_model_on_a_cpu_device_is_not_a_silent_float_figure():
+    est = estimate(hybrid_conv_model(), "pixel4-cpu")
+    assert any("dynamic-range quantization" in w and "no CPU profile measured" in w for w in est.warnings)
+    assert est.total_ms > 0 and all(layer.ms >= 0 for layer in est.layers)
+
+
+def test_an_int8_model_on_nn_meters_float_cpu_profile_says_so():
+    int8 = estimate(INT8_GRAPH, "nnmeter-cortexa76")
+    assert any("int8-quantized model on nnmeter-cortexa76, which measured float32 models" in w
+               for w in int8.warnings)
+    m = ModelWriter(fill="zeros")
+    float_est = estimate(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]), "nnmeter-cortexa76")
+    assert not any("int8" in w for w in float_est.warnings)
+
+
+@needs_cpu_profiles
+def test_html_page_of_a_cpu_estimate_speaks_of_no_gpu_delegate_partition_or_fallback():
+    graph = load_graph(INT8_GRAPH)
+    cpu_page = render_html(estimate(INT8_GRAPH, "pixel4-cpu-int8"), graph)
+    for gpu_words in ("GPU partitions", "CPU fallback", "GPU↔CPU", "GPU delegate", "per-inference overhead"):
+        assert gpu_words not in cpu_page
+    assert "the CPU, every kernel" in cpu_page
+    m = ModelWriter(fill="zeros")
+    float_graph = m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)])
+    gpu_page = render_html(estimate(float_graph, "pixel4-gpu"), load_graph(float_graph))
+    assert "GPU partitions" in gpu_page and "CPU fallback" in gpu_page
+
+
+@pytest.mark.skipif(not (cpu_profiles.qed.QED_DIR / "models.csv").is_file(), reason="shared data not present")
+def test_building_a_cpu_profile_the_study_never_measured_is_refused_with_the_names_it_did(capsys):
+    assert cpu_profiles.unbuildable(["pixel4-cpu-2med", "pixel4-cpu-int8", "pixel4-cpu-2large"]) == \
+        ["pixel4-cpu-2large"]  # the Pixel 4 has one large core
+    assert cpu_profiles.main(["--only", "pixel4-cpu-2large", "--evaluate"]) == 2
+    err = capsys.readouterr().err
+    assert "--only pixel4-cpu-2large: not a CPU profile the study measured" in err and "pixel4-cpu-2med" in err
+
+
+def test_the_builtin_kernel_warning_names_the_ops_the_table_cannot_tell_apart():
+    """The table says CPU for XNNPACK's kernels and the builtin ones alike: the warning names the latter."""
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input((1, 8, 8, 4)), 4, 1)
+    y = m.unary("TANH", m.unary("TANH", m.unary("RSQRT", x)))
+    kg = group_xnnpack(load_graph(m.to_bytes([y])))
+    (warning,) = [w for w in kg.warnings if "outside XNNPACK" in w]
+    assert warning.startswith("3 op(s) outside XNNPACK") and "(TANH ×2, RSQRT;" in warning
+
+
+@needs_cpu_profiles
+def test_gpu_estimate_with_a_custom_op_names_one_op_left_outside_the_partition_and_the_cpu_profile():
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input((1, 16, 16, 8)), 8, 3)
+    y = m.conv2d(m.op("CUSTOM:MyOp", [x], [(1, 16, 16, 8)])[0], 8, 3)
+    est = estimate(m.to_bytes([y]), "pixel4-gpu")
+    assert [layer.runs_on for layer in est.layers if layer.ops != ("TRANSFER",)] == ["GPU", "CPU", "CPU"]
+    assert "op 2: GPU-capable but outside the largest delegate partition (max_delegated_partitions=1): " \
+           "runs on the CPU" in est.warnings  # one op, not "ops 2-2"
+    assert "kernels on the CPU timed by pixel4-cpu, the phone's CPU profile" in est.warnings
+
+
+@needs_cpu_profiles
+def test_a_dynamic_range_model_on_an_int8_device_is_refused_as_what_it_is(cli, tmp_path):
+    model = tmp_path / "dynamic_range.tflite"
+    model.write_bytes(hybrid_conv_model())
+    r = cli("estimate", model, "--device", "pixel4-cpu-int8")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "dynamic-range quantized model (int8 weights, float32 activations) on pixel4-cpu-int8" in r.stderr
+    assert "estimate it on pixel4-cpu, or convert it with a representative dataset" in r.stderr
+
+
+@needs_cpu_profiles
+def test_a_float16_quantized_model_on_an_int8_device_is_refused_as_what_it_is():
+    from pytest_tflite_latency.estimator.errors import ModelError
+
+    m = ModelWriter("float16", fill="zeros")
+    model = m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)])
+    with pytest.raises(ModelError, match=r"float16-quantized model \(its float16 weights computed in float32\) "
+                                         r"on pixel4-cpu-int8.*estimate it on pixel4-cpu$"):
+        estimate(model, "pixel4-cpu-int8")
+    assert estimate(model, "pixel4-cpu").total_ms > 0
+
+
+def attention_model(dtype: str) -> bytes:
+    """Two projections of a token sequence multiplied (BATCH_MATMUL), as attention scores are."""
+    m = ModelWriter(dtype, fill="zeros")
+    x = m.input((1, 16, 32))
+    q, k = m.fully_connected(x, 32), m.fully_connected(x, 32)
+    scores = m.op("BATCH_MATMUL", [q, k], [(1, 16, 16)], {"AdjX": False, "AdjY": True})[0]
+    return m.to_bytes([m.softmax(scores)])
+
+
+@pytest.mark.parametrize(("dtype", "device", "says"), [
+    ("int8", "pixel4-cpu-int8", True),  # the int8 profiles train on CNNs only
+    ("float32", "mi8se-cpu", True),  # the Mi 8 SE timed no ViT
+    ("float32", "pixel4-cpu", False),  # trained on the shared ViTs
+])
+@needs_cpu_profiles
+def test_attention_on_a_cpu_profile_that_never_trained_on_a_transformer_says_its_error_is_unmeasured(
+        dtype, device, says):
+    est = estimate(attention_model(dtype), device)
+    said = [w for w in est.warnings if "BATCH_MATMUL op(s) (attention)" in w]
+    assert bool(said) == says
+    if says:
+        assert f"{device} trained on CNNs only, no transformer" in said[0]
+
+
+@needs_cpu_profiles
+def test_precision_is_said_to_be_the_gpus_in_help_and_in_the_warning_of_a_cpu_estimate(cli, tmp_path):
+    r = cli("estimate", "--help", columns=200)
+    assert "GPU devices only: a CPU device times the model's own precision" in " ".join(r.stdout.split())
+    model = tmp_path / "m.tflite"
+    m = ModelWriter(fill="zeros")
+    model.write_bytes(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]))
+    r = cli("estimate", model, "--device", "pixel4-cpu", "--precision", "fp16", columns=200)
+    assert r.returncode == 0 and "pixel4-cpu is a CPU profile; the GPU delegate's precision does not apply" in r.stdout
+
+
+def test_gpu_estimate_of_a_phone_without_a_cpu_profile_says_its_cpu_part_is_an_untrained_prior():
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input((1, 16, 16, 8)), 8, 3)
+    model = m.to_bytes([m.conv2d(m.op("CUSTOM:MyOp", [x], [(1, 16, 16, 8)])[0], 8, 3)])
+    est = estimate(model, "nnmeter-adreno640")  # the Mi 9 of nn-Meter: no CPU profile
+    assert "kernels on the CPU priced by nnmeter-adreno640's untrained CPU prior (a roofline guess): " \
+           "no CPU profile of this phone is bundled" in est.warnings
+    m = ModelWriter(fill="zeros")
+    on_gpu = estimate(m.to_bytes([m.conv2d(m.input((1, 16, 16, 8)), 8, 3)]), "nnmeter-adreno640")
+    assert not any("CPU prior" in w for w in on_gpu.warnings)  # nothing on the CPU: nothing to say
+
+
+@needs_cpu_profiles
+def test_an_int8_model_without_convolutions_is_an_int8_model():
+    from pytest_tflite_latency.estimator.errors import ModelError
+    from pytest_tflite_latency.estimator.xnnpack import model_precision
+
+    m = ModelWriter("int8", fill="zeros")
+    x = m.input((1, 16, 16, 8))
+    model = m.to_bytes([m.max_pool(m.add(x, x))])
+    assert model_precision(load_graph(model)) == "int8"
+    assert estimate(model, "pixel4-cpu-int8").total_ms > 0
+    with pytest.raises(ModelError, match="int8 model on pixel4-cpu, which times float32 models"):
+        estimate(model, "pixel4-cpu")
+    m = ModelWriter(fill="zeros")
+    x = m.input((1, 16, 16, 8))
+    assert model_precision(load_graph(m.to_bytes([m.max_pool(m.add(x, x))]))) == "float32"
+
+
+def test_a_while_loops_body_is_counted_on_the_cpu_as_the_gpu_estimate_counts_it():
+    m = ModelWriter(fill="zeros")
+    body = m.subgraph("body")
+    body.outputs = [body.fully_connected(body.input((1, 64)), 64)]
+    (y,) = m.op("WHILE", [m.input((1, 64))], [(1, 64)], options={"CondSubgraphIndex": 1, "BodySubgraphIndex": 1})
+    kg = group_xnnpack(load_graph(m.to_bytes([y])))
+    assert [(k.op_names, k.index, k.note) for k in kg.kernels][1:] == [(("FULLY_CONNECTED",), 1, "in subgraph 1")]
+    assert "subgraph 1 ('body') run by WHILE: 1 ops estimated on the CPU, counted once" in kg.warnings
+
+
+def test_an_int8_model_on_nn_meters_gpu_profiles_says_the_float_graph_is_estimated():
+    for device in ("nnmeter-adreno630", "nnmeter-adreno640"):
+        warnings = estimate(INT8_GRAPH, device).warnings
+        assert any(w.startswith("int8-quantized model: the GPU delegate dequantizes it") and
+                   f"{device} measured float32 models" in w for w in warnings)
+
+
+def test_html_page_of_a_gpu_estimate_that_fell_back_whole_keeps_the_delegates_facts():
+    m = ModelWriter(fill="zeros")
+    model = m.to_bytes([m.op("CUSTOM:MyOp", [m.input((1, 16, 16, 8))], [(1, 16, 16, 8)])[0]])
+    est = estimate(model, "pixel4-gpu")
+    assert {layer.runs_on for layer in est.layers} == {"CPU"}
+    page = render_html(est, load_graph(model))
+    assert "GPU partitions" in page and "per-inference overhead" in page and "the CPU, every kernel" not in page
+
+
+@pytest.mark.parametrize("stated", ["int4", ["int8"], 8])
+@needs_cpu_profiles
+def test_a_profile_stating_a_model_precision_no_runtime_has_is_refused_on_load(cli, tmp_path, stated):
+    import json
+
+    d = load_profile("pixel4-cpu").to_dict()
+    d["device"]["model_precision"] = stated
+    path = tmp_path / "hand-made.json"
+    path.write_text(json.dumps(d))
+    model = tmp_path / "m.tflite"
+    m = ModelWriter(fill="zeros")
+    model.write_bytes(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]))
+    r = cli("estimate", model, "--device", path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "device.model_precision must be one of 'float32', 'int8'" in r.stderr
+
+
+@needs_cpu_profiles
+def test_the_fixtures_estimate_of_a_model_a_cpu_device_refuses_fails_in_one_line(pytester):
+    m = ModelWriter("int8", fill="zeros")
+    (pytester.path / "int8.tflite").write_bytes(m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)]))
+    pytester.makepyfile(test_fx="""
+        def test_estimate(tflite_latency):
+            tflite_latency.estimate("int8.tflite", device="pixel4-cpu")
+    """)
+    r = pytester.runpytest("-p", "no:cacheprovider")
+    r.assert_outcomes(failed=1)
+    r.stdout.fnmatch_lines(["test_fx.py:2: *int8.tflite: int8 model on pixel4-cpu, which times float32 models*"])
+    assert "raise ModelError" not in r.stdout.str() and "pipeline.py" not in r.stdout.str()
+
+
+@needs_cpu_profiles
+def test_a_partly_quantized_model_says_how_many_layers_are_of_the_other_precision():
+    m = ModelWriter("int8", fill="zeros")
+    y = m.conv2d(m.conv2d(m.input((1, 8, 8, 4)), 4, 3), 4, 3)
+    back = m.op("DEQUANTIZE", [y], [(1, 8, 8, 4)], output_dtype="float32")[0]  # a float fallback layer
+    conv = dict(Padding=0, StrideW=1, StrideH=1, DilationWFactor=1, DilationHFactor=1, FusedActivationFunction=0)
+    z = m.op("CONV_2D", [back, m.const(np.zeros((4, 3, 3, 4), np.float32)), m.const(np.zeros(4, np.float32))],
+             [(1, 8, 8, 4)], conv)[0]
+    est = estimate(m.to_bytes([z]), "pixel4-cpu-int8")
+    assert any(w.startswith("1 of 3 convolution and fully-connected layers compute in float32 (a partly "
+                            "quantized model): pixel4-cpu-int8 times int8 layers") for w in est.warnings)
+    assert not any("partly quantized" in w for w in estimate(INT8_GRAPH, "pixel4-cpu-int8").warnings)
