@@ -262,6 +262,7 @@ def _records(args):
                 raise EstimatorError(f"{path}: is a folder, not a measurement file: name the files in it "
                                      f"({Path(path) / '*.txt'}, …)")
             found += read_measurements(path)
+        found = _without_cpu_records(found)
         by_file = resolve_models(found, args.models)
         for path, ms in by_file.items():
             X, learned = model_features(path, "gpu")
@@ -282,6 +283,25 @@ def _records(args):
     if not records:  # single kernels only, too few for the kernel route: they stand in as tiny models
         records, kernels = kernels, []
     return records, kernels, found, "; ".join(described), warnings
+
+
+def _without_cpu_records(measured: list) -> list:
+    """The measurements less the on-device records that state the CPU ran the model (`pytest --on-device`
+    of a CPU device): they are said to be skipped, since calibrate makes GPU profiles; none left is an
+    error. A log that only shows no GPU delegate is kept, with a warning (`_warn_of_cpu_logs`)."""
+    stated_cpu = [m.delegate == "cpu" and not m.delegate_inferred for m in measured]
+    if not any(stated_cpu):
+        return measured
+    cpu = [m.source for m, c in zip(measured, stated_cpu, strict=True) if c]
+    listed = ", ".join(cpu[:3]) + (", …" if len(cpu) > 3 else "")
+    kept = [m for m, c in zip(measured, stated_cpu, strict=True) if not c]
+    if not kept:
+        raise EstimatorError(f"calibrate: every measurement given is an on-device record of the CPU (delegate cpu: "
+                             f"{listed}); calibrate rescales a GPU profile to your phone's GPU delegate, and a CPU "
+                             "profile is trained with bench export")
+    print(f"skipped: {counted(len(cpu), 'on-device record')} of the CPU (delegate cpu: {listed}): calibrate makes "
+          "GPU profiles", file=sys.stderr)
+    return kept
 
 
 def _disagreeing(model: str, measured) -> list[str]:

@@ -41,6 +41,7 @@ class ModelMeasurement:
     phone: str = ""
     gpu: str = ""
     delegate: str = ""  # "gpu" or "cpu" where the source says which ran the model
+    delegate_inferred: bool = False  # told from a log's lines (no "Use gpu" line: likely the CPU), not stated
 
 
 def read_measurements(path: str | Path) -> list[ModelMeasurement]:
@@ -85,7 +86,7 @@ def _from_benchmark_log(text: str, where: str, path: Path) -> list[ModelMeasurem
         model = graph.group(1).strip() if graph else path.stem
         gpu = "gpu" if re.search(r"(?i)use[ _]gpu: \[(1|true)\]|GPU delegate created", chunk) else "cpu"
         out.append(ModelMeasurement(model, m.mean_ms, m.std_ms if m.runs else None, f"benchmark_model ({gpu})", at,
-                                    delegate=gpu))
+                                    delegate=gpu, delegate_inferred=True))
     return out
 
 

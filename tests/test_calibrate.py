@@ -324,11 +324,23 @@ def test_gpu_auto_starts_from_the_gpu_the_on_device_records_name(models, tmp_pat
     assert calibration["sources_considered"] == ["galaxys10-gpu"] and calibration["phone"] == "Phone X"
 
 
-def test_an_on_device_record_of_the_cpu_delegate_is_warned_of(models, tmp_path, capsys):
+def test_an_on_device_record_of_the_cpu_is_skipped_and_said_so_not_mixed_into_the_gpu_profile(models, tmp_path,
+                                                                                                capsys):
     path = _on_device(models, tmp_path, "Adreno (TM) 640", ("cpu",) + ("gpu",) * 4)
-    assert cli.main(["calibrate", str(path), "--out", str(tmp_path / "p.json")]) == 0
+    out = tmp_path / "p.json"
+    assert cli.main(["calibrate", str(path), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "1 measurement (" in err and "measurements[0]" in err and "measurements[1]" not in err
+    assert "skipped: 1 on-device record of the CPU (delegate cpu: " in err
+    assert "measurements[0]" in err and "measurements[1]" not in err
+    assert load_profile(out).provenance["calibration"]["models"] == 4  # the GPU's four, not the CPU's one
+
+
+def test_on_device_records_of_the_cpu_only_are_a_one_line_error(models, tmp_path, capsys):
+    path = _on_device(models, tmp_path, "Adreno (TM) 640", ("cpu",) * 5)
+    assert cli.main(["calibrate", str(path), "--out", str(tmp_path / "p.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "every measurement given is an on-device record of the CPU" in err
+    assert not (tmp_path / "p.json").exists()
 
 
 def test_a_csv_saved_by_excel_with_a_byte_order_mark_is_read(models, tmp_path, capsys):
