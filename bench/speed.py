@@ -18,13 +18,17 @@ from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.pipeline import estimate
 
+CPU_DEVICE = "pixel4-cpu"  # a bundled XNNPACK profile: estimating on the CPU is timed beside the default GPU
 
-def warm_ms(data: bytes, repeats: int) -> float:
-    estimate(data)  # load the profile once
+
+def warm_ms(data: bytes, repeats: int, device: str | None = None) -> float:
+    """Median ms of one in-process estimate of ``data`` (the default device, or ``device``), profile loaded."""
+    run = (lambda: estimate(data)) if device is None else (lambda: estimate(data, device))
+    run()  # load the profile once
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        estimate(data)
+        run()
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times)
 
@@ -83,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             path.write_bytes(data)
             ops = len(load_graph(data).main.ops)
             cold, numpy_s = cold_s(path, 5), import_numpy_s(5)
-            print(f"{name:12s} {ops:4d} ops  warm estimate: median {warm_ms(data, args.repeats):6.2f} ms"
-                  f"   cold `tflite-latency estimate`: median {cold:.2f} s = {cold / numpy_s:.1f}× "
+            gpu, cpu = warm_ms(data, args.repeats), warm_ms(data, args.repeats, CPU_DEVICE)
+            print(f"{name:12s} {ops:4d} ops  warm estimate: median {gpu:6.2f} ms ({CPU_DEVICE}: {cpu:.2f} ms, "
+                  f"{cpu / gpu:.2f}×)   cold `tflite-latency estimate`: median {cold:.2f} s = {cold / numpy_s:.1f}× "
                   f"`python -c 'import numpy'` ({numpy_s:.2f} s)")
         on, off = plugin_overhead_s(Path(tmp))
         print(f"pytest --collect-only with one budget: {on:.2f} s with the plugin, {off:.2f} s without "
