@@ -152,6 +152,8 @@ def _devices_short(items: list[dict], width: int) -> str:
         over = sum(widths) + 2 * (len(widths) - 1) - width
         if over > 0:
             widths[column] = max(narrowest, widths[column] - over)
+    for r in rows:  # a phone that no longer fits loses its maker before its model's name is cut
+        r[1] = r[1] if len(r[1]) <= widths[1] else _without_maker(r[1])
     cut = [[c if len(c) <= w else c[:w - 1] + "…" for c, w in zip(r, widths, strict=True)] for r in rows]
     foot = ("* the default. MAPE unseen: mean error on networks of families it never trained on; (in "
             "brackets): only measured on its own family, or a calibrated profile's leave-one-out error over its "
@@ -159,6 +161,13 @@ def _devices_short(items: list[dict], width: int) -> str:
             "it.")
     lines = text_table(_DEVICE_HEADS, cut, frozenset({4}))
     return "\n".join([*lines, "", textwrap.fill(foot, width)]) + "\n"
+
+
+def _without_maker(phone: str) -> str:
+    """"Samsung Galaxy A03s" → "Galaxy A03s": the maker dropped where the model's name stays two words or more,
+    so two phones of one maker stay apart in a narrow column."""
+    words = phone.split()
+    return " ".join(words[1:]) if len(words) >= 3 else phone
 
 
 def _short_runtime(runtime: str) -> str:

@@ -69,6 +69,15 @@ def test_devices_fit_an_80_column_terminal(cli):
     assert r.returncode == 0 and max(len(ln) for ln in r.stdout.splitlines()) <= 80
 
 
+def test_devices_at_80_columns_keep_two_phones_of_one_maker_apart(cli):
+    rows = cli("devices", columns=80).stdout.splitlines()
+    start = rows[0].index("phone")
+    cells = {ln.split()[0]: ln[start:rows[0].index("GPU or CPU")].strip() for ln in rows if ln.startswith("galaxy")}
+    assert cells["galaxya03s-gpu"] != cells["galaxys10-gpu"] and "…" not in cells["galaxya03s-gpu"], cells
+    assert cells["galaxya03s-gpu"] == "Galaxy A03s"  # the maker dropped to fit, not the model's name cut
+    assert "Google Pixel 4" in rows[2]  # a phone that fits keeps its maker
+
+
 def test_repeated_warnings_fold_into_one_line_with_a_count():
     from pytest_tflite_latency.estimator.report import fold_warnings
 
