@@ -95,8 +95,9 @@ def on_device_lines(records: list[CheckRecord], width: int = 80) -> list[str]:
 
 
 def phone_drift(records: list[CheckRecord]) -> list[dict]:
-    """Per phone and profile: how many measurements fell outside the estimate's interval, and whether that
-    many is implausible for the interval's coverage (binomial tail under `DRIFT_P`): time to recalibrate."""
+    """Per phone and profile: how many measurements fell outside the estimate's interval, whether that many
+    is implausible for the interval's coverage (binomial tail under `DRIFT_P`: ``drifted``), and whether
+    `calibrate` mends it (``recalibrate``: a GPU profile's; the phone's CPU measured, it cannot)."""
     by_phone: dict[tuple[str, str, str], list[CheckRecord]] = {}
     for r in records:
         if r.measurement is not None and r.interval_ms is not None:
@@ -105,28 +106,27 @@ def phone_drift(records: list[CheckRecord]) -> list[dict]:
     for (phone, serial, device), rs in by_phone.items():
         outside = sum(bool(r.outside_interval) for r in rs)
         coverage = rs[0].coverage or DEFAULT_COVERAGE
+        drifted = bool(outside) and _tail(len(rs), outside, 1 - coverage) < DRIFT_P
+        on_cpu = any(r.measurement.delegate == "cpu" for r in rs)
         out.append({"phone": phone, "serial": serial, "device": device, "measured": len(rs), "outside": outside,
-                    "coverage": coverage,
-                    "recalibrate": bool(outside) and _tail(len(rs), outside, 1 - coverage) < DRIFT_P})
+                    "coverage": coverage, "drifted": drifted, "recalibrate": drifted and not on_cpu})
     return out
 
 
 def drift_lines(records: list[CheckRecord]) -> list[str]:
     """A line per phone and profile whose measurements miss the interval too often: `calibrate` mends a GPU
     profile; a CPU one (measured on the phone's CPU) it cannot, so that line says what the misses mean."""
-    on_cpu = {(r.measurement.phone, r.measurement.serial, r.device) for r in records
-              if r.measurement is not None and r.measurement.delegate == "cpu"}
     lines = []
     for d in phone_drift(records):
-        if not d["recalibrate"]:
+        if not d["drifted"]:
             continue
         misses = (f"{d['outside']} of {d['measured']} measured outside the interval (a {100 * d['coverage']:g}% "
                   f"interval leaves out about {100 * (1 - d['coverage']):g}%)")
-        if (d["phone"], d["serial"], d["device"]) in on_cpu:
+        if d["recalibrate"]:
+            lines.append(f"{d['phone']} ({d['serial']}) against {d['device']}: recalibrate: {misses}")
+        else:
             lines.append(f"{d['phone']} ({d['serial']}) against {d['device']}: {misses}; this CPU profile's "
                          "figures are less sure on this phone than it states (calibrate makes GPU profiles only)")
-        else:
-            lines.append(f"{d['phone']} ({d['serial']}) against {d['device']}: recalibrate: {misses}")
     return lines
 
 

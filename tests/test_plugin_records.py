@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pytest_tflite_latency.records import CheckRecord, PhoneMeasurement
-from pytest_tflite_latency.summary import drift_lines, terminal_lines
+from pytest_tflite_latency.summary import drift_lines, phone_drift, terminal_lines
 
 
 def record(**kw) -> CheckRecord:
@@ -55,6 +55,8 @@ def test_drift_flags_a_phone_with_many_measurements_outside_the_interval():
     records = [_measured(9.0)] * 4 + [_measured(5.0)] * 2
     assert drift_lines(records) == ["Pixel 8 (abc) against pixel4-gpu: recalibrate: 4 of 6 measured outside the "
                                     "interval (a 90% interval leaves out about 10%)"]
+    (drift,) = phone_drift(records)
+    assert drift["drifted"] is True and drift["recalibrate"] is True  # a GPU profile: calibrate mends it
 
 
 def test_drift_lets_one_miss_in_six_pass_as_the_interval_allows():
@@ -85,6 +87,9 @@ def test_drift_of_a_cpu_profile_does_not_send_the_user_to_calibrate_which_makes_
         m = PhoneMeasurement("Pixel 8", "abc", None, "benchmark_model", "cpu", {"use_gpu": False}, ms, None, 50, "00")
         return record(device="pixel4-cpu", measured_ms=ms, measurement=m)
 
-    (line,) = drift_lines([on_cpu(9.0)] * 4 + [on_cpu(5.0)] * 2)
+    records = [on_cpu(9.0)] * 4 + [on_cpu(5.0)] * 2
+    (line,) = drift_lines(records)
     assert line.startswith("Pixel 8 (abc) against pixel4-cpu: 4 of 6 measured outside the interval")
     assert "recalibrate" not in line and "calibrate makes GPU profiles only" in line
+    (drift,) = phone_drift(records)  # the JSON report's entry: drifted, but not a case for calibrate
+    assert drift["drifted"] is True and drift["recalibrate"] is False
