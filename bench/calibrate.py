@@ -171,16 +171,17 @@ def loo_spread(loo: np.ndarray) -> float:
 def expected(n: int, family=None) -> dict:
     """What the evaluation measured at the nearest N at or below ``n`` (`bench.calibration_curve`): the
     median over the six shared phones of the share of unseen models within ±10%, and, where ``family``
-    (the user's ``--gpu``) names a vendor, each figure of the shared phones nearest it
-    (`devices.nearest_phones`): an Adreno phone is told what the Adreno phones reached, not the median."""
+    (the user's ``--gpu``) names a vendor, each figure of the shared phones whose calibration stands for
+    one to it (`devices.analogue_phones`): an Adreno phone is told what the Adreno phones reached, each
+    calibrated from the other, not the median."""
     from pytest_tflite_latency.bench.calibration_priors import EXPECTED_WITHIN_10PCT, WITHIN_10PCT_BY_PHONE
-    from pytest_tflite_latency.estimator.devices import PHONES, nearest_phones
+    from pytest_tflite_latency.estimator.devices import PHONES, analogue_phones
 
     k = max((k for k in EXPECTED_WITHIN_10PCT if k <= n), default=min(EXPECTED_WITHIN_10PCT))
     out = {"n": k, "within_10pct": EXPECTED_WITHIN_10PCT[k]}
     if family is not None and family.vendor is not None:
-        near = [p for p in nearest_phones(family, PHONES) if p.key in WITHIN_10PCT_BY_PHONE]
-        out["nearest_phones"] = {p.phone: WITHIN_10PCT_BY_PHONE[p.key][k] for p in near}
+        shared = [p for p in PHONES if p.key in WITHIN_10PCT_BY_PHONE]
+        out["nearest_phones"] = {p.phone: WITHIN_10PCT_BY_PHONE[p.key][k] for p in analogue_phones(family, shared)}
     return out
 
 

@@ -119,9 +119,10 @@ def _expectation(e: dict, measured: int) -> str:
         return f"about {e['within_10pct']:.0f}% within ±10% (median of the six shared phones {at}; {CURVE})"
     lo, hi = min(near.values()), max(near.values())
     share = f"{lo:.0f}%" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}%"
-    whom = "phone" if len(near) == 1 else "phones"
-    return (f"about {share} within ±10% (what the shared {whom} nearest your GPU reached, {', '.join(near)}, {at}; "
-            f"the six phones' median {e['within_10pct']:.0f}%; {CURVE})")
+    whose = "its" if len(near) == 1 else "each one's"
+    return (f"about {share} within ±10% (what {', '.join(near)} reached, {at} from the bundled phone nearest "
+            f"{whose} GPU, as yours is; the six phones' median "
+            f"{e['within_10pct']:.0f}%; {CURVE})")
 
 
 def _sources(family, source: str) -> list:

@@ -190,16 +190,16 @@ def expected(family=None) -> str:
     on the other five (`kernel_calibration_priors`): the shared phones nearest ``family`` (the user's
     ``--gpu``, `devices.nearest_phones`) where it names a vendor, beside all six."""
     from pytest_tflite_latency.bench.kernel_calibration_priors import NESTED_WITHIN_10PCT
-    from pytest_tflite_latency.estimator.devices import PHONES, nearest_phones
+    from pytest_tflite_latency.estimator.devices import PHONES, analogue_phones
 
     v = list(NESTED_WITHIN_10PCT.values())
     six = (f"{min(v):.0f}–{max(v):.0f}% within ±10% (median {np.median(v):.0f}%) on models of unseen families, "
            "each shared phone left out, the route chosen on the other five")
     if family is None or family.vendor is None:
         return six
-    near = [p for p in nearest_phones(family, PHONES) if p.key in NESTED_WITHIN_10PCT]
+    near = analogue_phones(family, [p for p in PHONES if p.key in NESTED_WITHIN_10PCT])
     return (", ".join(f"{p.phone} {NESTED_WITHIN_10PCT[p.key]:.0f}%" for p in near)
-            + f" (the shared {'phone' if len(near) == 1 else 'phones'} nearest your GPU); all six: {six}")
+            + f" (the shared {'phone' if len(near) == 1 else 'phones'} standing for yours); all six: {six}")
 
 
 def _predicted_ms(profile, X: np.ndarray) -> np.ndarray:

@@ -137,6 +137,21 @@ def nearest_phones(family: GpuFamily, among: tuple[Phone, ...] | list[Phone]) ->
     return list(among)
 
 
+def analogue_phones(family: GpuFamily, among: tuple[Phone, ...] | list[Phone]) -> list[Phone]:
+    """The phones of ``among`` whose own calibration, each left out in turn, stands for one to ``family``:
+    those nearest it (`nearest_phones`) that had a phone of their own GPU's kind to start from, as a
+    calibration for ``family`` has; where none of those had (the Galaxy S10, the one Mali phone, for a
+    Mali GPU), every phone that had. A Mali phone is told what calibrating from a sibling gave, not what
+    the S10 got from no sibling at all."""
+    def had_sibling(p: Phone) -> bool:
+        others = [q for q in among if q is not p]
+        return len(nearest_phones(p.family, others)) < len(others)
+
+    with_sibling = [p for p in among if had_sibling(p)]
+    near = [p for p in nearest_phones(family, among) if p in with_sibling]
+    return near or with_sibling
+
+
 # A GPU name's vendor and generation: ``adreno750`` → Qualcomm 7, ``mali-g715`` → Arm (Valhall, G7xx: 7),
 # ``apple-a17`` → Apple 17, ``powervr``/``ge8320``/``bxm`` → Imagination.
 _FAMILY = (

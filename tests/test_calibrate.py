@@ -111,8 +111,8 @@ def test_calibrate_from_a_csv_writes_a_profile_that_estimates(models, tmp_path, 
                      "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "leave-one-out over the 6 models" in printed
-    assert ("(what the shared phones nearest your GPU reached, Google Pixel 4, Xiaomi Mi 8 SE, calibrated on 3 "
-            "models, the nearest N at or below your 6; the six phones' median") in printed  # not the median alone
+    assert ("(what Google Pixel 4, Xiaomi Mi 8 SE reached, calibrated on 3 models, the nearest N at or below your 6 "
+            "from the bundled phone nearest each one's GPU, as yours is; the six phones' median") in printed
     profile = json.loads(out.read_text())
     cal = profile["provenance"]["calibration"]
     assert cal["models"] == 6 and cal["gpu"] == "adreno640"
@@ -467,7 +467,7 @@ def test_kernel_calibration_from_a_database_predicts_unmeasured_models(models, k
     assert "single-kernel and 5 whole-model measurements" in printed
     nested = NESTED_WITHIN_10PCT  # the measured figures of the Adreno phones, then of all six
     assert (f"expected on unseen models: Google Pixel 4 {nested['pixel4']:.0f}%, "
-            f"Xiaomi Mi 8 SE {nested['mi8se']:.0f}% (the shared phones nearest your GPU); all six: ") in printed
+            f"Xiaomi Mi 8 SE {nested['mi8se']:.0f}% (the shared phones standing for yours); all six: ") in printed
     profile = json.loads(out.read_text())
     cal = profile["provenance"]["calibration"]
     assert cal["models"] == 5 and cal["kernels"] >= 30
@@ -624,5 +624,7 @@ def test_the_expectation_follows_the_gpu_named_and_falls_back_to_the_six_phone_m
     assert powervr["n"] == 10 and powervr["within_10pct"] == EXPECTED_WITHIN_10PCT[10]
     assert powervr["nearest_phones"] == {"Samsung Galaxy A03s": WITHIN_10PCT_BY_PHONE["a03s"][10],
                                          "Apple iPhone 7": WITHIN_10PCT_BY_PHONE["iphone7"][10]}
+    mali = calibrate.expected(10, gpu_family("mali-g715"))["nearest_phones"]  # the S10 had no sibling to start from
+    assert "Samsung Galaxy S10" not in mali and {"Google Pixel 4", "Apple iPhone 7"} <= set(mali)
     assert "nearest_phones" not in calibrate.expected(2, gpu_family("auto"))  # no GPU named: the median alone
     assert calibrate.expected(2)["n"] == 1
