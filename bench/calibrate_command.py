@@ -27,7 +27,7 @@ from pathlib import Path
 from pytest_tflite_latency.bench.export import save_profile
 from pytest_tflite_latency.bench.kernel_calibration import MIN_KERNELS
 from pytest_tflite_latency.estimator.errors import EstimatorError
-from pytest_tflite_latency.estimator.wording import counted
+from pytest_tflite_latency.estimator.wording import counted, first_few
 
 GPU_HELP = ("the phone's GPU: a vendor (adreno, mali, apple, powervr), a GPU (adreno750, mali-g715, apple-a17, "
             "powervr-ge8320, 'Adreno (TM) 740') or auto (default: the GPU the on-device records name, else all): "
@@ -69,9 +69,9 @@ def run(args) -> int:
     if args.suggest is not None:
         n = int(checked_number(args.suggest, "--suggest", low=1, high=1000, integer=True))
         if args.measurements or args.db:
-            given = ", ".join(args.measurements[:3]) or args.db
+            given = first_few(args.measurements) or args.db
             raise EstimatorError(f"--suggest: lists which models to measure and stops, so the measurements given "
-                                 f"({given}{', …' if len(args.measurements) > 3 else ''}) would go unused: run it "
+                                 f"({given}) would go unused: run it "
                                  "without them, or calibrate without --suggest")
         return _suggest(args.models, n, family)
     name = _checked_name(args.name, args.db)
@@ -188,7 +188,7 @@ def _with_measured_runtime(profile, measured):
     delegate, the on-device records'), not the source phone's: an Android phone calibrated from the
     iPhone 7 runs no Metal delegate. The kernels' costs and precisions remain the source's."""
     runtimes = sorted({m.runtime for m in measured if m.runtime})
-    said = ("; ".join(runtimes[:3]) + ("; …" if len(runtimes) > 3 else "") + " as measured" if runtimes
+    said = (first_few(runtimes, sep="; ") + " as measured" if runtimes
             else "not stated by the measurements")
     source = profile.provenance["calibrated_from"]
     return dataclasses.replace(profile, runtime=f"{said}; kernels from {source} ({profile.runtime})")
@@ -294,7 +294,7 @@ def _without_cpu_records(measured: list) -> list:
     if not any(stated_cpu):
         return measured
     cpu = [m.source for m, c in zip(measured, stated_cpu, strict=True) if c]
-    listed = ", ".join(cpu[:3]) + (", …" if len(cpu) > 3 else "")
+    listed = first_few(cpu)
     kept = [m for m, c in zip(measured, stated_cpu, strict=True) if not c]
     if not kept:
         raise EstimatorError(f"calibrate: every measurement given is an on-device record of the CPU (delegate cpu: "
@@ -326,9 +326,8 @@ def _warn_of_cpu_logs(measured) -> None:
     cpu = [m.source for m in measured if m.delegate == "cpu"]
     if cpu:
         verb = "shows" if len(cpu) == 1 else "show"
-        print(f"warning: {counted(len(cpu), 'measurement')} ({', '.join(cpu[:3])}"
-              f"{', …' if len(cpu) > 3 else ''}) {verb} no GPU delegate (--use_gpu=true); a CPU's timings make "
-              "a wrong GPU profile", file=sys.stderr)
+        print(f"warning: {counted(len(cpu), 'measurement')} ({first_few(cpu)}) {verb} no GPU delegate "
+              "(--use_gpu=true); a CPU's timings make a wrong GPU profile", file=sys.stderr)
 
 
 def _db_records(args):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_tflite_latency.estimator.inputs import InputError, checked_number, read_regular_file
+from pytest_tflite_latency.estimator.wording import first_few
 
 MAX_BYTES = 64 * 1024 * 1024  # a measurement file larger than this is not one
 MEASUREMENTS_FORMAT = "tflite-latency-measurements/1"
@@ -170,7 +171,7 @@ def resolve_models(measurements: list[ModelMeasurement], search: list[Path]) -> 
     for m in measurements:
         p = _find(m, files)
         if p is None:
-            where = ", ".join(map(str, search[:3])) + (", …" if len(search) > 3 else "")
+            where = first_few([str(d) for d in search])
             hint = (f": no {Path(m.model).stem}.tflite in --models {where}" if search
                     else " (name the folder of your models with --models)")
             raise InputError(m.source, f"model {m.model!r} not found{hint}")
