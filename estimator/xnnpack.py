@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from .folding import fold_constants
 from .fusion import read_counts
-from .graph import Graph, Op, Subgraph
+from .graph import Graph, Op, Subgraph, Tensor
 from .kernel_types import Kernel, KernelGraph
 from .kernels import control_flow_bodies
 from .ops import conv_groups, kind_of
@@ -177,13 +177,18 @@ def _fuse_clamp(sg: Subgraph, op: Op, producer: dict[int, Kernel], reads: dict[i
     return True
 
 
+def _heavy_inputs(sg: Subgraph) -> list[Tensor]:
+    """The input tensor of each convolution and fully-connected layer: what its precision is read from."""
+    return [sg.tensors[op.inputs[0]] for op in sg.ops
+            if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and op.inputs and op.inputs[0] >= 0]
+
+
 def model_precision(graph: Graph) -> str:
     """``int8`` when the model's convolutions and fully-connected layers compute on quantized
     tensors (full-integer quantization), or, in a model without any, most of its activations are
     quantized; else ``float32``."""
     sg = graph.main
-    heavy = [op for op in sg.ops if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
-    inputs = [sg.tensors[op.inputs[0]] for op in heavy if op.inputs and op.inputs[0] >= 0]
+    inputs = _heavy_inputs(sg)
     if not inputs:  # no convolution or fully-connected layer: what most of its activations are
         inputs = [t for t in sg.tensors if not t.is_const and t.dtype in ("float32", "int8", "uint8")]
     return "int8" if inputs and sum(t.quantized for t in inputs) * 2 > len(inputs) else "float32"
@@ -218,10 +223,8 @@ def mixed_precision_warning(graph: Graph, profile: DeviceProfile) -> str:
     measured = profile.device.model_precision
     if profile.backend != BACKEND or not measured:
         return ""
-    sg = graph.main
-    heavy = [op for op in sg.ops if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-             and op.inputs and op.inputs[0] >= 0]
-    other = [op for op in heavy if sg.tensors[op.inputs[0]].quantized != (measured == "int8")]
+    heavy = _heavy_inputs(graph.main)
+    other = [t for t in heavy if t.quantized != (measured == "int8")]
     if not other:
         return ""
     theirs = "float32" if measured == "int8" else "int8"
