@@ -38,7 +38,7 @@ from scipy.optimize import lsq_linear, nnls
 from scipy.sparse import csr_matrix, diags, vstack
 
 from pytest_tflite_latency.bench import qed, train
-from pytest_tflite_latency.bench.build_profiles import INTERVAL_LEVELS, PROFILE_DIR
+from pytest_tflite_latency.bench.build_profiles import INTERVAL_LEVELS, PROFILE_DIR, held_inside
 from pytest_tflite_latency.bench.dataset import DATA_DIR, Record, file_sha256
 from pytest_tflite_latency.bench.metrics import mape_pct, summarize, within_pct
 from pytest_tflite_latency.bench.progress import progress
@@ -346,17 +346,6 @@ def floor_errors(models: list[CpuModel], column: str, families: list[str] | None
         coef = np.linalg.lstsq(W / scale, np.ones(int((~held).sum())), rcond=None)[0] / scale
         errors[held] = A[held] @ coef / y[held] - 1
     return errors
-
-
-def held_inside(errors: np.ndarray, groups: list[str], quantiles: tuple[float, float]) -> np.ndarray:
-    """Per model: whether its error lies inside the interval calibrated on every other group's errors."""
-    groups_a = np.array(groups)
-    inside = np.zeros(len(errors), bool)
-    for g in set(groups):
-        mine = groups_a == g
-        lo, hi = np.quantile(errors[~mine], quantiles)
-        inside[mine] = (errors[mine] >= lo) & (errors[mine] <= hi)
-    return inside
 
 
 @dataclass(frozen=True)

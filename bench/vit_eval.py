@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 from pytest_tflite_latency.bench import cpu_profiles
+from pytest_tflite_latency.bench.build_profiles import held_inside
 from pytest_tflite_latency.bench.cpu_profiles import CpuModel
 from pytest_tflite_latency.bench.metrics import mape_pct, within_pct
 
@@ -30,14 +31,6 @@ SERVED_PHONES = tuple(p for p in PHONES if p in cpu_profiles.qed.PHONES)
 WITHIN = cpu_profiles.VIT_WITHIN
 VIT_DIR, GRAPHS, load_vits, vit_family = (cpu_profiles.VIT_DIR, cpu_profiles.VIT_GRAPHS, cpu_profiles.load_vits,
                                           cpu_profiles.vit_family)
-
-
-def held_coverage(errors: np.ndarray, groups: list[str], quantiles: tuple[float, float], group: str) -> float:
-    """Share of ``group``'s models inside the interval calibrated on every other group's errors."""
-    mine = np.array([g == group for g in groups])
-    lo, hi = np.quantile(errors[~mine], quantiles)
-    held = errors[mine]
-    return 100.0 * float(np.mean((held >= lo) & (held <= hi)))
 
 
 def evaluate_phone(cnns: list[CpuModel], vits: list[CpuModel], phone: str, cores: str, precision: str,
@@ -56,12 +49,13 @@ def evaluate_phone(cnns: list[CpuModel], vits: list[CpuModel], phone: str, cores
     calibration_errors, calibration_groups = errors[held], [models[i].family for i in held]
     level = cpu_profiles.interval_level(calibration_errors, calibration_groups,
                                         np.array([models[i].transformer for i in held], bool))
+    inside = held_inside(calibration_errors, calibration_groups, level)
     rows = []
     for fam in vit_families:
         idx = [i for i, m in enumerate(models) if m.family == fam]
+        mine = np.array([g == fam for g in calibration_groups])
         rows.append({"family": fam, "errors": errors[idx], "floor": floor[idx],
-                     "coverage": held_coverage(calibration_errors, calibration_groups, level, fam),
-                     "models": [models[i].name for i in idx]})
+                     "coverage": 100.0 * float(np.mean(inside[mine])), "models": [models[i].name for i in idx]})
     cnn_idx = [i for i, m in enumerate(models[:len(cnns)]) if m.family in families]
     return {"phone": phone, "families": rows, "cnn_errors": errors[cnn_idx], "cnn_floor": floor[cnn_idx],
             "cnns": len(cnns), "level": level}
