@@ -109,8 +109,8 @@ CURVE = "bench.calibration_curve"
 
 
 def _expectation(e: dict, measured: int) -> str:
-    """What `calibrate.expected` found, in words: the shared phones nearest the GPU where it names a
-    vendor, beside the median of all six."""
+    """What `calibrate.expected` found, in words: the shared phones whose calibration stands for the user's
+    (``nearest_phones``: `devices.analogue_phones`) where the GPU names a vendor, beside the median of all six."""
     n = e["n"]
     at = f"calibrated on {counted(n, 'model')}"
     at += "" if n == measured else f", the nearest N at or below your {measured}"

@@ -224,7 +224,7 @@ def print_priors(results) -> None:
     print("}")
     print("# N → each shared phone's share of unseen models within ±10% when it played the new phone, calibrated")
     print("# with its GPU named (the curve's ``calibrated`` column, median over draws): what `calibrate.expected`")
-    print("# states for a GPU of the same architecture or vendor (`devices.nearest_phones`)")
+    print("# states for a GPU whose calibration these phones' own stand for (`devices.analogue_phones`)")
     print("WITHIN_10PCT_BY_PHONE: dict[str, dict[int, float]] = {")
     for phone, r in results.items():
         cells = ", ".join(f"{n}: {np.median([within_pct(e, 0.10) for e in r['calibrated'][n]]):.1f}" for n in SHOTS)

@@ -20,7 +20,7 @@ EXPECTED_WITHIN_10PCT: dict[int, float] = {
 }
 # N → each shared phone's share of unseen models within ±10% when it played the new phone, calibrated
 # with its GPU named (the curve's ``calibrated`` column, median over draws): what `calibrate.expected`
-# states for a GPU of the same architecture or vendor (`devices.nearest_phones`)
+# states for a GPU whose calibration these phones' own stand for (`devices.analogue_phones`)
 WITHIN_10PCT_BY_PHONE: dict[str, dict[int, float]] = {
     "pixel4": {1: 46.4, 3: 53.6, 10: 62.3, 30: 55.8},
     "mi8se": {1: 60.9, 3: 66.7, 10: 68.1, 30: 78.3},

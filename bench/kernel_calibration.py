@@ -188,7 +188,7 @@ def route_of(candidate: str, loo: dict[str, np.ndarray]) -> str:
 def expected(family=None) -> str:
     """What the evaluation printed for the served candidate, each phone judged by the candidate chosen
     on the other five (`kernel_calibration_priors`): the shared phones nearest ``family`` (the user's
-    ``--gpu``, `devices.nearest_phones`) where it names a vendor, beside all six."""
+    ``--gpu``, `devices.analogue_phones`) where it names a vendor, beside all six."""
     from pytest_tflite_latency.bench.kernel_calibration_priors import NESTED_WITHIN_10PCT
     from pytest_tflite_latency.estimator.devices import PHONES, analogue_phones
 
