@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from pytest_tflite_latency.bench import qed, train
+from pytest_tflite_latency.bench.calibrate import source_split
 from pytest_tflite_latency.bench.dataset import file_sha256, runs_on
 from pytest_tflite_latency.bench.progress import progress
-from pytest_tflite_latency.estimator.predict import kernel_ms
 from pytest_tflite_latency.estimator.profile import DeviceProfile, load_profile
 from pytest_tflite_latency.estimator.registry import bundled_dir
 
@@ -29,10 +29,11 @@ CACHE = Path(tempfile.gettempdir()) / "tflite-latency-calibration-cache.pkl"
 
 @dataclass
 class SourceTimes:
-    """One source profile's per-kernel times (ms, ≥ 0) on each model, and its overhead (ms)."""
+    """One source profile's per-kernel times (ms, ≥ 0) on each model, and per model its overhead (ms):
+    the per-inference overhead and the kernels' dispatch cost (`calibrate.source_split`)."""
 
     kernel_ms: list[np.ndarray]
-    overhead_ms: float
+    overhead_ms: np.ndarray
 
 
 @dataclass
@@ -50,10 +51,12 @@ class CalibrationData:
 
 
 def source_times(profile: DeviceProfile, models: list[qed.QedModel]) -> SourceTimes:
-    out = []
+    out, overhead = [], []
     for r in qed.model_records(models, "pixel4"):
-        out.append(np.maximum(kernel_ms(profile, r.X, runs_on(r, profile.backend))[0], 0.0))
-    return SourceTimes(out, float(profile.overhead_ms))
+        ms, dispatch = source_split(profile, r.X, runs_on(r, profile.backend))
+        out.append(ms)
+        overhead.append(profile.overhead_ms + dispatch)
+    return SourceTimes(out, np.array(overhead))
 
 
 def build(label: bool = True) -> CalibrationData:

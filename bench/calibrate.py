@@ -24,8 +24,14 @@ import numpy as np
 from pytest_tflite_latency.bench.dataset import Record, runs_on
 from pytest_tflite_latency.estimator.features import FEATURES, kinds_of
 from pytest_tflite_latency.estimator.kernels import KINDS
-from pytest_tflite_latency.estimator.predict import kernel_ms
-from pytest_tflite_latency.estimator.profile import COEFFICIENTS, DeviceInfo, DeviceProfile, kind_coefficients
+from pytest_tflite_latency.estimator.predict import kernel_ms, learned_side
+from pytest_tflite_latency.estimator.profile import (
+    COEFFICIENTS,
+    DeviceInfo,
+    DeviceProfile,
+    NetworkContext,
+    kind_coefficients,
+)
 from pytest_tflite_latency.estimator.wording import counted
 
 # Kernel groups that scale together, following the delegate's kernel choices at the granularity a
@@ -68,12 +74,21 @@ def group_sums(kernel_times: np.ndarray, kinds: Sequence[str], overhead_ms: floa
     return row
 
 
+def source_split(profile: DeviceProfile, X: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, float]:
+    """A source's per-kernel ms (≥ 0) without its per-kernel dispatch cost (``context``), and that cost's
+    total on the model: calibration scales it with the per-inference overhead, both costs the kernels'
+    GPU time leaves out (and `calibrate_from` serves it so)."""
+    ms = np.maximum(kernel_ms(profile, X, where)[0], 0.0)
+    context = np.where(where == learned_side(profile.backend), profile.context_ms(X), 0.0)
+    return ms - context, float(context.sum())
+
+
 def parts(profile: DeviceProfile, records: list[Record]) -> np.ndarray:
     """Per record, the source's estimate of each kernel group and its overhead (columns)."""
     out = np.zeros((len(records), N_SCALES))
     for i, r in enumerate(records):
-        ms = np.maximum(kernel_ms(profile, r.X, runs_on(r, profile.backend))[0], 0.0)
-        out[i] = group_sums(ms, kinds_of(r.X), profile.overhead_ms)
+        ms, context = source_split(profile, r.X, runs_on(r, profile.backend))
+        out[i] = group_sums(ms, kinds_of(r.X), profile.overhead_ms + context)
     return out
 
 
@@ -225,7 +240,8 @@ def calibrate_from(sources: list[DeviceProfile], records: list[Record], name: st
     profile = dataclasses.replace(
         source, name=name, title=f"calibrated from {source.name} on {counted(len(records), 'model')}",
         features=FEATURES,  # a source from before a feature was added lists a prefix: its trees read the same
-        base=_scaled_base(source, c[:-1]), overhead_ms=float(c[-1] * source.overhead_ms), provenance=provenance,
+        base=_scaled_base(source, c[:-1]), overhead_ms=float(c[-1] * source.overhead_ms),
+        context=_scaled_context(source, float(c[-1])), provenance=provenance,
         interval={"low": float(lo), "high": float(hi), "coverage": 0.9},
         device=calibrated_device(source, name, family, phone))
     return Calibration(profile, loo, warnings)
@@ -297,6 +313,12 @@ def _why(mix: np.ndarray, stands_for: int, count: int) -> str:
     top = max(share, key=share.get)
     return (f"stands for {stands_for} of the {count} models, by kernel mix and size; "
             f"{share[top]:.0%} of its time in {top}")
+
+
+def _scaled_context(profile: DeviceProfile, scale: float) -> NetworkContext | None:
+    """The source's per-kernel dispatch cost scaled with its overhead (`source_split`)."""
+    c = profile.context
+    return None if c is None else NetworkContext(c.ms_per_weight_byte * scale, c.ms_per_kernel * scale)
 
 
 def _scaled_base(profile: DeviceProfile, scales: np.ndarray) -> dict:

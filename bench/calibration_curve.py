@@ -50,7 +50,8 @@ INTERVAL = (0.05, 0.95)
 
 def parts_of(data: calib_cache.CalibrationData, phone: str, family: str | None) -> np.ndarray:
     t = data.times[(phone, family)]
-    return np.array([group_sums(ms, kinds_of(X), t.overhead_ms) for ms, X in zip(t.kernel_ms, data.X, strict=True)])
+    return np.array([group_sums(ms, kinds_of(X), o)
+                     for ms, X, o in zip(t.kernel_ms, data.X, t.overhead_ms, strict=True)])
 
 
 def sources_for(target: str, vendor_only: bool) -> list[str]:

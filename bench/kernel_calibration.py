@@ -203,9 +203,10 @@ def expected(family=None) -> str:
 
 
 def _predicted_ms(profile, X: np.ndarray) -> np.ndarray:
-    from pytest_tflite_latency.estimator.predict import kernel_ms
+    """Each kernel's time alone (its in-network dispatch cost left out: a label for lone kernels)."""
+    from pytest_tflite_latency.bench.calibrate import source_split
 
-    return np.maximum(kernel_ms(profile, X, np.full(len(X), "GPU"))[0], 0.0)
+    return source_split(profile, X, np.full(len(X), "GPU"))[0]
 
 
 def shared_kernels() -> np.ndarray:
@@ -312,7 +313,7 @@ def evaluate(phone: str, kernels_n: int, models_n: int, draws: int) -> dict[str,
         judged = qed.model_records([m for m in models if m.family == fam], phone)
         y = np.array([r.y_ms for r in judged])
         own = data.times[(phone, fam)]
-        res["own"][0].append(np.array([own.kernel_ms[j].sum() + own.overhead_ms for j in judged_idx]) / y - 1)
+        res["own"][0].append(np.array([own.kernel_ms[j].sum() + own.overhead_ms[j] for j in judged_idx]) / y - 1)
         kernels, networks = qed.kernel_records(rest, phone), qed.model_records(rest, phone)
         measured_at = [(index[m.name], i) for m in rest for i, _ in m.pairs()]  # kernels' (model, kernel)
         pool = [(index[m.name], i) for m in rest for i in np.flatnonzero(data.learned[index[m.name]])]

@@ -44,14 +44,53 @@ def _records(models: dict[str, bytes], factor: np.ndarray | float = SPEED) -> li
     return [Record(r.name, r.X, float(v), r.learned) for r, v in zip(records, y, strict=True)]
 
 
-def test_the_served_profile_predicts_what_the_calibration_fitted(models):
-    records = _records(models)
-    result = calibrate.calibrate_from([load_profile(SOURCE)], records[:5], "new-phone")
-    served = predict(records, result.profile)
+DISPATCH_MS = 0.05  # what each kernel costs the tests' "phone" beyond its lone GPU time
+
+
+def _dispatching_phone(models: dict[str, bytes]) -> tuple[list[Record], list[Record]]:
+    """Kernel records (each GPU kernel alone, as the source prices it) and whole models that take their
+    kernels' sum plus 1 ms per inference plus `DISPATCH_MS` per kernel."""
+    from pytest_tflite_latency.estimator.predict import kernel_ms
+
     source = load_profile(SOURCE)
+    kernels, networks = [], []
+    for p, d in models.items():
+        X, learned = model_features(d, "gpu")
+        ms = kernel_ms(source, X, np.where(learned, "GPU", "CPU"))[0]
+        kernels += [Record(f"{p}:{i}", X[[i]], float(ms[i]), np.array([True]), "kernel")
+                    for i in np.flatnonzero(learned)]
+        networks.append(Record(p, X, float(ms[learned].sum() + 1.0 + DISPATCH_MS * learned.sum()), learned))
+    return kernels, networks
+
+
+def test_whole_models_longer_than_their_kernels_by_a_cost_per_kernel_teach_the_profile_that_cost(models):
+    from pytest_tflite_latency.bench import train
+
+    kernels, networks = _dispatching_phone(models)
+    counts = [int(r.learned.sum()) for r in networks]
+    assert max(counts) > min(counts), "the models must differ in kernel count for the cost to be told apart"
+    f = train.fit_stock(kernels, networks)
+    assert f.context["ms_per_kernel"] == pytest.approx(DISPATCH_MS, rel=0.25), f.context
+    y = np.array([r.y_ms for r in networks])
+    served = predict(networks, f.profile("gpu"))
+    assert served == pytest.approx(y, rel=0.03), f"largest relative difference {np.max(np.abs(served / y - 1)):.3f}"
+
+
+@pytest.mark.parametrize("with_dispatch", [False, True], ids=["source-without-dispatch", "source-with-dispatch"])
+def test_the_served_profile_predicts_what_the_calibration_fitted(models, with_dispatch):
+    import dataclasses
+
+    from pytest_tflite_latency.estimator.profile import NetworkContext
+
+    records = _records(models)
+    source = load_profile(SOURCE)
+    if with_dispatch:  # a source whose kernels cost a dispatch each: calibrate scales it with the overhead
+        source = dataclasses.replace(source, context=NetworkContext(0.0, DISPATCH_MS))
+    result = calibrate.calibrate_from([source], records[:5], "new-phone")
+    served = predict(records, result.profile)
     c = np.array(list(result.profile.provenance["calibration"]["scales"].values()))
     fitted = calibrate.parts(source, records) @ c
-    assert served == pytest.approx(fitted, rel=1e-6)
+    assert served == pytest.approx(fitted, rel=1e-4)  # the provenance rounds the scales to 4 decimals
 
 
 def test_a_uniformly_slower_phone_is_recovered_on_models_not_measured(models):
