@@ -17,7 +17,7 @@ Figures: ``python -m pytest_tflite_latency.bench.calibration_curve``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -178,6 +178,16 @@ def error_spread(loo: np.ndarray | None, population: float) -> float:
     return max(SPREAD_FLOOR * population, loo_spread(loo))
 
 
+def standardised_interval(log_errors: np.ndarray, spreads: Callable[[float], np.ndarray],
+                          quantiles: tuple[float, float]) -> tuple[float, float, float]:
+    """What an evaluation learns for `scaled_interval` to serve: the ``quantiles`` of calibrated profiles'
+    log errors on unseen models, each in units of the spread its calibration serves (``spreads(σ)``, one
+    per error, given the population's spread σ), and σ itself (the RMS of the log errors)."""
+    sigma = float(np.sqrt(np.mean(log_errors**2)))
+    low, high = np.quantile(log_errors / spreads(sigma), quantiles)
+    return float(low), float(high), sigma
+
+
 def loo_spread(loo: np.ndarray) -> float:
     """The RMS of leave-one-out relative errors, in log terms (`error_spread` before its floor)."""
     return float(np.sqrt(np.mean(np.log1p(np.maximum(loo, -0.99)) ** 2)))
@@ -196,7 +206,7 @@ def expected(n: int, family=None) -> dict:
     out = {"n": k, "within_10pct": EXPECTED_WITHIN_10PCT[k]}
     if family is not None and family.vendor is not None:
         shared = [p for p in PHONES if p.key in WITHIN_10PCT_BY_PHONE]
-        out["nearest_phones"] = {p.phone: WITHIN_10PCT_BY_PHONE[p.key][k] for p in analogue_phones(family, shared)}
+        out["analogue_phones"] = {p.phone: WITHIN_10PCT_BY_PHONE[p.key][k] for p in analogue_phones(family, shared)}
     return out
 
 

@@ -110,11 +110,11 @@ CURVE = "bench.calibration_curve"
 
 def _expectation(e: dict, measured: int) -> str:
     """What `calibrate.expected` found, in words: the shared phones whose calibration stands for the user's
-    (``nearest_phones``: `devices.analogue_phones`) where the GPU names a vendor, beside the median of all six."""
+    (``analogue_phones``) where the GPU names a vendor, beside the median of all six."""
     n = e["n"]
     at = f"calibrated on {counted(n, 'model')}"
     at += "" if n == measured else f", the nearest N at or below your {measured}"
-    near = e.get("nearest_phones")
+    near = e.get("analogue_phones")
     if not near:
         return f"about {e['within_10pct']:.0f}% within ±10% (median of the six shared phones {at}; {CURVE})"
     lo, hi = min(near.values()), max(near.values())

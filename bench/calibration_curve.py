@@ -37,6 +37,7 @@ from pytest_tflite_latency.bench.calibrate import (
     fit_scales,
     group_sums,
     loo_errors,
+    standardised_interval,
 )
 from pytest_tflite_latency.bench.metrics import within_pct
 from pytest_tflite_latency.bench.progress import progress
@@ -184,24 +185,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def served_spreads(res: dict, n: int, sigma: float) -> np.ndarray:
+    """Per calibrated log error of one phone at N = ``n`` (all draws), the spread its calibration serves
+    (`calibrate.error_spread` with population spread ``sigma``)."""
+    return np.concatenate([np.full(k, error_spread(loo, sigma)) for per_family in res["loo"][n]
+                           for loo, k in per_family])
+
+
+def log_errors(res: dict, n: int) -> np.ndarray:
+    return np.log1p(np.concatenate(res["calibrated"][n]))
+
+
 def standardised(res: dict, n: int, sigma: float) -> np.ndarray:
     """One phone's calibrated log errors at N = ``n`` (all draws), each divided by the spread its
-    calibration serves (`calibrate.error_spread` with population spread ``sigma``)."""
-    out = []
-    for errors, per_family in zip(res["calibrated"][n], res["loo"][n], strict=True):
-        spreads = np.concatenate([np.full(k, error_spread(loo, sigma)) for loo, k in per_family])
-        out.append(np.log1p(errors) / spreads)
-    return np.concatenate(out)
+    calibration serves."""
+    return log_errors(res, n) / served_spreads(res, n, sigma)
 
 
 def interval_prior(results: dict, n: int) -> tuple[float, float, float]:
     """(low, high) quantiles of the standardised log errors pooled over ``results``' phones, and their
     population spread σ: the interval a calibration from ``n`` measurements serves."""
-    sigma = float(np.sqrt(np.mean(np.concatenate([np.log1p(e) for r in results.values()
-                                                  for e in r["calibrated"][n]]) ** 2)))
-    z = np.concatenate([standardised(r, n, sigma) for r in results.values()])
-    low, high = np.quantile(z, INTERVAL)
-    return float(low), float(high), sigma
+    phones = list(results.values())
+    return standardised_interval(np.concatenate([log_errors(r, n) for r in phones]),
+                                 lambda sigma: np.concatenate([served_spreads(r, n, sigma) for r in phones]),
+                                 INTERVAL)
 
 
 def print_priors(results) -> None:

@@ -362,17 +362,22 @@ def choose(scores: dict[str, dict[str, float]], phones: list[str]) -> str:
 def interval_of(errors: list[np.ndarray], spreads: list[np.ndarray]) -> tuple[float, float, float]:
     """(low, high) quantiles (`INTERVAL_QUANTILES`) of the log errors, each in units of its fit's spread
     (`standardised`), and the population's spread σ: what `calibrate.scaled_interval` serves."""
-    e = np.log1p(np.concatenate(errors))
-    sigma = float(np.sqrt(np.mean(e**2)))
-    low, high = np.quantile(standardised(errors, spreads, sigma), INTERVAL_QUANTILES)
-    return float(low), float(high), sigma
+    from pytest_tflite_latency.bench.calibrate import standardised_interval
+
+    return standardised_interval(np.log1p(np.concatenate(errors)), lambda sigma: served_spreads(spreads, sigma),
+                                 INTERVAL_QUANTILES)
+
+
+def served_spreads(spreads: list[np.ndarray], sigma: float) -> np.ndarray:
+    """Each fit's leave-one-out spread as the served interval takes it (never below `SPREAD_FLOOR` · σ)."""
+    from pytest_tflite_latency.bench.calibrate import SPREAD_FLOOR
+
+    return np.maximum(SPREAD_FLOOR * sigma, np.concatenate(spreads))
 
 
 def standardised(errors: list[np.ndarray], spreads: list[np.ndarray], sigma: float) -> np.ndarray:
-    """Log errors divided by the spread the served interval takes (never below `SPREAD_FLOOR` · σ)."""
-    from pytest_tflite_latency.bench.calibrate import SPREAD_FLOOR
-
-    return np.log1p(np.concatenate(errors)) / np.maximum(SPREAD_FLOOR * sigma, np.concatenate(spreads))
+    """Log errors divided by the spread the served interval takes."""
+    return np.log1p(np.concatenate(errors)) / served_spreads(spreads, sigma)
 
 
 def report(results: dict[str, dict[str, list[np.ndarray]]], priors: bool = False) -> None:

@@ -155,7 +155,7 @@ def test_calibrate_from_a_csv_writes_a_profile_that_estimates(models, tmp_path, 
     profile = json.loads(out.read_text())
     cal = profile["provenance"]["calibration"]
     assert cal["models"] == 6 and cal["gpu"] == "adreno640"
-    assert set(cal["expected"]["nearest_phones"]) == {"Google Pixel 4", "Xiaomi Mi 8 SE"}
+    assert set(cal["expected"]["analogue_phones"]) == {"Google Pixel 4", "Xiaomi Mi 8 SE"}
     assert set(cal["sources_considered"]) == {"pixel4-gpu", "mi8se-gpu"}  # the Adreno phones
     assert {"method", "models", "mape_pct", "within_10pct", "within_25pct",
             "interval_coverage_pct"} <= set(profile["provenance"]["heldout"])
@@ -661,9 +661,9 @@ def test_the_expectation_follows_the_gpu_named_and_falls_back_to_the_six_phone_m
 
     powervr = calibrate.expected(12, gpu_family("powervr"))  # the PowerVR phones: the A03s and the A10 iPhone 7
     assert powervr["n"] == 10 and powervr["within_10pct"] == EXPECTED_WITHIN_10PCT[10]
-    assert powervr["nearest_phones"] == {"Samsung Galaxy A03s": WITHIN_10PCT_BY_PHONE["a03s"][10],
+    assert powervr["analogue_phones"] == {"Samsung Galaxy A03s": WITHIN_10PCT_BY_PHONE["a03s"][10],
                                          "Apple iPhone 7": WITHIN_10PCT_BY_PHONE["iphone7"][10]}
-    mali = calibrate.expected(10, gpu_family("mali-g715"))["nearest_phones"]  # the S10 had no sibling to start from
+    mali = calibrate.expected(10, gpu_family("mali-g715"))["analogue_phones"]  # the S10 had no sibling to start from
     assert "Samsung Galaxy S10" not in mali and {"Google Pixel 4", "Apple iPhone 7"} <= set(mali)
-    assert "nearest_phones" not in calibrate.expected(2, gpu_family("auto"))  # no GPU named: the median alone
+    assert "analogue_phones" not in calibrate.expected(2, gpu_family("auto"))  # no GPU named: the median alone
     assert calibrate.expected(2)["n"] == 1
