@@ -38,7 +38,7 @@ from scipy.optimize import lsq_linear, nnls
 from scipy.sparse import csr_matrix, diags, vstack
 
 from pytest_tflite_latency.bench import qed, train
-from pytest_tflite_latency.bench.build_profiles import INTERVAL_LEVELS, PROFILE_DIR, held_inside
+from pytest_tflite_latency.bench.build_profiles import PROFILE_DIR, held_inside, interval_level
 from pytest_tflite_latency.bench.dataset import DATA_DIR, Record, file_sha256
 from pytest_tflite_latency.bench.metrics import mape_pct, summarize, within_pct
 from pytest_tflite_latency.bench.progress import progress
@@ -397,19 +397,9 @@ def evaluate(models: list[CpuModel], phone: str, precision: str, cores: str) -> 
     errors = leave_family_out(models, column, f"{name}: leave-one-family-out", BASES[precision], TREES[precision])
     families = [m.family for m in models]
     transformer = np.array([m.transformer for m in models], bool)
-    level = interval_level(errors, families, transformer)
+    level = interval_level(errors, families, (~transformer, transformer))[0]
     return Evaluation(name, errors, floor_errors(models, column), level, held_inside(errors, families, level),
                       transformer)
-
-
-def interval_level(errors: np.ndarray, families: list[str], transformer: np.ndarray) -> tuple[float, float]:
-    """The quantile pair (of `INTERVAL_LEVELS`) whose interval, calibrated on the other families'
-    held-out errors, holds the share of each left-out family's models closest to 90%, for the CNNs and
-    the ViTs alike (the larger of the two misses is the one minimised)."""
-    def miss(level: tuple[float, float]) -> float:
-        inside = held_inside(errors, families, level)
-        return max(abs(100.0 * inside[group].mean() - 90.0) for group in (~transformer, transformer) if group.any())
-    return min(INTERVAL_LEVELS, key=miss)
 
 
 def heldout_figures(ev: Evaluation, models: list[CpuModel]) -> dict:

@@ -8,8 +8,8 @@ the rebuilt ViTs (`bench/rebuild_qed_vit.py`, graphs in ``bench/data/qed-usc-vit
 ViT family (cvt, deit, mit, swin) at a time and predicting it. Beside each: the floor (latency linear in
 FLOPs and file size, fitted on the same training folds) and interval coverage (the share of a family's
 models inside the interval calibrated on every other family's held-out errors, CNN families included,
-at the level `cpu_profiles.interval_level` picks, as the profiles do). Unless ``--vit-only-folds``, every CNN family is
-left out too, so the CNN figures with the ViTs in training print beside the ViT ones.
+at the level `build_profiles.interval_level` picks, as the profiles do). Unless ``--vit-only-folds``,
+every CNN family is left out too, so the CNN figures with the ViTs in training print beside the ViT ones.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 from pytest_tflite_latency.bench import cpu_profiles
-from pytest_tflite_latency.bench.build_profiles import held_inside
+from pytest_tflite_latency.bench.build_profiles import held_inside, interval_level
 from pytest_tflite_latency.bench.cpu_profiles import CpuModel
 from pytest_tflite_latency.bench.metrics import mape_pct, within_pct
 
@@ -47,8 +47,8 @@ def evaluate_phone(cnns: list[CpuModel], vits: list[CpuModel], phone: str, cores
     floor = cpu_profiles.floor_errors(models, column, families)
     held = [i for i, m in enumerate(models) if m.family in families]
     calibration_errors, calibration_groups = errors[held], [models[i].family for i in held]
-    level = cpu_profiles.interval_level(calibration_errors, calibration_groups,
-                                        np.array([models[i].transformer for i in held], bool))
+    transformer = np.array([models[i].transformer for i in held], bool)
+    level = interval_level(calibration_errors, calibration_groups, (~transformer, transformer))[0]
     inside = held_inside(calibration_errors, calibration_groups, level)
     rows = []
     for fam in vit_families:
