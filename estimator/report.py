@@ -202,6 +202,9 @@ def _devices_long(items: list[dict], width: int) -> str:
                 lines.append(f"    in family:   {_figures(own, label)}")
         if i["real_networks"]:
             lines.append(f"    real CNNs:   {_figures(i['real_networks'], label)} ({i['real_networks']['method']})")
+        if i["overhead_ms"] > 0 or i["dispatch_ms"] > 0:  # what a model costs beyond its kernels' own time
+            dispatch = f", {1000 * i['dispatch_ms']:.3g} µs per kernel dispatched" if i["dispatch_ms"] > 0 else ""
+            lines.append(f"    beside the kernels: {i['overhead_ms']:.3g} ms per inference{dispatch}")
     wrapped = [textwrap.fill(line, width, subsequent_indent=" " * (17 if line.startswith(" ") else 4),
                              break_long_words=False, break_on_hyphens=False) for line in lines]
     return "\n".join(wrapped) + "\n"
@@ -256,4 +259,5 @@ def _device_item(p: DeviceProfile) -> dict:
             "interval_coverage": p.interval.coverage,
             "unseen_families": heldout if stock else {},
             "in_family": {} if stock or heldout.get("mape_pct") is None else heldout,  # None: too few to state
-            "real_networks": prov.get("real_networks", {})}
+            "real_networks": prov.get("real_networks", {}),
+            "overhead_ms": p.overhead_ms, "dispatch_ms": p.context.ms_per_kernel if p.context else 0.0}

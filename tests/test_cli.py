@@ -151,6 +151,19 @@ def test_devices_states_each_profiles_error_on_unseen_families(cli):
     assert out.count("real CNNs:") == 3
 
 
+def test_devices_states_what_a_gpu_profile_charges_beside_its_kernels(cli):
+    from pytest_tflite_latency.estimator.profile import load_profile
+
+    out = cli("devices", "-v").stdout
+    block = out[out.index("galaxya03s-gpu:"):]
+    block = block[:block.index("\n", block.index("beside the kernels:"))]
+    a03s = load_profile("galaxya03s-gpu")
+    assert a03s.context.ms_per_kernel > 0
+    assert f"beside the kernels: {a03s.overhead_ms:.3g} ms per inference, " \
+           f"{1000 * a03s.context.ms_per_kernel:.3g} µs per kernel dispatched" in block
+    assert "beside the kernels" not in out[out.index("galaxya03s-cpu:"):out.index("galaxya03s-cpu-int8:")]
+
+
 def test_devices_names_the_gpu_aliases(cli):
     assert "also selected by 'mali-g76'" in cli("devices", "-v").stdout
 
