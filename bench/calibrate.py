@@ -175,7 +175,13 @@ def error_spread(loo: np.ndarray | None, population: float) -> float:
     """The σ of log relative error a calibration expects on unseen models (`interval_for`)."""
     if loo is None or len(loo) < MIN_RECORDS_FOR_SPREAD:
         return population
-    return max(SPREAD_FLOOR * population, loo_spread(loo))
+    return float(floored_spread(loo_spread(loo), population))
+
+
+def floored_spread(spread: float | np.ndarray, population: float) -> float | np.ndarray:
+    """A calibration's own spread (one, or one per calibration), never below `SPREAD_FLOOR` of the
+    population's: few leave-one-out errors that happen to agree do not make it that sure."""
+    return np.maximum(SPREAD_FLOOR * population, spread)
 
 
 def standardised_interval(log_errors: np.ndarray, spreads: Callable[[float], np.ndarray],

@@ -193,6 +193,7 @@ def served_spreads(res: dict, n: int, sigma: float) -> np.ndarray:
 
 
 def log_errors(res: dict, n: int) -> np.ndarray:
+    """One phone's calibrated log relative errors at N = ``n``, all draws in turn (as `served_spreads`)."""
     return np.log1p(np.concatenate(res["calibrated"][n]))
 
 

@@ -369,10 +369,10 @@ def interval_of(errors: list[np.ndarray], spreads: list[np.ndarray]) -> tuple[fl
 
 
 def served_spreads(spreads: list[np.ndarray], sigma: float) -> np.ndarray:
-    """Each fit's leave-one-out spread as the served interval takes it (never below `SPREAD_FLOOR` · σ)."""
-    from pytest_tflite_latency.bench.calibrate import SPREAD_FLOOR
+    """Each fit's leave-one-out spread as the served interval takes it (`calibrate.floored_spread`)."""
+    from pytest_tflite_latency.bench.calibrate import floored_spread
 
-    return np.maximum(SPREAD_FLOOR * sigma, np.concatenate(spreads))
+    return floored_spread(np.concatenate(spreads), sigma)
 
 
 def standardised(errors: list[np.ndarray], spreads: list[np.ndarray], sigma: float) -> np.ndarray:
