@@ -92,7 +92,7 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
         # A file can be well-formed FlatBuffers yet describe an impossible graph.
         raise ModelError(graph.source, f"inconsistent model graph ({type(exc).__name__}: {exc})") from None
     runs_on = np.array([k.runs_on for k in kg.kernels])
-    cpu = cpu_fallback_profile(profile, kg.kernels)  # the phone's learned CPU profile times GPU fallback
+    cpu = cpu_fallback_profile(profile, graph, kg.kernels)  # the phone's learned CPU profile times GPU fallback
     times = _checked(graph.source, kg.kernels, predict(X, runs_on, profile, cpu))
     layers = []
     for k, ms in zip(kg.kernels, times.ms, strict=True):

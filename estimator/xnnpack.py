@@ -246,13 +246,15 @@ def untrained_attention_warning(graph: Graph, profile: DeviceProfile) -> str:
             "Transformers trained on them; `tflite-latency devices -v` says which)")
 
 
-def cpu_fallback_profile(profile: DeviceProfile, kernels: list[Kernel]) -> tuple[DeviceProfile, np.ndarray] | None:
-    """For a GPU profile whose model leaves kernels on the CPU: the same phone's bundled float32 CPU
-    profile (``pixel4-gpu`` → ``pixel4-cpu``) and every kernel's features as it sees them; else None."""
+def cpu_fallback_profile(profile: DeviceProfile, graph: Graph,
+                         kernels: list[Kernel]) -> tuple[DeviceProfile, np.ndarray] | None:
+    """For a GPU profile whose model leaves kernels on the CPU: the same phone's bundled CPU profile of the
+    model's precision (``pixel4-gpu`` → ``pixel4-cpu``, or ``pixel4-cpu-int8`` for a full-integer model,
+    whose CPU kernels compute in int8) and every kernel's features as it sees them; else None."""
     from pytest_tflite_latency.estimator.features import featurize
     from pytest_tflite_latency.estimator.profile import device_names, load_profile
 
-    name = profile.name.removesuffix("-gpu") + "-cpu"
+    name = profile.name.removesuffix("-gpu") + "-cpu" + ("-int8" if model_precision(graph) == "int8" else "")
     if profile.backend != "gpu" or not profile.name.endswith("-gpu") or name not in device_names() \
             or not any(k.runs_on == "CPU" for k in kernels):
         return None

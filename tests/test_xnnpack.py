@@ -139,6 +139,20 @@ def test_gpu_estimate_times_its_cpu_fallback_with_the_phones_cpu_profile():
 
 
 @needs_cpu_profiles
+def test_gpu_estimate_of_an_int8_model_times_its_cpu_fallback_with_the_phones_int8_cpu_profile():
+    m = ModelWriter(dtype="int8")
+    a = m.conv2d(m.input((1, 16, 16, 8)), 8, 3)
+    (b,) = m.op("CUSTOM:MyPostProcess", [a], [(1, 16, 16, 8)])
+    data = m.to_bytes([m.conv2d(m.conv2d(b, 8, 3), 8, 3)])
+    gpu = estimate(data, "pixel4-gpu")
+    int8 = estimate(data, "pixel4-cpu-int8")  # every kernel on the CPU, in int8
+    on_cpu = [layer for layer in gpu.layers if layer.runs_on == "CPU"]
+    assert [layer.ops for layer in on_cpu] == [("CONV_2D",), ("CUSTOM:MyPostProcess",)]
+    assert [layer.ms for layer in on_cpu] == pytest.approx([layer.ms for layer in int8.layers[:2]], rel=1e-9)
+    assert "kernels on the CPU timed by pixel4-cpu-int8, the phone's CPU profile" in gpu.warnings
+
+
+@needs_cpu_profiles
 def test_devices_lists_cpu_profiles_with_their_unseen_family_error_on_the_cpu():
     from pytest_tflite_latency.estimator.report import render_devices
 
