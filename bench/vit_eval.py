@@ -43,7 +43,7 @@ def evaluate_phone(cnns: list[CpuModel], vits: list[CpuModel], phone: str, cores
     vit_families = sorted({m.family for m in vits})
     families = vit_families + ([] if vit_only_folds else sorted({m.family for m in cnns}))
     errors = cpu_profiles.leave_family_out(models, column, f"{phone}: leave-one-family-out",
-                                           cpu_profiles.BASES[precision], cpu_profiles.TREES[precision], families)
+                                           cpu_profiles.SETTINGS[precision], families)
     floor = cpu_profiles.floor_errors(models, column, families)
     held = [i for i, m in enumerate(models) if m.family in families]
     calibration_errors, calibration_groups = errors[held], [models[i].family for i in held]

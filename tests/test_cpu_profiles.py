@@ -151,6 +151,30 @@ def test_kernel_latencies_solved_per_base_cost_match_the_trainers_own_solution()
     assert latency == pytest.approx(expected[1], rel=1e-3)
 
 
+def test_a_weaker_solver_pull_lets_kernel_latencies_leave_the_base_to_explain_the_whole_models():
+    records = []
+    for i, (width, groups, dense) in enumerate([(16, 16, 1), (32, 4, 2), (64, 64, 1), (32, 32, 3), (48, 6, 2)]):
+        X = _grouped_model(width, groups, dense)
+        records.append(Record(f"m{i}", X, 0.05 * (i + 1) * len(X), np.ones(len(X), bool)))
+    base = cpu_profiles.cpu_base(records)
+    X, owner = train._learned(records)
+    y = np.array([r.y_ms for r in records])
+
+    def solved(pull: float) -> tuple[float, float]:
+        """(largest relative miss of a whole model, largest |log(latency / base)|) of the solution."""
+        configs, latency, _ = cpu_profiles.kernel_latencies(records, base, pull)
+        index = [int(np.flatnonzero((configs == row).all(axis=1))[0]) for row in X]
+        totals = np.bincount(owner, weights=latency[index], minlength=len(records))
+        distance = np.abs(np.log(latency / roofline(configs, FEATURES, base)))
+        return float(np.abs(totals / y - 1).max()), float(distance.max())
+
+    weak, strong = solved(0.001), solved(1.0)
+    print(f"whole-model miss {weak[0]:.2e} (pull 0.001) vs {strong[0]:.2e} (pull 1); "
+          f"largest log distance from the base {weak[1]:.3f} vs {strong[1]:.3f}")
+    assert weak[0] < strong[0] and weak[1] > strong[1]
+    assert cpu_profiles.SETTINGS["quant"].pull < cpu_profiles.SETTINGS["float"].pull == train.PRIOR_PULL
+
+
 def test_only_the_dense_convolutions_no_cnn_has_are_kept_from_the_trees():
     cnn = _grouped_model(16, 1, 2)  # dense 3×3 convolutions of 16 channels
     vit = np.vstack([cnn[:1], _grouped_model(32, 4, 1)])  # one of the CNN's, then 32-channel ones of its own
