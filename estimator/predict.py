@@ -90,6 +90,16 @@ def _outside_warnings(profile: DeviceProfile, X: np.ndarray, ms: np.ndarray, out
     return out
 
 
+def _cpu_outside_warnings(cpu: tuple[DeviceProfile, np.ndarray], fallback: np.ndarray, ms: np.ndarray) -> list[str]:
+    """`_outside_warnings` for the kernels a GPU estimate's CPU profile times (``fallback``): those outside
+    what that profile trained on, by their share of the whole estimate (``ms``)."""
+    if not fallback.any():
+        return []
+    outside = np.zeros(len(ms), bool)
+    outside[fallback] = kernel_ms(cpu[0], cpu[1][fallback], np.full(int(fallback.sum()), "CPU"))[1]
+    return _outside_warnings(cpu[0], cpu[1], ms, outside)
+
+
 def predict(X: np.ndarray, runs_on: np.ndarray, profile: DeviceProfile,
             cpu: tuple[DeviceProfile, np.ndarray] | None = None) -> KernelTimes:
     """Milliseconds per kernel, the total and a calibrated interval for ``profile``'s device
@@ -97,6 +107,8 @@ def predict(X: np.ndarray, runs_on: np.ndarray, profile: DeviceProfile,
     ms, uncertain = kernel_ms(profile, X, runs_on, cpu)
     learned = runs_on == learned_side(profile.backend)
     warnings = _outside_warnings(profile, X, ms, learned & uncertain)
+    if cpu is not None:
+        warnings += _cpu_outside_warnings(cpu, (runs_on == "CPU") & ~learned, ms)
     total = float(ms.sum()) + profile.overhead_ms
     u = float(ms[uncertain].sum())
     # the interval holds the estimate even when a profile's held-out errors all lie on one side, and

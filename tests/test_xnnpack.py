@@ -153,6 +153,20 @@ def test_gpu_estimate_of_an_int8_model_times_its_cpu_fallback_with_the_phones_in
 
 
 @needs_cpu_profiles
+def test_gpu_estimate_warns_of_a_fallback_kernel_its_cpu_profile_never_trained_on_as_a_cpu_estimate_does():
+    m = ModelWriter()
+    a = m.conv2d(m.input((1, 32, 32, 16)), 16, 3)
+    (b,) = m.op("CUSTOM:MyPostProcess", [a], [(1, 32, 32, 16)])
+    data = m.to_bytes([m.conv2d(m.conv2d(b, 16, 3), 16, 3)])
+    untrained = "1 kernel (other; {}% of the estimate) outside what pixel4-cpu was trained on, of kinds it never"
+    gpu = [w for w in estimate(data, "pixel4-gpu").warnings if "outside what" in w]
+    cpu = [w for w in estimate(data, "pixel4-cpu").warnings if "outside what" in w]
+    assert len(gpu) == len(cpu) == 1  # the custom op: no CPU profile learned its kind
+    assert gpu[0].startswith(untrained.split("{}")[0]) and untrained.split("{}")[1] in gpu[0]
+    assert gpu[0].split("%")[1] == cpu[0].split("%")[1]  # the same words, each its own share
+
+
+@needs_cpu_profiles
 def test_devices_lists_cpu_profiles_with_their_unseen_family_error_on_the_cpu():
     from pytest_tflite_latency.estimator.report import render_devices
 
