@@ -242,4 +242,6 @@ def print_priors(results) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pytest_tflite_latency.bench.extras import run_script
+
+    sys.exit(run_script(main))

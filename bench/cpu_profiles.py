@@ -34,8 +34,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import lsq_linear, nnls
-from scipy.sparse import csr_matrix, diags, vstack
 
 from pytest_tflite_latency.bench import qed, train
 from pytest_tflite_latency.bench.build_profiles import PROFILE_DIR, held_inside, interval_level
@@ -257,6 +255,8 @@ def cpu_base(records: list[Record], per_kind: bool = False) -> dict:
     byte moved, and the cost of TensorFlow Lite's reference convolution, which runs grouped CONV_2Ds:
     the columns are the served roofline's terms (`roofline_terms` with ``reference``), grouped
     convolutions' work in a column of its own."""
+    from scipy.optimize import nnls
+
     rows = []
     for r in records:
         kinds = np.array(kinds_of(r.X))
@@ -287,6 +287,9 @@ def kernel_latencies(records: list[Record], base: dict,
     latency as a multiple of its base cost: the same minimiser, but columns of like scale, so LSMR converges
     in a few iterations where the ViTs' 2,000+ configurations took it minutes (pixel4, 86 models: 31 s → 4 s
     a fit, the solved latencies within a relative 1e-3 of each other, median 4e-9)."""
+    from scipy.optimize import lsq_linear
+    from scipy.sparse import csr_matrix, diags, vstack
+
     X, owner = train._learned(records)
     configs, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
@@ -575,4 +578,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pytest_tflite_latency.bench.extras import run_script
+
+    sys.exit(run_script(main))

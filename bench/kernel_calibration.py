@@ -456,4 +456,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pytest_tflite_latency.bench.extras import run_script
+
+    sys.exit(run_script(main))

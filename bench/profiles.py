@@ -6,4 +6,6 @@ import sys
 from pytest_tflite_latency.bench.build_profiles import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pytest_tflite_latency.bench.extras import run_script
+
+    sys.exit(run_script(main))

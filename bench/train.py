@@ -19,8 +19,6 @@ import json
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.optimize import lsq_linear, nnls
-from scipy.sparse import csr_matrix, diags, vstack
 
 from pytest_tflite_latency.bench.dataset import Record, runs_on
 from pytest_tflite_latency.estimator.features import FEATURES, TREE_FEATURES, kinds_of
@@ -104,6 +102,8 @@ def _targets(records: list[Record]) -> np.ndarray:
 
 def _nnls_relative(A: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Non-negative coefficients minimising the relative errors of ``A @ coef`` against ``y``."""
+    from scipy.optimize import nnls
+
     W = A / y[:, None]
     scale = np.abs(W).max(axis=0) + 1e-30
     coef, _ = nnls(W / scale, np.ones(len(y)))
@@ -129,6 +129,9 @@ def fit_base(records: list[Record]) -> dict:
 
 def kernel_latencies(records: list[Record], base: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct kernel configurations, their solved latency (ms) and how often they occur."""
+    from scipy.optimize import lsq_linear
+    from scipy.sparse import csr_matrix, diags, vstack
+
     X, owner = _learned(records)
     configs, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
@@ -164,6 +167,8 @@ def fit_context(networks: list[Record], f: Fit) -> dict:
     """What a kernel costs inside a network beyond its lone measurement: ``ms_per_weight_byte``
     (weights no longer cache-hot, ≥ 0) and ``ms_per_kernel`` (either sign: a lone kernel may pay
     fixed costs a network shares), by least squares on relative residuals."""
+    from scipy.optimize import lsq_linear
+
     rows, residual = [], []
     plain = f.profile("gpu")
     for r in networks:

@@ -17,6 +17,8 @@ def bundled_dir() -> Path:
 
 @cache
 def device_names() -> tuple[str, ...]:
-    """Names of the bundled device profiles, default first."""
+    """Names of the bundled device profiles: the default first, then its phone's other profiles (its CPU),
+    the other phones', and nn-Meter's last, each group in alphabetical order."""
     names = sorted(p.name[:-5] for p in bundled_dir().iterdir() if p.name.endswith(".json"))
-    return tuple(sorted(names, key=lambda n: n != DEFAULT_DEVICE))
+    phone = DEFAULT_DEVICE.rsplit("-", 1)[0] + "-"
+    return tuple(sorted(names, key=lambda n: (n != DEFAULT_DEVICE, not n.startswith(phone), n.startswith("nnmeter-"))))

@@ -11,7 +11,6 @@ from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES
 from pytest_tflite_latency.estimator.errors import EstimatorError
 
 BENCH_COMMANDS = ("bench", "calibrate")  # the commands whose options bench/cli.py declares
-BENCH_MODULES = ("xgboost", "sklearn", "scipy", "ai_edge_litert")  # the bench extra
 BENCH_HELP = "measure kernels on a phone or this host, train and export profiles"
 PROFILES_HELP = ("folders of the team's own (calibrated) profiles: --device NAME finds DIR/NAME.json there first (as "
                  "latency_profiles in pytest)")
@@ -239,18 +238,18 @@ def _example(args) -> int:
 def _bench(args) -> int:
     from pytest_tflite_latency.bench.cli import main as bench_main
     from pytest_tflite_latency.bench.db import DatabaseError
+    from pytest_tflite_latency.bench.extras import missing_extra
 
     try:
         return bench_main(args)
     except DatabaseError as exc:
         raise EstimatorError(str(exc)) from None
     except ModuleNotFoundError as exc:
-        if exc.name not in BENCH_MODULES:
-            raise
         step = "calibrate" if args.bench_command == "calibrate" else f"bench {args.bench_command}"
-        raise EstimatorError(f"{step} needs {exc.name}, from the bench extra: pip install "
-                             "'pytest-tflite-latency[bench]' (from a checkout: pip install -e '.[bench]' "
-                             "-c bench/constraints.txt)") from None
+        message = missing_extra(exc, step)
+        if message is None:
+            raise
+        raise EstimatorError(message) from None
 
 
 def main(argv: list[str] | None = None) -> int:

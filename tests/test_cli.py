@@ -144,6 +144,15 @@ def test_devices_lists_every_bundled_profile_with_the_default_first(cli):
     assert all(f"{name}" in r.stdout for name in device_names())
 
 
+def test_devices_list_the_default_phones_other_profiles_next_and_nn_meters_last(cli):
+    lines = [line.split()[0] for line in cli("devices").stdout.splitlines() if line[:1].isalpha()]
+    names = [n for n in lines if n.startswith(("pixel4-", "nnmeter-", "galaxy", "iphone", "mi8se"))]
+    pixel4 = [n for n in names if n.startswith("pixel4-")]
+    assert names[:len(pixel4)] == pixel4 and len(pixel4) >= 1
+    nnmeter = [i for i, n in enumerate(names) if n.startswith("nnmeter-")]
+    assert nnmeter and nnmeter == list(range(len(names) - len(nnmeter), len(names)))
+
+
 def test_devices_states_each_profiles_error_on_unseen_families(cli):
     out = cli("devices", "-v").stdout
     stock = 6 + sum("-cpu" in n for n in device_names())  # six GPU profiles and the CPU ones
@@ -325,6 +334,19 @@ def test_local_bench_run_without_the_bench_extra_names_it_before_creating_anythi
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "needs ai_edge_litert, from the bench extra: pip install 'pytest-tflite-latency[bench]'" in r.stderr
     assert not db.exists()
+
+
+
+@pytest.mark.parametrize(("script", "args"), [("cpu_profiles", ["--evaluate", "--only", "pixel4-cpu-int8"]),
+                                             ("calibration_curve", ["--draws", "1"])])
+def test_a_bench_script_without_the_bench_extra_names_it_in_one_line(script, args):
+    code = ("import runpy, sys; sys.modules['scipy'] = None; sys.modules['xgboost'] = None\n"  # no bench extra
+            f"runpy.run_module('pytest_tflite_latency.bench.{script}', run_name='__main__', alter_sys=True)")
+    r = _run(*args, code=code)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"error: python -m pytest_tflite_latency.bench.{script} needs scipy, from the bench extra: pip install "
+        "'pytest-tflite-latency[bench]' (from a checkout: pip install -e '.[bench]' -c bench/constraints.txt)")
 
 
 # From cli-reports' branch (new CLI behaviour), merged by ci-docs.
