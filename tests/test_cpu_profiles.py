@@ -139,11 +139,17 @@ def test_vits_join_the_float_training_set_as_transformers_of_their_own_families(
     assert all("pixel4|1large" in m.ms for m in vits)
 
 
-def test_kernel_latencies_solved_per_base_cost_match_the_trainers_own_solution():
+def _five_grouped_models() -> list[Record]:
+    """Five whole models of dense and grouped 3×3 convolutions, timed 0.05 ms a kernel times their rank."""
     records = []
     for i, (width, groups, dense) in enumerate([(16, 16, 1), (32, 4, 2), (64, 64, 1), (32, 32, 3), (48, 6, 2)]):
         X = _grouped_model(width, groups, dense)
         records.append(Record(f"m{i}", X, 0.05 * (i + 1) * len(X), np.ones(len(X), bool)))
+    return records
+
+
+def test_kernel_latencies_solved_per_base_cost_match_the_trainers_own_solution():
+    records = _five_grouped_models()
     base = cpu_profiles.cpu_base(records)
     configs, latency, counts = cpu_profiles.kernel_latencies(records, base)
     expected = train.kernel_latencies(records, base)
@@ -152,10 +158,7 @@ def test_kernel_latencies_solved_per_base_cost_match_the_trainers_own_solution()
 
 
 def test_a_weaker_solver_pull_lets_kernel_latencies_leave_the_base_to_explain_the_whole_models():
-    records = []
-    for i, (width, groups, dense) in enumerate([(16, 16, 1), (32, 4, 2), (64, 64, 1), (32, 32, 3), (48, 6, 2)]):
-        X = _grouped_model(width, groups, dense)
-        records.append(Record(f"m{i}", X, 0.05 * (i + 1) * len(X), np.ones(len(X), bool)))
+    records = _five_grouped_models()
     base = cpu_profiles.cpu_base(records)
     X, owner = train._learned(records)
     y = np.array([r.y_ms for r in records])
