@@ -35,14 +35,13 @@ def learned_side(backend: str) -> str:
     return "GPU" if backend == "gpu" else "CPU"
 
 
-def kernel_ms(profile: DeviceProfile, X: np.ndarray, runs_on: np.ndarray,
-              cpu: tuple[DeviceProfile, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def kernel_ms(profile: DeviceProfile, X: np.ndarray, runs_on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ms per kernel, uncertain mask) on ``profile``'s device; ``runs_on`` is "GPU"/"CPU"/"copy" per row.
 
     Learned kernels: base cost × learned correction (within the trained range) × ``kernel_scale``,
     plus the in-network context; kinds the profile fitted only as a whole (stand-alone element-wise
-    kernels) keep their fitted base cost. CPU fallback and copies use their roofline priors, or, given
-    ``cpu`` (the phone's CPU profile and every kernel's features as it sees them), CPU fallback uses it."""
+    kernels) keep their fitted base cost. CPU fallback and copies use their roofline priors (`predict`
+    times CPU fallback with the phone's CPU profile instead, where it has one)."""
     kinds = np.array(kinds_of(X)) if len(X) else np.array([], str)
     learned = runs_on == learned_side(profile.backend)
     trained = np.isin(kinds, list(profile.trained_range))
@@ -57,9 +56,6 @@ def kernel_ms(profile: DeviceProfile, X: np.ndarray, runs_on: np.ndarray,
         mask = (runs_on == side) & ~learned
         if mask.any():
             ms[mask] = roofline(X[mask], profile.features, params)
-    fallback = (runs_on == "CPU") & ~learned
-    if cpu is not None and fallback.any():
-        ms[fallback] = kernel_ms(cpu[0], cpu[1][fallback], np.full(int(fallback.sum()), "CPU"))[0]
     fitted = np.isin(kinds, list(profile.fitted_kinds()))
     uncertain = ~learned | (learned & ~seen & (trained | ~fitted))
     return ms, uncertain
@@ -90,25 +86,26 @@ def _outside_warnings(profile: DeviceProfile, X: np.ndarray, ms: np.ndarray, out
     return out
 
 
-def _cpu_outside_warnings(cpu: tuple[DeviceProfile, np.ndarray], fallback: np.ndarray, ms: np.ndarray) -> list[str]:
-    """`_outside_warnings` for the kernels a GPU estimate's CPU profile times (``fallback``): those outside
-    what that profile trained on, by their share of the whole estimate (``ms``)."""
-    if not fallback.any():
-        return []
+def _time_cpu_fallback(cpu: tuple[DeviceProfile, np.ndarray], fallback: np.ndarray, ms: np.ndarray) -> np.ndarray:
+    """Time the ``fallback`` kernels in ``ms`` (in place) with the phone's CPU profile (``cpu``: it and every
+    kernel's features as it sees them); the mask of those outside what that profile trained on."""
     outside = np.zeros(len(ms), bool)
-    outside[fallback] = kernel_ms(cpu[0], cpu[1][fallback], np.full(int(fallback.sum()), "CPU"))[1]
-    return _outside_warnings(cpu[0], cpu[1], ms, outside)
+    if fallback.any():
+        ms[fallback], outside[fallback] = kernel_ms(cpu[0], cpu[1][fallback], np.full(int(fallback.sum()), "CPU"))
+    return outside
 
 
 def predict(X: np.ndarray, runs_on: np.ndarray, profile: DeviceProfile,
             cpu: tuple[DeviceProfile, np.ndarray] | None = None) -> KernelTimes:
     """Milliseconds per kernel, the total and a calibrated interval for ``profile``'s device
-    (``cpu``: see `kernel_ms`)."""
-    ms, uncertain = kernel_ms(profile, X, runs_on, cpu)
+    (``cpu``: the phone's CPU profile and every kernel's features as it sees them, which times the kernels
+    left on the CPU; warned of, as in a CPU estimate, where they are outside what it trained on)."""
+    ms, uncertain = kernel_ms(profile, X, runs_on)
     learned = runs_on == learned_side(profile.backend)
+    cpu_outside = _time_cpu_fallback(cpu, (runs_on == "CPU") & ~learned, ms) if cpu is not None else None
     warnings = _outside_warnings(profile, X, ms, learned & uncertain)
-    if cpu is not None:
-        warnings += _cpu_outside_warnings(cpu, (runs_on == "CPU") & ~learned, ms)
+    if cpu_outside is not None:
+        warnings += _outside_warnings(cpu[0], cpu[1], ms, cpu_outside)
     total = float(ms.sum()) + profile.overhead_ms
     u = float(ms[uncertain].sum())
     # the interval holds the estimate even when a profile's held-out errors all lie on one side, and

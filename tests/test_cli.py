@@ -336,7 +336,6 @@ def test_local_bench_run_without_the_bench_extra_names_it_before_creating_anythi
     assert not db.exists()
 
 
-
 @pytest.mark.parametrize(("script", "args"), [("cpu_profiles", ["--evaluate", "--only", "pixel4-cpu-int8"]),
                                              ("calibration_curve", ["--draws", "1"])])
 def test_a_bench_script_without_the_bench_extra_names_it_in_one_line(script, args):
