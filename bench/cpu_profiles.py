@@ -38,6 +38,7 @@ import numpy as np
 from pytest_tflite_latency.bench import qed, train
 from pytest_tflite_latency.bench.build_profiles import PROFILE_DIR, held_inside, interval_level
 from pytest_tflite_latency.bench.dataset import DATA_DIR, Record, file_sha256
+from pytest_tflite_latency.bench.extras import require
 from pytest_tflite_latency.bench.metrics import mape_pct, summarize, within_pct
 from pytest_tflite_latency.bench.progress import progress
 from pytest_tflite_latency.estimator.features import (
@@ -555,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.evaluate:
         args.out.mkdir(parents=True, exist_ok=True)
+    require("scipy", "xgboost")  # before the table's header: without the extra, its one line only
     models = {p: training_models(p) for p in PRECISIONS}
     print(TABLE_HEADER)
     for phone, precision, cores in todo:

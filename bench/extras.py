@@ -18,6 +18,15 @@ def missing_extra(exc: ModuleNotFoundError, step: str) -> str | None:
     return f"{step} needs {module}, from the bench extra: {INSTALL}" if module in BENCH_MODULES else None
 
 
+def require(*modules: str) -> None:
+    """Import ``modules`` now (a ModuleNotFoundError for the first missing), so a script that needs them
+    fails before it prints anything."""
+    import importlib
+
+    for module in modules:
+        importlib.import_module(module)
+
+
 def run_script(main: Callable[[], int]) -> int:
     """Run a ``python -m pytest_tflite_latency.bench.…`` script's ``main``: without the bench extra, one line
     naming it on stderr and exit code 2."""

@@ -343,9 +343,10 @@ def test_a_bench_script_without_the_bench_extra_names_it_in_one_line(script, arg
             f"runpy.run_module('pytest_tflite_latency.bench.{script}', run_name='__main__', alter_sys=True)")
     r = _run(*args, code=code)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
-    assert r.stderr.strip().splitlines()[-1] == (
+    assert r.stdout == "", f"printed before the error: {r.stdout!r}"
+    assert r.stderr.strip().splitlines() == [(
         f"error: python -m pytest_tflite_latency.bench.{script} needs scipy, from the bench extra: pip install "
-        "'pytest-tflite-latency[bench]' (from a checkout: pip install -e '.[bench]' -c bench/constraints.txt)")
+        "'pytest-tflite-latency[bench]' (from a checkout: pip install -e '.[bench]' -c bench/constraints.txt)")]
 
 
 # From cli-reports' branch (new CLI behaviour), merged by ci-docs.
