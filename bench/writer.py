@@ -68,10 +68,12 @@ class GraphWriter:
         return len(self.tensors) - 1
 
     def input(self, shape: Sequence[int], dtype: str | None = None, name: str | None = None,
-              dynamic_batch: bool = False) -> int:
-        """A runtime input; ``dynamic_batch`` writes -1 in the shape signature."""
+              dynamic_batch: bool = False, open_dims: Sequence[int] = ()) -> int:
+        """A runtime input; ``dynamic_batch`` writes -1 in the shape signature's batch, ``open_dims`` in these
+        dimensions (a size the app sets by resizing the input)."""
         dtype = dtype or self._model.activation_dtype
-        signature = (-1, *shape[1:]) if dynamic_batch else None
+        open_dims = {*open_dims, *((0,) if dynamic_batch else ())}
+        signature = tuple(-1 if d in open_dims else n for d, n in enumerate(shape)) if open_dims else None
         t = self._tensor(shape, dtype, name or f"input{len(self.inputs)}", quant=self._act_quant(dtype),
                          signature=signature)
         self.inputs.append(t)

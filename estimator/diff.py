@@ -52,6 +52,16 @@ class ModelDiff:
     new_kernels: int
     changes: tuple[KernelChange, ...]
     unchanged: int
+    old_warnings: tuple[str, ...] = ()  # each estimate's caveats: a figure's change may come from one of them
+    new_warnings: tuple[str, ...] = ()
+
+    def warning_lines(self) -> list[str]:
+        """Each estimate's warnings once, saying whose: "both", "old" or "new"."""
+        both = [w for w in self.new_warnings if w in self.old_warnings]
+        return [*(f"warning ({side}): {w}" for side, ws in (("both", both),
+                                                            ("old", [w for w in self.old_warnings if w not in both]),
+                                                            ("new", [w for w in self.new_warnings if w not in both]))
+                  for w in ws)]
 
     @property
     def delta_ms(self) -> float:
@@ -105,7 +115,7 @@ def diff_estimates(old: Estimate, new: Estimate) -> ModelDiff:
                                 c.new_index if c.new_index is not None else -1,
                                 c.old_index if c.old_index is not None else -1))
     return ModelDiff(old.model, new.model, new.device, old.total_ms, new.total_ms, len(old.layers),
-                     len(new.layers), tuple(changes), unchanged)
+                     len(new.layers), tuple(changes), unchanged, tuple(old.warnings), tuple(new.warnings))
 
 
 def _tuple(value: list | tuple | None) -> tuple | None:
@@ -149,13 +159,16 @@ def render_text(d: ModelDiff, width: int | None = None) -> str:
              f"kernels: {d.old_kernels} → {d.new_kernels}, {d.unchanged} unchanged", ""]
     if width is not None:
         lines = [*(textwrap.fill(ln, width, subsequent_indent="  ", break_long_words=False) for ln in lines[:2]), ""]
+    notes = d.warning_lines()
+    if width is not None:
+        notes = [textwrap.fill(n, width, subsequent_indent="  ", break_long_words=False) for n in notes]
     if not d.changes:
-        return "\n".join([*lines, "no kernel changed cost"]) + "\n"
+        return "\n".join([*lines, "no kernel changed cost", *notes]) + "\n"
     heads = ("change ms", "status", "kernel", "ops", "on", "old ms", "new ms", "output")
     rows = [(f"{c.delta_ms:+.3f}", c.status, _index(c), c.ops, c.runs_on, _opt_ms(c.old_ms), _opt_ms(c.new_ms),
              c.new_shape or c.old_shape) for c in d.changes]  # both shapes: JSON and HTML
     lines += text_table(heads, rows, frozenset({0, 5, 6}), width, shrink=heads.index("ops"))
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *notes]) + "\n"
 
 
 def html_body(d: ModelDiff) -> str:
@@ -172,7 +185,8 @@ def html_body(d: ModelDiff) -> str:
     rows = [[(f"{c.delta_ms:+.3f}", c.delta_ms), (c.status, None), (_index(c), None), (c.ops, None),
              (c.runs_on, None), (_opt_ms(c.old_ms), c.old_ms), (_opt_ms(c.new_ms), c.new_ms),
              (c.old_shape, None), (c.new_shape, None)] for c in d.changes]
-    return head + "\n" + table(heads, rows)
+    notes = "".join(f"<li>{esc(n)}</li>" for n in d.warning_lines())
+    return head + "\n" + table(heads, rows) + (f'\n<ul class="warnings">{notes}</ul>' if notes else "")
 
 
 def render(d: ModelDiff, fmt: str = "text", width: int | None = None) -> str:

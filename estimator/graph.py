@@ -57,6 +57,7 @@ class Tensor:
     scale_zero: tuple[float, int] | None = None  # a quantized runtime tensor's first scale and zero point
     scales: int = 0  # how many scales its quantization holds (0: none, 1: per tensor, n: per channel)
     values: tuple[int, ...] | None = None  # a small integer constant's values (shapes, axes, paddings ...)
+    dynamic: tuple[int, ...] = ()  # dimensions its shape signature leaves open (-1): set when the app resizes it
 
     @property
     def size(self) -> int:
@@ -294,16 +295,33 @@ def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Te
     if any(d < 0 for d in shape):  # subgraph.cc: BytesRequired fails ("invalidly specified in schema")
         raise ModelError(budget.source, f"tensor {i} ('{name}') has shape {tuple(shape)}: a dynamic size belongs in "
                                         "its shape signature, LiteRT refuses a negative one in its shape")
-    for d in sorted({d for d, v in enumerate(signature) if v < 0}):
-        if d < len(shape):
-            dynamic_dims.setdefault((d, shape[d]), []).append(name)
+    dynamic = tuple(d for d in sorted({d for d, v in enumerate(signature) if v < 0}) if d < len(shape))
+    for d in dynamic:
+        dynamic_dims.setdefault((d, shape[d]), []).append(name)
     quantized, scale_zero = False, None
     if dtype in ("int8", "uint8", "int16", "int32"):
         q = t.Quantization()
         quantized = q is not None and q.ScaleLength() > 0
         if quantized:
             scale_zero = (float(q.Scale(0)), int(q.ZeroPoint(0)) if q.ZeroPointLength() else 0)
-    return Tensor(i, name, tuple(shape), dtype, False, quantized, scale_zero=scale_zero, scales=scales)
+    return Tensor(i, name, tuple(shape), dtype, False, quantized, scale_zero=scale_zero, scales=scales,
+                  dynamic=dynamic)
+
+
+def open_input_size(graph: Graph) -> str:
+    """Why the model has no one size to estimate ("" when it has): an input of its main subgraph whose size
+    beyond the batch is left open (a shape signature of -1) is set only when the app resizes it, and the
+    file's own shape (1 there) makes a figure for a 1-pixel or 1-token input that any budget would pass."""
+    sg = graph.main
+    for i in sg.inputs:
+        t = sg.tensors[i] if 0 <= i < len(sg.tensors) else None
+        open_dims = [d for d in (t.dynamic if t is not None else ()) if d > 0]
+        if open_dims:
+            return (f"input '{t.name}' has an open size in dimension{'s' if len(open_dims) > 1 else ''} "
+                    f"{', '.join(map(str, open_dims))} (shape "
+                    f"signature -1, stored as {list(t.shape)}): the estimate needs the size the app runs; convert "
+                    "the model with a fixed input shape (e.g. tf.keras.Input(shape=(224, 224, 3)))")
+    return ""
 
 
 def _quantization_scales(t, i: int, shape: list[int], source: str) -> int:

@@ -11,11 +11,11 @@ import numpy as np
 
 from .errors import ModelError
 from .features import featurize, params
-from .graph import Graph, load_graph
+from .graph import Graph, load_graph, open_input_size
 from .kernels import group_kernels
-from .predict import KernelTimes, predict
+from .predict import KernelTimes, learned_side, predict
 from .profile import DEFAULT_DEVICE, DeviceProfile, load_profile
-from .runtime_rules import check_runtime_accepts
+from .runtime_rules import check_runtime_accepts, flex_ops_warning
 from .wording import counted
 from .xnnpack import (
     cpu_fallback_profile,
@@ -81,8 +81,8 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
     profile = load_profile(device)
     assumed = profile.precision_warnings(precision)
     graph = load_graph(model, name)
-    mismatch = precision_mismatch(graph, profile)
-    if mismatch:  # a CPU profile times one precision: another precision's figure would be silently wrong
+    mismatch = precision_mismatch(graph, profile) or open_input_size(graph)
+    if mismatch:  # another precision's or another size's figure would be silently wrong
         raise ModelError(graph.source, mismatch)
     try:
         check_runtime_accepts(graph)
@@ -101,15 +101,18 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
             k.index, k.op_names, k.kind, k.runs_on, tuple(t.shape for t in k.inputs),
             k.output.shape if k.output is not None else None, p.kernel, p.stride, p.filters,
             p.groups, float(ms), tuple(o.index for o in k.ops), k.note))
-    cpu_notes = [w for w in (mixed_precision_warning(graph, profile), untrained_attention_warning(graph, profile)) if w]
-    warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile), *assumed, *cpu_notes)
+    notes = [w for w in (mixed_precision_warning(graph, profile), untrained_attention_warning(graph, profile),
+                             flex_ops_warning(graph)) if w]
+    on_learned_side = bool((runs_on == learned_side(profile.backend)).any())
+    warnings = (*kg.warnings, *times.warnings, *precision_warnings(graph, profile, on_learned_side), *assumed,
+                *notes)
     if cpu is not None:
         warnings += (f"kernels on the CPU timed by {cpu[0].name}, the phone's CPU profile",)
     elif profile.backend == "gpu" and "CPU" in runs_on:
         warnings += (f"kernels on the CPU priced by {profile.name}'s untrained CPU prior (a roofline guess): "
                      "no CPU profile of this phone is bundled",)
     return Estimate(graph.source, profile.name, profile.title, times.total_ms, times.interval_ms,
-                    tuple(layers), warnings, kg.partitions, profile.overhead_ms, profile.interval.coverage)
+                    tuple(layers), warnings, kg.partitions, times.overhead_ms, profile.interval.coverage)
 
 
 def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
@@ -137,13 +140,14 @@ def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
     return times
 
 
-def precision_warnings(graph: Graph, profile: DeviceProfile) -> list[str]:
-    """What the estimate assumes when the model's precision differs from what the profile measured."""
+def precision_warnings(graph: Graph, profile: DeviceProfile, delegated: bool = True) -> list[str]:
+    """What the estimate assumes when the model's precision differs from what the profile measured
+    (``delegated``: some kernel runs on the GPU delegate, which is what dequantizes a quantized model)."""
     measured = profile.device.model_precision or "float32"  # nn-Meter's profiles say none: float32 models
     if profile.backend == "cpu" and model_precision(graph) == "int8":  # nn-Meter's CPU: float32 models only
         return [f"int8-quantized model on {profile.name}, which measured float32 models: the estimate prices "
                 "its kernels as float32 ones; the -cpu-int8 profiles (pixel4-cpu-int8 …) time int8 graphs"]
-    if profile.backend != "gpu":
+    if profile.backend != "gpu" or not delegated:
         return []
     runtime = [t for t in graph.main.tensors if not t.is_const]
     if any(t.quantized for t in runtime):

@@ -28,6 +28,7 @@ class KernelTimes:
     interval_ms: tuple[float, float]
     warnings: tuple[str, ...]
     uncertain: np.ndarray  # kernels estimated from priors alone (outside the training data)
+    overhead_ms: float = 0.0  # the per-inference cost in total_ms besides the kernels
 
 
 def learned_side(backend: str) -> str:
@@ -106,10 +107,21 @@ def predict(X: np.ndarray, runs_on: np.ndarray, profile: DeviceProfile,
     warnings = _outside_warnings(profile, X, ms, learned & uncertain)
     if cpu_outside is not None:
         warnings += _outside_warnings(cpu[0], cpu[1], ms, cpu_outside)
-    total = float(ms.sum()) + profile.overhead_ms
+    overhead = per_inference_ms(profile, learned, cpu)
+    total = float(ms.sum()) + overhead
     u = float(ms[uncertain].sum())
     # the interval holds the estimate even when a profile's held-out errors all lie on one side, and
     # when kernels below zero (lifted to 0 ms by the pipeline, with the interval) make the total negative
     lo = min(total, max(0.0, total * (1 + profile.interval.low) - UNSEEN_LOW * u))
     hi = max(total, total * (1 + profile.interval.high) + UNSEEN_HIGH * u)
-    return KernelTimes(ms, total, (lo, hi), tuple(warnings), uncertain)
+    return KernelTimes(ms, total, (lo, hi), tuple(warnings), uncertain, overhead)
+
+
+def per_inference_ms(profile: DeviceProfile, learned: np.ndarray,
+                     cpu: tuple[DeviceProfile, np.ndarray] | None) -> float:
+    """The per-inference cost besides the kernels: the profile's, unless none of the kernels runs where it
+    learned (a GPU delegate that takes no op is never applied: the model runs on the CPU alone, with the
+    CPU profile's cost where one times it)."""
+    if learned.any() or not len(learned):
+        return profile.overhead_ms
+    return cpu[0].overhead_ms if cpu is not None else 0.0

@@ -92,6 +92,22 @@ def check_runtime_accepts(graph: Graph) -> None:
             raise ModelError(graph.source, f"operator {op.index} ({op.opcode}): {why}: LiteRT refuses the model")
 
 
+def flex_ops_warning(graph: Graph) -> str:
+    """A warning for TensorFlow ops the converter kept (``SELECT_TF_OPS``: custom ops named ``Flex…``), "" if
+    none: only the Flex delegate runs them, which the app must link, and no profile measured any."""
+    names: dict[str, int] = {}
+    for sg in graph.subgraphs:
+        for op in sg.ops:
+            if op.opcode.startswith("CUSTOM:Flex"):
+                names[op.opcode[len("CUSTOM:"):]] = names.get(op.opcode[len("CUSTOM:"):], 0) + 1
+    if not names:
+        return ""
+    which = ", ".join(f"{n} ×{c}" if c > 1 else n for n, c in sorted(names.items()))
+    return (f"{sum(names.values())} TensorFlow op(s) kept by SELECT_TF_OPS ({which}) run only with the Flex "
+            "delegate (the app must link tensorflow-lite-select-tf-ops); no profile measured one: each is priced "
+            "from its tensors' sizes only, TensorFlow's own kernel and the delegate's per-op cost not included")
+
+
 def refusal(sg: Subgraph, op: Op) -> str:
     """Why LiteRT's kernel for ``op`` would refuse it ("" when it accepts it, or when the op has no rule)."""
     if op.opcode.startswith("BUILTIN_"):  # a code beyond the schema (op_resolver: "builtin_code out of range")

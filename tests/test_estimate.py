@@ -353,3 +353,34 @@ def test_a_budget_may_state_the_delegates_precision(tmp_path, nb201_bytes):
     assert any("precision fp32" in w for w in result.warnings)
     assert any("precision fp32" in w for w in estimate_file(fp32.model, fp32.device, precision="fp32").warnings)
     assert f"({100 * estimate(nb201_bytes).interval_coverage:.4g}% interval " in result.what()
+
+
+def _open_size_model(open_dims) -> bytes:
+    m = ModelWriter()
+    x = m.input((1, 1, 1, 3), open_dims=open_dims)
+    return m.to_bytes([m.conv2d(x, 8, 3)])
+
+
+def test_an_input_of_open_spatial_size_is_refused_with_how_to_fix_it_not_priced_at_one_pixel(cli, tmp_path):
+    with pytest.raises(EstimatorError, match=r"input 'input0' has an open size in dimensions 1, 2 \(shape signature "
+                                             r"-1, stored as \[1, 1, 1, 3\]\): the estimate needs the size the app "
+                                             r"runs; convert the model with a fixed input shape"):
+        estimate(_open_size_model((1, 2)))
+    path = tmp_path / "open.tflite"
+    path.write_bytes(_open_size_model((2,)))
+    r = cli("estimate", str(path))
+    assert r.returncode == 2 and "open size in dimension 2 (" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_input_of_open_batch_size_only_is_estimated_at_batch_one():
+    est = estimate(_open_size_model((0,)))
+    assert est.total_ms > 0 and any("dynamic batch dimension" in w for w in est.warnings)
+
+
+@pytest.mark.parametrize("device", ["pixel4-gpu", "nnmeter-cortexa76"])
+def test_a_select_tf_op_is_named_with_the_flex_delegate_it_needs_not_priced_silently(device):
+    m = ModelWriter()
+    (inverse,) = m.op("CUSTOM:FlexMatrixInverse", [m.input((1, 4, 4))], [(1, 4, 4)])
+    (flex,) = [w for w in estimate(m.to_bytes([inverse]), device).warnings if "SELECT_TF_OPS" in w]
+    assert flex.startswith("1 TensorFlow op(s) kept by SELECT_TF_OPS (FlexMatrixInverse) run only with the Flex "
+                           "delegate (the app must link tensorflow-lite-select-tf-ops)")

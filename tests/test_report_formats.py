@@ -217,3 +217,16 @@ def test_estimating_imports_none_of_the_report_formats(nb201_path):
     assert loaded("table", "json", "csv") == "[]"
     assert loaded("html") == "['html_report']"  # the page does not load the Model Explorer writer
     assert loaded("model-explorer") == "['model_explorer']"  # the check sees a format when it loads
+
+
+def test_a_diff_keeps_each_estimates_warnings_and_says_whose_they_are():
+    plain = ModelWriter()
+    old = estimate(plain.to_bytes([plain.conv2d(plain.input((1, 16, 16, 8)), 8, 3)]), "pixel4-gpu")
+    m = ModelWriter()
+    (b,) = m.op("CUSTOM:FlexMatrixInverse", [m.conv2d(m.input((1, 16, 16, 8)), 8, 3)], [(1, 16, 16, 8)])
+    new = estimate(m.to_bytes([b]), "pixel4-gpu")
+    d = diff_estimates(old, new)
+    flex = next(w for w in new.warnings if "SELECT_TF_OPS" in w)
+    assert f"warning (new): {flex}" in d.warning_lines() and not any("(old)" in n for n in d.warning_lines())
+    assert flex in render(d, "json") and "warning (new): " in render(d, "text")
+    assert diff_estimates(new, new).warning_lines() == [f"warning (both): {w}" for w in new.warnings]

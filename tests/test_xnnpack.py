@@ -212,3 +212,32 @@ def test_a_cpu_base_prices_grouped_convolutions_by_their_reference_work_and_othe
     assert after[2] == pytest.approx(before[2], rel=1e-12)
     # per FLOP, a group of one channel pays its window taps more dearly than a group of eight
     assert (after[0] - before[0]) / flops[0] > (after[1] - before[1]) / flops[1]
+
+
+def _custom_ops_only() -> bytes:
+    m = ModelWriter()
+    (a,) = m.op("CUSTOM:MyPreProcess", [m.input((1, 32, 32, 16))], [(1, 32, 32, 16)])
+    (b,) = m.op("CUSTOM:MyPostProcess", [a], [(1, 32, 32, 16)])
+    return m.to_bytes([b])
+
+
+@needs_cpu_profiles
+def test_a_gpu_estimate_with_no_op_on_the_gpu_charges_no_gpu_delegate_overhead():
+    gpu, cpu = load_profile("pixel4-gpu"), load_profile("pixel4-cpu")
+    est = estimate(_custom_ops_only(), gpu)
+    assert {layer.runs_on for layer in est.layers} == {"CPU"}
+    assert gpu.overhead_ms > 0 and est.overhead_ms == cpu.overhead_ms  # the delegate is never applied
+    assert est.total_ms == pytest.approx(sum(layer.ms for layer in est.layers) + cpu.overhead_ms, rel=1e-9)
+    m = ModelWriter()  # one op on the GPU: the delegate runs, and its per-inference cost counts
+    (b,) = m.op("CUSTOM:MyPostProcess", [m.conv2d(m.input((1, 32, 32, 16)), 16, 3)], [(1, 32, 32, 16)])
+    assert estimate(m.to_bytes([b]), gpu).overhead_ms == gpu.overhead_ms
+
+
+def test_an_int8_model_of_which_the_gpu_delegate_takes_nothing_is_not_said_to_be_dequantized_by_it():
+    m = ModelWriter(dtype="int8")
+    (a,) = m.op("CUSTOM:MyPostProcess", [m.input((1, 16, 16, 8))], [(1, 16, 16, 8)])
+    said = "the GPU delegate dequantizes it"
+    assert not any(said in w for w in estimate(m.to_bytes([a]), "pixel4-gpu").warnings)
+    delegated = ModelWriter(dtype="int8")
+    data = delegated.to_bytes([delegated.conv2d(delegated.input((1, 16, 16, 8)), 8, 3)])
+    assert any(said in w for w in estimate(data, "pixel4-gpu").warnings)
