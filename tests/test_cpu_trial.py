@@ -106,6 +106,15 @@ def test_a_dynamic_range_model_on_a_cpu_device_is_not_a_silent_float_figure():
     assert est.total_ms > 0 and all(layer.ms >= 0 for layer in est.layers)
 
 
+@needs_cpu_profiles
+def test_a_dynamic_range_kernel_is_timed_as_its_float32_kernel_as_its_warning_says():
+    m = ModelWriter(fill="zeros")  # the float32 twin of hybrid_conv_model
+    data = m.to_bytes([m.conv2d(m.conv2d(m.conv2d(m.input((1, 16, 16, 8)), 16, 3), 32, 3), 8, 1)])
+    hybrid, twin = estimate(hybrid_conv_model(), "pixel4-cpu"), estimate(data, "pixel4-cpu")
+    assert "timed as its float32 XNNPACK kernel" in " ".join(hybrid.warnings)
+    assert [layer.ms for layer in hybrid.layers] == pytest.approx([layer.ms for layer in twin.layers], rel=1e-9)
+
+
 def test_an_int8_model_on_nn_meters_float_cpu_profile_says_so():
     int8 = estimate(INT8_GRAPH, "nnmeter-cortexa76")
     assert any("int8-quantized model on nnmeter-cortexa76, which measured float32 models" in w
