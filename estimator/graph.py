@@ -173,6 +173,15 @@ def _parse(source: str, data: bytes) -> Graph:
                         for i in range(budget.take(model.MetadataLength(), "metadata"))))
     for s in range(n_sub):
         graph.subgraphs.append(_subgraph(model.Subgraphs(s), s, opcodes, const_buffers, budget, graph))
+    signatures = [(_text(model.SignatureDefs(i).SignatureKey()), model.SignatureDefs(i).SubgraphIndex())
+                  for i in range(budget.take(model.SignatureDefsLength(), "signature"))]
+    others = [(key, s) for key, s in signatures if s != 0]
+    if others:
+        main = next((key for key, s in signatures if s == 0), "")
+        graph.warnings.append(
+            f"{len(signatures)} signatures ({', '.join(f'{k!r}: subgraph {s}' for k, s in signatures)}): the estimate "
+            f"is of subgraph 0{f' ({main!r})' if main else ''}, the one the interpreter runs without a signature "
+            f"runner; {', '.join(repr(k) for k, _ in others)} not estimated")
     return graph
 
 

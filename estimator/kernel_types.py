@@ -28,6 +28,7 @@ class Kernel:
     note: str = ""
     linked: tuple[str, ...] = ()  # the delegate's names of the ops linked in (fused activations too)
     runs_as: str = ""  # the op the delegate runs when it rewrote the main op (``FULLY_CONNECTED``)
+    runs: int = 1  # times per inference: a counted WHILE loop's body runs once per iteration
 
     @property
     def op_names(self) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from .folding import fold_constants
 from .fusion import build_kernels
 from .graph import Graph, Op
 from .kernel_types import Backend, Kernel, KernelGraph, RunsOn
+from .loops import trip_count
 from .ops import CONTROL_FLOW, KINDS, KernelKind, kind_of
 from .partition import place_on_gpu
 
@@ -39,25 +40,36 @@ def group_kernels(graph: Graph, backend: Backend = "gpu", max_partitions: int = 
 
 
 def control_flow_bodies(graph: Graph, live: list[Op], result: KernelGraph) -> None:
-    """Ops of subgraphs run by WHILE / IF / CALL_ONCE run on the CPU, counted once."""
+    """Ops of subgraphs run by WHILE / IF / CALL_ONCE run on the CPU: a WHILE loop's body once per iteration
+    where the file says how many (`loops.trip_count`, its condition once more), every other body once."""
     seen: set[int] = {0}
-    stack = [op for op in live if op.opcode in CONTROL_FLOW]
+    stack = [(op, graph.main, 1) for op in live if op.opcode in CONTROL_FLOW]
     while stack:
-        op = stack.pop()
+        op, caller, runs = stack.pop()
+        count = trip_count(graph, caller, op) if op.opcode == "WHILE" else None
         for key in CONTROL_FLOW[op.opcode]:
             s = op.options.get(key)
             if not isinstance(s, int) or s in seen or not 0 <= s < len(graph.subgraphs):
                 continue
             seen.add(s)
             sub = graph.subgraphs[s]
-            result.warnings.append(f"subgraph {s} ('{sub.name}') run by {op.opcode}: "
-                                   f"{len(sub.ops)} ops estimated on the CPU, counted once")
+            times = runs * (count + (key == "CondSubgraphIndex")) if count is not None else runs
+            result.warnings.append(_body_warning(s, sub.name, op.opcode, len(sub.ops), times, count))
             for body_op in sub.ops:
                 out = sub.tensors[body_op.outputs[0]] if body_op.outputs else None
                 result.kernels.append(Kernel(
                     0, kind_of(body_op.opcode), [body_op], "CPU",
                     [sub.tensors[i] for i in body_op.inputs if i >= 0 and not sub.tensors[i].is_const],
                     [sub.tensors[i] for i in body_op.inputs if i >= 0 and sub.tensors[i].is_const],
-                    out, f"in subgraph {s}"))
+                    out, f"in subgraph {s}" + (f", ×{times}" if times != 1 else ""), runs=times))
                 if body_op.opcode in CONTROL_FLOW:
-                    stack.append(body_op)
+                    stack.append((body_op, sub, times))
+
+
+def _body_warning(s: int, name: str, opcode: str, ops: int, times: int, count: int | None) -> str:
+    head = f"subgraph {s} ('{name}') run by {opcode}: {ops} ops estimated on the CPU"
+    if count is not None:
+        return f"{head}, {times}× per inference (the loop's count of {count}, read from its condition)"
+    if opcode == "WHILE":
+        return f"{head}, counted once: the file does not say how many times the loop runs"
+    return f"{head}, counted once"

@@ -44,9 +44,10 @@ class LayerEstimate:
     stride: int | None
     filters: int | None
     groups: int | None
-    ms: float
+    ms: float  # all its runs together
     op_indices: tuple[int, ...] = ()
     note: str = ""
+    runs: int = 1  # times per inference (a counted WHILE loop's body: once per iteration)
 
 
 @dataclass(frozen=True)
@@ -93,14 +94,15 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
         raise ModelError(graph.source, f"inconsistent model graph ({type(exc).__name__}: {exc})") from None
     runs_on = np.array([k.runs_on for k in kg.kernels])
     cpu = cpu_fallback_profile(profile, graph, kg.kernels)  # the phone's learned CPU profile times GPU fallback
-    times = _checked(graph.source, kg.kernels, predict(X, runs_on, profile, cpu))
+    times = _checked(graph.source, kg.kernels, predict(X, runs_on, profile, cpu,
+                                                        np.array([k.runs for k in kg.kernels])))
     layers = []
     for k, ms in zip(kg.kernels, times.ms, strict=True):
         p = params(k)
         layers.append(LayerEstimate(
             k.index, k.op_names, k.kind, k.runs_on, tuple(t.shape for t in k.inputs),
             k.output.shape if k.output is not None else None, p.kernel, p.stride, p.filters,
-            p.groups, float(ms), tuple(o.index for o in k.ops), k.note))
+            p.groups, float(ms), tuple(o.index for o in k.ops), k.note, k.runs))
     notes = [w for w in (mixed_precision_warning(graph, profile), untrained_attention_warning(graph, profile),
                              flex_ops_warning(graph)) if w]
     on_learned_side = bool((runs_on == learned_side(profile.backend)).any())

@@ -97,13 +97,16 @@ def _time_cpu_fallback(cpu: tuple[DeviceProfile, np.ndarray], fallback: np.ndarr
 
 
 def predict(X: np.ndarray, runs_on: np.ndarray, profile: DeviceProfile,
-            cpu: tuple[DeviceProfile, np.ndarray] | None = None) -> KernelTimes:
+            cpu: tuple[DeviceProfile, np.ndarray] | None = None, runs: np.ndarray | None = None) -> KernelTimes:
     """Milliseconds per kernel, the total and a calibrated interval for ``profile``'s device
     (``cpu``: the phone's CPU profile and every kernel's features as it sees them, which times the kernels
-    left on the CPU; warned of, as in a CPU estimate, where they are outside what it trained on)."""
+    left on the CPU; warned of, as in a CPU estimate, where they are outside what it trained on; ``runs``:
+    how many times each kernel runs per inference, 1 where not given)."""
     ms, uncertain = kernel_ms(profile, X, runs_on)
     learned = runs_on == learned_side(profile.backend)
     cpu_outside = _time_cpu_fallback(cpu, (runs_on == "CPU") & ~learned, ms) if cpu is not None else None
+    if runs is not None:
+        ms = ms * runs
     warnings = _outside_warnings(profile, X, ms, learned & uncertain)
     if cpu_outside is not None:
         warnings += _outside_warnings(cpu[0], cpu[1], ms, cpu_outside)

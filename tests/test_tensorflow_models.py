@@ -76,3 +76,30 @@ def test_dynamic_range_conversion_is_timed_as_hybrid_kernels_on_the_cpu_and_refu
     if "pixel4-cpu-int8" in device_names():
         with pytest.raises(ModelError, match="dynamic-range quantized model"):
             estimate(path, "pixel4-cpu-int8")
+
+
+def test_a_counted_while_loop_is_priced_once_per_iteration_its_condition_once_more(tf_models):
+    import numpy as np
+
+    from pytest_tflite_latency.estimator.features import featurize
+    from pytest_tflite_latency.estimator.predict import predict
+    from pytest_tflite_latency.estimator.profile import load_profile
+    from pytest_tflite_latency.estimator.xnnpack import BACKEND, group_xnnpack
+
+    path = tf_models / "counted_loop.tflite"  # tf.while_loop(i < 12): a matrix product and a tanh
+    kernels = group_xnnpack(load_graph(path)).kernels
+    assert [(k.op_names, k.runs) for k in kernels] == [(("WHILE",), 1), (("LESS",), 13), (("ADD",), 12),
+                                                       (("FULLY_CONNECTED",), 12), (("TANH",), 12)]
+    profile = load_profile("pixel4-cpu")
+    once = predict(featurize(kernels, BACKEND), np.array([k.runs_on for k in kernels]), profile).ms
+    est = estimate(path, profile)
+    assert [layer.ms for layer in est.layers] == pytest.approx(once * [1, 13, 12, 12, 12], rel=1e-9)
+    assert est.layers[3].runs == 12 and est.layers[3].note.endswith("×12")
+    assert any("3 ops estimated on the CPU, 12× per inference (the loop's count of 12, read from its condition)"
+               in w for w in est.warnings)
+
+
+def test_a_model_of_two_signatures_says_which_one_it_estimated(tf_models):
+    (said,) = [w for w in estimate(tf_models / "two_signatures.tflite").warnings if "signatures" in w]
+    assert said.startswith("2 signatures (") and "the estimate is of subgraph 0" in said
+    assert said.endswith("not estimated")

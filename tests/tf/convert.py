@@ -2,8 +2,9 @@
 
     python convert.py OUT_DIR
 Writes mobilenet_v2.tflite (float32), mobilenet_v2_fp16.tflite, mobilenet_v2_int8.tflite,
-mobilenet_v2_dynamic_range.tflite (int8 weights, float32 activations) and small_cnn_dynamic.tflite
-(a dynamic batch dimension).
+mobilenet_v2_dynamic_range.tflite (int8 weights, float32 activations), small_cnn_dynamic.tflite
+(a dynamic batch dimension), two_signatures.tflite (signatures 'scale' and 'project') and
+counted_loop.tflite (a tf.while_loop of 12 matrix products).
 """
 
 import sys
@@ -44,6 +45,39 @@ def main(out: Path) -> None:
     x = tf.keras.layers.GlobalAveragePooling2D()(x)
     outputs = tf.keras.layers.Dense(10, activation="softmax")(x)
     convert(tf.keras.Model(inputs, outputs), out / "small_cnn_dynamic.tflite")
+    _two_signatures(out / "two_signatures.tflite")
+    _counted_loop(out / "counted_loop.tflite")
+
+
+def _two_signatures(path: Path) -> None:
+    class Two(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(tf.random.normal([64, 64]))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 64], tf.float32)])
+        def scale(self, x):
+            return {"y": x * 2.0}
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 64], tf.float32)])
+        def project(self, x):
+            return {"y": tf.matmul(x, self.w)}
+
+    module = Two()
+    conv = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.scale.get_concrete_function(), module.project.get_concrete_function()], module)
+    path.write_bytes(conv.convert())
+
+
+def _counted_loop(path: Path) -> None:
+    w = tf.constant(np.random.rand(256, 256).astype(np.float32) / 256)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 256], tf.float32)])
+    def loop(x):
+        _, y = tf.while_loop(lambda i, y: i < 12, lambda i, y: (i + 1, tf.tanh(tf.matmul(y, w))), (0, x))
+        return y
+
+    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([loop.get_concrete_function()]).convert())
 
 
 if __name__ == "__main__":
