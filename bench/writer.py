@@ -19,9 +19,9 @@ from ..estimator.runtime_rules import OPTIONS_TABLE
 
 _ACTIVATIONS = {None: 0, "relu": 1, "relu_n1_to_1": 2, "relu6": 3, "tanh": 4}
 _PADDING = {"SAME": 0, "VALID": 1}
-_TYPES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "int8": 9}
+_TYPES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7, "int8": 9}
 _NUMPY = {"float32": np.float32, "float16": np.float16, "int32": np.int32, "uint8": np.uint8,
-          "int64": np.int64, "int8": np.int8}
+          "int64": np.int64, "bool": np.bool_, "int16": np.int16, "int8": np.int8}
 # builtin op -> its options table (name in tflite.BuiltinOptions): the priced ops' from the estimator's
 # runtime rules, and these others the writer also emits
 _OPTIONS = {**OPTIONS_TABLE,

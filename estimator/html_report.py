@@ -235,9 +235,11 @@ def op_breakdown(est: Estimate) -> list[tuple[str, float, int]]:
 
 
 def all_on_cpu(est: Estimate) -> bool:
-    """Whether every kernel runs on the CPU with no GPU partition and no GPU delegate's per-inference
-    overhead: a CPU profile's estimate (a GPU profile's that fell back whole keeps the delegate's facts)."""
-    return est.gpu_partitions == 0 and est.overhead_ms == 0 and bool(est.layers) \
+    """Whether the estimate is a CPU profile's: every kernel on the CPU, no GPU partition, and a CPU backend
+    (where the estimate says; else no per-inference overhead). A GPU profile's that fell back whole keeps
+    the delegate's facts."""
+    known = est.backend != "gpu" if est.backend else est.overhead_ms == 0
+    return known and est.gpu_partitions == 0 and bool(est.layers) \
         and all(layer.runs_on == "CPU" for layer in est.layers)
 
 

@@ -64,6 +64,7 @@ class Estimate:
     gpu_partitions: int = 0
     overhead_ms: float = 0.0  # per-inference cost outside the listed kernels (in total_ms)
     interval_coverage: float | None = None  # share of held-out models the profile's interval held
+    backend: str = ""  # what the profile measured: "gpu" (the GPU delegate), "xnnpack" or "cpu"; "" unknown
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -114,7 +115,8 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
         warnings += (f"kernels on the CPU priced by {profile.name}'s untrained CPU prior (a roofline guess): "
                      "no CPU profile of this phone is bundled",)
     return Estimate(graph.source, profile.name, profile.title, times.total_ms, times.interval_ms,
-                    tuple(layers), warnings, kg.partitions, times.overhead_ms, profile.interval.coverage)
+                    tuple(layers), warnings, kg.partitions, times.overhead_ms, profile.interval.coverage,
+                    profile.backend)
 
 
 def _checked(source: str, kernels: list, times: KernelTimes) -> KernelTimes:
@@ -146,7 +148,11 @@ def precision_warnings(graph: Graph, profile: DeviceProfile, delegated: bool = T
     """What the estimate assumes when the model's precision differs from what the profile measured
     (``delegated``: some kernel runs on the GPU delegate, which is what dequantizes a quantized model)."""
     measured = profile.device.model_precision or "float32"  # nn-Meter's profiles say none: float32 models
-    if profile.backend == "cpu" and model_precision(graph) == "int8":  # nn-Meter's CPU: float32 models only
+    precision = model_precision(graph)
+    if profile.backend == "gpu" and precision == "int16":
+        return ["16x8-quantized model (int16 activations): the GPU delegate takes no int16 op, and TensorFlow "
+                "Lite's builtin int16 kernels, which no profile measured, run it on the CPU: timed as int8 ones"]
+    if profile.backend == "cpu" and precision == "int8":  # nn-Meter's CPU: float32 models only
         return [f"int8-quantized model on {profile.name}, which measured float32 models: the estimate prices "
                 "its kernels as float32 ones; the -cpu-int8 profiles (pixel4-cpu-int8 …) time int8 graphs"]
     if profile.backend != "gpu" or not delegated:

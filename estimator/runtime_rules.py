@@ -119,10 +119,30 @@ def refusal(sg: Subgraph, op: Op) -> str:
         return f"has no {expected} (strides and filter sizes of 0)"
     rule = _RULES.get(op.opcode)
     why = rule(sg, op) if rule else ""
+    why = why or _activation_range(sg, op)
     if not why and op.opcode in SHAPE_PRESERVING:
         x, out = _tensor(sg, op, 0), _tensor(sg, op, 0, outputs=True)
         why = _declared(out, tuple(x.shape)) if x is not None and out is not None else "needs an input and an output"
     return why
+
+
+# kernel_util.cc CalculateActivationRangeQuantized: a fused RELU_N1_TO_1 / RELU6 clamps a quantized output at
+# round(limit / scale) steps from its zero point, and the kernel refuses a limit beyond int32
+# ("no_integer_overflow_from_quantization"): an output scale below 6 / 2**31 under RELU6.
+_CLAMP_LIMIT = {2: 1.0, 3: 6.0}  # ActivationFunctionType: RELU_N1_TO_1, RELU6
+
+
+def _activation_range(sg: Subgraph, op: Op) -> str:
+    limit = _CLAMP_LIMIT.get(op.options.get("FusedActivationFunction", 0))
+    out = _tensor(sg, op, 0, outputs=True)
+    if limit is None or out is None or out.scale_zero is None or out.scale_zero[0] <= 0:
+        return ""
+    steps = limit / out.scale_zero[0]
+    if steps <= 2**31 - 1:
+        return ""
+    name = {1.0: "RELU_N1_TO_1", 6.0: "RELU6"}[limit]
+    return (f"fused {name} on an output of scale {out.scale_zero[0]:.3g}: its clamp at {limit:g} is "
+            f"{steps:.3g} quantization steps, beyond int32 (a calibration that saw no signal there)")
 
 
 def _tensor(sg: Subgraph, op: Op, position: int, outputs: bool = False) -> Tensor | None:

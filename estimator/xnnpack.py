@@ -186,12 +186,14 @@ def _heavy_inputs(sg: Subgraph) -> list[Tensor]:
 def model_precision(graph: Graph) -> str:
     """``int8`` when the model's convolutions and fully-connected layers compute on quantized
     tensors (full-integer quantization), or, in a model without any, most of its activations are
-    quantized; else ``float32``."""
+    quantized; ``int16`` when those are int16 ones (16x8 quantization); else ``float32``."""
     sg = graph.main
     inputs = _heavy_inputs(sg)
     if not inputs:  # no convolution or fully-connected layer: what most of its activations are
-        inputs = [t for t in sg.tensors if not t.is_const and t.dtype in ("float32", "int8", "uint8")]
-    return "int8" if inputs and sum(t.quantized for t in inputs) * 2 > len(inputs) else "float32"
+        inputs = [t for t in sg.tensors if not t.is_const and t.dtype in ("float32", "int8", "uint8", "int16")]
+    if not inputs or sum(t.quantized for t in inputs) * 2 <= len(inputs):
+        return "float32"
+    return "int16" if sum(t.dtype == "int16" for t in inputs) * 2 > len(inputs) else "int8"
 
 
 def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
@@ -206,6 +208,10 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
     profile_name = profile.name
     other = profile_name.replace("-cpu-int8", "-cpu") if measured == "int8" else \
         profile_name.replace("-cpu", "-cpu-int8", 1)
+    if mine == "int16":
+        return (f"16x8-quantized model (int16 activations, int8 weights) on {profile_name}: XNNPACK 2.10 has no "
+                "int16 kernel, TensorFlow Lite's builtin ones run it, and no CPU profile measured them; the "
+                "-cpu-int8 profiles time full-integer int8 models (TFLITE_BUILTINS_INT8)")
     if measured == "int8" and any(is_hybrid(graph.main, op) for op in graph.main.ops):
         return (f"dynamic-range quantized model (int8 weights, float32 activations) on {profile_name}, which "
                 "times full-integer int8 models: its layers compute in float32; estimate it on "
@@ -254,7 +260,8 @@ def cpu_fallback_profile(profile: DeviceProfile, graph: Graph,
     from pytest_tflite_latency.estimator.features import featurize
     from pytest_tflite_latency.estimator.profile import device_names, load_profile
 
-    name = profile.name.removesuffix("-gpu") + "-cpu" + ("-int8" if model_precision(graph) == "int8" else "")
+    integer = model_precision(graph) in ("int8", "int16")  # int16 kernels: none measured, int8's the nearest
+    name = profile.name.removesuffix("-gpu") + "-cpu" + ("-int8" if integer else "")
     if profile.backend != "gpu" or not profile.name.endswith("-gpu") or name not in device_names() \
             or not any(k.runs_on == "CPU" for k in kernels):
         return None

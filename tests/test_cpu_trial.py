@@ -10,7 +10,7 @@ import pytest
 
 from pytest_tflite_latency.bench import cpu_profiles
 from pytest_tflite_latency.bench.writer import ModelWriter
-from pytest_tflite_latency.estimator.errors import UnknownDeviceError
+from pytest_tflite_latency.estimator.errors import ModelError, UnknownDeviceError
 from pytest_tflite_latency.estimator.graph import load_graph
 from pytest_tflite_latency.estimator.html_report import render_html
 from pytest_tflite_latency.estimator.pipeline import estimate
@@ -180,7 +180,6 @@ def test_a_dynamic_range_model_on_an_int8_device_is_refused_as_what_it_is(cli, t
 
 @needs_cpu_profiles
 def test_a_float16_quantized_model_on_an_int8_device_is_refused_as_what_it_is():
-    from pytest_tflite_latency.estimator.errors import ModelError
 
     m = ModelWriter("float16", fill="zeros")
     model = m.to_bytes([m.conv2d(m.input((1, 8, 8, 4)), 4, 3)])
@@ -261,7 +260,39 @@ def test_a_while_loops_body_is_counted_on_the_cpu_as_the_gpu_estimate_counts_it(
     (y,) = m.op("WHILE", [m.input((1, 64))], [(1, 64)], options={"CondSubgraphIndex": 1, "BodySubgraphIndex": 1})
     kg = group_xnnpack(load_graph(m.to_bytes([y])))
     assert [(k.op_names, k.index, k.note) for k in kg.kernels][1:] == [(("FULLY_CONNECTED",), 1, "in subgraph 1")]
-    assert "subgraph 1 ('body') run by WHILE: 1 ops estimated on the CPU, counted once" in kg.warnings
+    assert "subgraph 1 ('body') run by WHILE: 1 ops estimated on the CPU, counted once: the file does not say how " \
+           "many times the loop runs" in kg.warnings
+
+
+def _counted_loop(bound: int, step: int = 1, compare: str = "LESS") -> bytes:
+    """WHILE (i < bound) {i += step; x = FC(x)}, i from 0, written as TensorFlow writes tf.while_loop."""
+    m = ModelWriter(fill="zeros")
+    cond = m.subgraph("cond")
+    i, _ = cond.input((), dtype="int32"), cond.input((1, 64))
+    cond.outputs = cond.op(compare, [i, cond.const(np.array(bound, np.int32))], [()], output_dtype="bool")
+    body = m.subgraph("body")
+    i, x = body.input((), dtype="int32"), body.input((1, 64))
+    body.outputs = [*body.op("ADD", [i, body.const(np.array(step, np.int32))], [()]), body.fully_connected(x, 64)]
+    outs = m.op("WHILE", [m.const(np.array(0, np.int32)), m.input((1, 64))], [(), (1, 64)],
+                options={"CondSubgraphIndex": 1, "BodySubgraphIndex": 2})
+    return m.to_bytes([outs[1]])
+
+
+@pytest.mark.parametrize(("bound", "step", "compare", "iterations"), [
+    (7, 1, "LESS", 7), (7, 1, "LESS_EQUAL", 8), (7, 2, "LESS", 4), (0, 1, "LESS", 0)])
+def test_a_counted_while_loops_body_runs_once_per_iteration_read_from_its_condition(bound, step, compare,
+                                                                                     iterations):
+    kg = group_xnnpack(load_graph(_counted_loop(bound, step, compare)))
+    assert [(k.op_names, k.runs) for k in kg.kernels] == [
+        (("WHILE",), 1), ((compare,), iterations + 1), (("ADD",), iterations), (("FULLY_CONNECTED",), iterations)]
+    assert any(f"{iterations}× per inference (the loop's count of {iterations}, read from its condition)" in w
+               for w in kg.warnings)
+
+
+def test_a_loop_whose_count_is_a_runtime_value_is_counted_once_and_says_so():
+    kg = group_xnnpack(load_graph(_counted_loop(7, compare="GREATER")))
+    assert {k.runs for k in kg.kernels} == {1}
+    assert any("counted once: the file does not say how many times the loop runs" in w for w in kg.warnings)
 
 
 def test_an_int8_model_on_nn_meters_gpu_profiles_says_the_float_graph_is_estimated():
@@ -323,3 +354,35 @@ def test_a_partly_quantized_model_says_how_many_layers_are_of_the_other_precisio
     assert any(w.startswith("1 of 3 convolution and fully-connected layers compute in float32 (a partly "
                             "quantized model): pixel4-cpu-int8 times int8 layers") for w in est.warnings)
     assert not any("partly quantized" in w for w in estimate(INT8_GRAPH, "pixel4-cpu-int8").warnings)
+
+
+def int16x8_conv() -> bytes:
+    """A 16x8-quantized CONV_2D (int16 activations, int8 weights, int64 bias), as TensorFlow's
+    EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 writes it; LiteRT accepts it."""
+    m = ModelWriter(fill="zeros")
+    x = m.input((1, 8, 8, 4), dtype="int16")
+    m.tensors[x].quant = ((0.01,), (0,), 0)
+    w = m.const(np.zeros((8, 3, 3, 4), np.int8), quant=((0.01,) * 8, (0,) * 8, 0))
+    b = m.const(np.zeros(8, np.int64), quant=((0.0001,) * 8, (0,) * 8, 0))
+    (y,) = m.op("CONV_2D", [x, w, b], [(1, 6, 6, 8)], {"Padding": 1, "StrideW": 1, "StrideH": 1,
+                                                       "DilationWFactor": 1, "DilationHFactor": 1})
+    m.tensors[y].quant = ((0.02,), (0,), 0)
+    return m.to_bytes([y])
+
+
+@pytest.mark.parametrize("device", ["pixel4-cpu", "pixel4-cpu-int8"])
+@needs_cpu_profiles
+def test_a_16x8_model_on_a_cpu_device_is_refused_as_what_it_is_not_priced_as_int8(device):
+    with pytest.raises(ModelError, match=rf"16x8-quantized model \(int16 activations, int8 weights\) on {device}: "
+                                         "XNNPACK 2.10 has no int16 kernel"):
+        estimate(int16x8_conv(), device)
+
+
+@needs_cpu_profiles
+def test_a_16x8_model_on_a_gpu_device_says_its_int16_kernels_are_timed_as_int8_ones():
+    est = estimate(int16x8_conv(), "pixel4-gpu")
+    assert {layer.runs_on for layer in est.layers} == {"CPU"}
+    assert any(w.startswith("16x8-quantized model (int16 activations): the GPU delegate takes no int16 op")
+               for w in est.warnings)
+    assert "kernels on the CPU timed by pixel4-cpu-int8, the phone's CPU profile" in est.warnings
+    assert not any("dequantizes" in w for w in est.warnings)

@@ -162,6 +162,19 @@ def _int8_conv_with_unquantized_filter(m: ModelWriter) -> int:
                                                        "DilationWFactor": 1, "DilationHFactor": 1})[0]
 
 
+def _int8_conv_relu6_on_a_vanishing_output_scale(m: ModelWriter) -> int:
+    """An int8 convolution with a fused RELU6 whose output scale (1e-10) puts its clamp at 6e10 steps, as a
+    16x8 calibration on random weights wrote it (a new user's model)."""
+    x = m.input((1, 8, 8, 4), dtype="int8")
+    w = m.const(np.zeros((8, 3, 3, 4), np.int8), quant=((0.01,) * 8, (0,) * 8, 0))
+    b = m.const(np.zeros(8, np.int32), quant=((0.0005,) * 8, (0,) * 8, 0))
+    (y,) = m.op("CONV_2D", [x, w, b], [(1, 6, 6, 8)], {"Padding": 1, "StrideW": 1, "StrideH": 1,
+                                                       "DilationWFactor": 1, "DilationHFactor": 1,
+                                                       "FusedActivationFunction": 3})
+    m.tensors[y].quant = ((1e-10,), (0,), 0)
+    return y
+
+
 def _relu_model() -> bytes:
     m = ModelWriter(fill="zeros")
     return m.to_bytes([m.relu(m.input((1, 8, 8, 4)))])
@@ -242,6 +255,9 @@ def _refused_models() -> dict[str, tuple[bytes, str]]:
         m.op("FULLY_CONNECTED", [m.input((1, 10)), m.const(np.zeros((4, 10), np.float32)), -1], [(2, 2)])[0],
         m.const(np.zeros((2, 2), np.float32))], [(2, 2)])[0],
           r"operator 0 \(FULLY_CONNECTED\): declares output \[2, 2\], the kernel computes \[1, 4\]")
+    model("int8 RELU6 clamp beyond int32", _int8_conv_relu6_on_a_vanishing_output_scale,
+          r"operator 0 \(CONV_2D\): fused RELU6 on an output of scale 1e-10: its clamp at 6 is 6e\+10 "
+          r"quantization steps, beyond int32")
     out["operator code beyond the schema"] = (_with_builtin_code(_relu_model(), 250),
                                               r"operator 0 \(BUILTIN_250\): operator code 250 is no builtin operator")
     out["mobilenet_v2 with every shape removed"] = (_without_shapes(zoo.build("mobilenet_v2", size=32, fill="zeros")),
