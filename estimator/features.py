@@ -110,8 +110,9 @@ def params(k: Kernel) -> KernelParams:
     o = main.options if main else {}
     kernel = None
     if main and main.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV") and k.weights:
-        w = k.weights[0].shape
-        kernel = (w[1], w[2]) if len(w) == 4 else None
+        # the 4-D filter: TRANSPOSE_CONV's first constant is its output shape
+        w = next((t.shape for t in k.weights if len(t.shape) == 4), ())
+        kernel = (w[1], w[2]) if w else None
     elif "FilterHeight" in o:
         kernel = (o["FilterHeight"], o["FilterWidth"])
     stride = o.get("StrideH")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pytest_tflite_latency.bench import zoo
 from pytest_tflite_latency.bench.writer import ModelWriter
@@ -160,3 +161,20 @@ def test_mobilenet_v2_structure():
     residual = [k for k in kg.kernels if k.op_names == ("CONV_2D", "ADD")]
     assert len(residual) == 10
     assert np.all([k.output is not None for k in kg.kernels])
+
+
+def _transpose_conv(k: int) -> bytes:
+    m = ModelWriter(fill="zeros")
+    x = m.input((1, 16, 16, 64))
+    shape, w = m.const(np.array([1, 32, 32, 32], np.int32)), m.const(np.zeros((32, k, k, 64), np.float32))
+    (y,) = m.op("TRANSPOSE_CONV", [shape, w, x], [(1, 32, 32, 32)], {"Padding": 0, "StrideW": 2, "StrideH": 2})
+    return m.to_bytes([y])
+
+
+def test_a_transpose_convolution_reads_its_window_from_its_filter_not_its_output_shape():
+    from pytest_tflite_latency.estimator.features import FEATURES, featurize, params
+
+    kernels = {k: group_kernels(load_graph(_transpose_conv(k)), "gpu").kernels for k in (1, 3)}
+    assert [params(kern).kernel for kern in kernels[3]] == [(3, 3)]
+    flops = {k: featurize(ks, "gpu")[0, FEATURES.index("flops")] for k, ks in kernels.items()}
+    assert flops[3] == pytest.approx(9 * flops[1], rel=1e-9)
