@@ -4,6 +4,7 @@ in the format ``calibrate`` reads). Both written atomically with the usual file 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -16,7 +17,16 @@ MEASUREMENTS_FORMAT = "tflite-latency-measurements/1"
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` atomically (a reader never sees half a file; xdist workers writing one page each
-    replace it whole), with mode 0666 less the umask, as `open` gives."""
+    replace it whole), with mode 0666 less the umask, as `open` gives. A path that is no regular file
+    (``/dev/null``, a pipe, or a link to one) is written into, never replaced."""
+    if path.exists() and not path.is_file():
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    if path.parent.exists() and not path.parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{os.strerror(errno.ENOTDIR)}: {path.parent}", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the kernel applies the umask

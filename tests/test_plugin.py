@@ -625,3 +625,19 @@ def test_a_budget_file_names_a_profile_json_relative_to_itself(project):
     r.assert_outcomes(passed=1)
     (res,) = json.loads((project.path / "r.json").read_text())["results"]
     assert res["device"] == "profiles/pixel8-gpu.json"
+
+
+def test_a_report_path_linked_to_a_device_is_written_into_it_not_replaced(project):
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 15\n")
+    (project.path / "report.json").symlink_to(os.devnull)  # as --latency-report /dev/null: never replaced
+    (project.path / "page.html").symlink_to(os.devnull)
+    project.runpytest("--latency-report", "report.json", "--latency-html", "page.html").assert_outcomes(passed=1)
+    for name in ("report.json", "page.html"):
+        assert (project.path / name).is_symlink() and (project.path / name).is_char_device()
+
+
+def test_a_report_path_under_a_file_is_said_to_be_no_folder(project):
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 15\n")
+    (project.path / "plain").write_text("")
+    r = project.runpytest("--latency-report", "plain/report.json")
+    r.stdout.fnmatch_lines(["tflite-latency: --latency-report: plain/report.json: cannot write: Not a directory: plain"])
