@@ -57,7 +57,7 @@ def terminal_lines(records: list[CheckRecord], width: int = 80, verbose: bool = 
     groups: dict[str, list[CheckRecord]] = {}
     for r in records:
         groups.setdefault(_group(r), []).append(r)
-    rows = [terminal_row(r) for r in records]
+    rows = [terminal_row(r) for members in groups.values() for r in members]  # in the groups' order
     table = text_table(TERMINAL_HEADS, rows, right=frozenset({2, 3, 4}), width=width - 2, shrink=0)
     lines, at = ["  " + line for line in table[:2]], 2
     for name, members in groups.items():

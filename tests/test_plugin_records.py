@@ -93,3 +93,16 @@ def test_drift_of_a_cpu_profile_does_not_send_the_user_to_calibrate_which_makes_
     assert "recalibrate" not in line and "calibrate makes GPU profiles only" in line
     (drift,) = phone_drift(records)  # the JSON report's entry: drifted, but not a case for calibrate
     assert drift["drifted"] is True and drift["recalibrate"] is False
+
+
+def test_each_row_is_listed_under_its_own_test_when_results_arrive_interleaved():
+    # as under pytest-xdist: the two tests' results arrive in turn
+    arrived = [record(model=f"{t}.tflite", test=f"tests/test_{t}.py::test_it") for t in ("a", "b", "a", "b")]
+    lines = terminal_lines(arrived, width=120)
+    under = {}
+    for line in lines[2:]:
+        if line.startswith("tests/"):
+            test = line.split("::")[0]
+        elif line.startswith("  ") and ".tflite" in line:
+            under.setdefault(test, []).append(line.split()[0])
+    assert under == {"tests/test_a.py": ["a.tflite"] * 2, "tests/test_b.py": ["b.tflite"] * 2}
