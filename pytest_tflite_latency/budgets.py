@@ -207,10 +207,12 @@ def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) 
     precision = entry.get("precision", defaults.get("precision"))
     if precision is not None and precision not in PRECISIONS:
         return bad(f"precision must be one of {', '.join(PRECISIONS)}, got {_short(precision)}", "precision")
-    devices = entry.get("devices") or [entry.get("device") or defaults.get("device") or device]
-    if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
-        return bad("devices must be a list of device names", "devices")
-    devices = [_profile_path(path, d) for d in devices]
+    if "device" in entry and "devices" in entry:
+        return bad("give device or devices, not both (device would be left out)", "devices")
+    devices = entry["devices"] if "devices" in entry else [entry.get("device") or defaults.get("device") or device]
+    if not isinstance(devices, list) or not devices or not all(isinstance(d, str) for d in devices):
+        return bad("devices must be a non-empty list of device names", "devices")
+    devices = [profile_relative_to(path.parent, d) for d in devices]
     models = _models(path, str(entry["model"]))
     if not models:
         return bad(f"model {_short(entry['model'])} matches no file", "model")
@@ -219,12 +221,12 @@ def _entry(path: Path, i: int, entry, defaults: dict, device: str, policy: str) 
             for m in models for d in devices]
 
 
-def _profile_path(path: Path, device: str) -> str:
-    """A profile JSON named in the file is relative to the file, as models are (shown from the working
-    directory); a device name stays a name."""
+def profile_relative_to(folder: Path, device: str) -> str:
+    """A profile JSON named in a file (a budget file, a test, the ini file) is relative to that file's
+    ``folder``, as models are (shown from the working directory); a device name stays a name."""
     if not device.endswith(".json") or Path(device).is_absolute():
         return device
-    return os.path.relpath(path.parent / device)
+    return os.path.relpath(folder / device)
 
 
 def _models(path: Path, pattern: str) -> list[Path]:

@@ -7,7 +7,7 @@ import pytest
 from pytest_tflite_latency.check import estimate_file
 from pytest_tflite_latency.estimator.pipeline import Estimate
 from pytest_tflite_latency.records import CheckRecord
-from pytest_tflite_latency.session import LatencySession, model_path
+from pytest_tflite_latency.session import LatencySession, model_path, test_device
 
 
 class LatencyFixture:
@@ -19,9 +19,10 @@ class LatencyFixture:
 
     def __call__(self, model, max_ms: float, device: str | None = None, policy: str | None = None,
                  margin_pct: float | None = None, precision: str | None = None) -> CheckRecord:
-        return self.session.check(self.item, model, max_ms, device, policy, margin_pct, precision=precision)
+        return self.session.check(self.item, model, max_ms, test_device(self.item, device), policy, margin_pct,
+                                  precision=precision)
 
     def estimate(self, model, device: str | None = None) -> Estimate:
         """The full estimate of ``model`` (relative to the test's file) on ``device``."""
-        return estimate_file(model_path(self.item, model), device or self.session.default_device,
-                             self.session.options.profiles)
+        return estimate_file(model_path(self.item, model), test_device(self.item, device) or
+                             self.session.default_device, self.session.options.profiles)

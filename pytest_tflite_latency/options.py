@@ -67,6 +67,7 @@ class LatencyOptions:
 
     budgets: Path | None = None
     device: str | None = None
+    device_where: str = "--latency-device"  # where the device was given: the option or the ini key
     profiles: tuple[str, ...] = ()  # folders searched for a device's NAME.json
     policy: str = "estimate"
     margin_pct: float = 0.0
@@ -115,9 +116,13 @@ class LatencyOptions:
             if profiles is not None and not _is_dir(profiles):
                 raise InputError("--latency-profiles" if config.getoption("--latency-profiles") else
                                  "latency_profiles (ini)", f"{profiles}: not a folder")
-            device, _ = value("--latency-device", "latency_device")
+            device, device_where = value("--latency-device", "latency_device")
+            if device and device_where.endswith("(ini)"):  # a profile path in the ini file: relative to it
+                from pytest_tflite_latency.budgets import profile_relative_to
+
+                device = profile_relative_to(config.inipath.parent if config.inipath else config.rootpath, device)
             return cls(
-                budgets=path("--latency-budgets", "latency_budgets"), device=device,
+                budgets=path("--latency-budgets", "latency_budgets"), device=device, device_where=device_where,
                 profiles=(str(profiles),) if profiles else (), policy=policy,
                 margin_pct=checked_margin(margin or 0, margin_where),
                 report=path("--latency-report", "latency_report"), html=path("--latency-html"),

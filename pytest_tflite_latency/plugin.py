@@ -20,7 +20,7 @@ from pytest_tflite_latency.items import (
     short_failure,
 )
 from pytest_tflite_latency.options import LatencyOptions, add_options
-from pytest_tflite_latency.session import CURRENT_ITEM, RECORDS, SESSION, LatencySession
+from pytest_tflite_latency.session import CURRENT_ITEM, RECORDS, SESSION, LatencySession, test_device
 
 _COLLECTOR = "tflite-latency-results"
 
@@ -107,6 +107,8 @@ def pytest_runtest_call(item: pytest.Item):
             kwargs.update(zip(("model", "max_ms"), mark.args, strict=False))
         if "model" not in kwargs or "max_ms" not in kwargs:
             pytest.fail(f"{item.nodeid}: latency_budget needs model and max_ms", pytrace=False)
+        if "device" in kwargs:
+            kwargs["device"] = test_device(item, kwargs["device"])
         item.config.stash[SESSION].check(item, **kwargs)
     return result
 

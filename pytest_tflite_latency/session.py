@@ -75,7 +75,7 @@ class LatencySession:
         try:
             profile_for(self.options.device, self.options.profiles)
         except EstimatorError as exc:
-            raise pytest.UsageError(f"--latency-device: {exc}") from None
+            raise pytest.UsageError(f"{self.options.device_where}: {exc}") from None
 
     def find_phone(self) -> None:
         """With --on-device: the phone to measure on (or why there is none); `pytest.UsageError` when the
@@ -238,7 +238,17 @@ def model_path(item: pytest.Item | None, model: str | os.PathLike) -> Path:
     return Path(item.path).parent / path
 
 
+def test_device(item: pytest.Item | None, device):
+    """A device named in a test: a profile JSON path is relative to the test's file, as its model is."""
+    if item is None or not isinstance(device, str):
+        return device
+    from pytest_tflite_latency.budgets import profile_relative_to
+
+    return profile_relative_to(Path(item.path).parent, device)
+
+
 def run_check(item: pytest.Item | None, model, max_ms, device=None, policy=None, margin_pct=None,
               label=None, precision=None) -> CheckRecord:
-    """`LatencySession.check` in ``item``'s session (the defaults outside one)."""
-    return session_of(item).check(item, model, max_ms, device, policy, margin_pct, label, precision)
+    """`LatencySession.check` in ``item``'s session (the defaults outside one), for a check a test makes."""
+    return session_of(item).check(item, model, max_ms, test_device(item, device), policy, margin_pct, label,
+                                  precision)

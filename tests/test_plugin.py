@@ -640,4 +640,55 @@ def test_a_report_path_under_a_file_is_said_to_be_no_folder(project):
     budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 15\n")
     (project.path / "plain").write_text("")
     r = project.runpytest("--latency-report", "plain/report.json")
-    r.stdout.fnmatch_lines(["tflite-latency: --latency-report: plain/report.json: cannot write: Not a directory: plain"])
+    r.stdout.fnmatch_lines(["tflite-latency: --latency-report: plain/report.json: cannot write: "
+                            "Not a directory: plain"])
+
+
+def _team_profile(project) -> None:
+    from pytest_tflite_latency.bench.build_profiles import PROFILE_DIR
+
+    (project.path / "profiles").mkdir()
+    shutil.copyfile(PROFILE_DIR / "pixel4-gpu.json", project.path / "profiles" / "team.json")
+    (project.path / "tests" / "deep").mkdir(parents=True)
+
+
+def test_a_profile_path_in_a_test_is_relative_to_the_tests_file_wherever_pytest_runs(project, monkeypatch):
+    _team_profile(project)
+    (project.path / "tests" / "deep" / "test_team.py").write_text(
+        "from pytest_tflite_latency import assert_latency\n\n"
+        "def test_team():\n"
+        "    assert_latency('../../models/net.tflite', 100, device='../../profiles/team.json')\n\n"
+        "def test_fixture(tflite_latency):\n"
+        "    tflite_latency('../../models/net.tflite', 100, device='../../profiles/team.json')\n\n"
+        "@pytest.mark.latency_budget('../../models/net.tflite', 100, device='../../profiles/team.json')\n"
+        "def test_marker():\n    pass\n")
+    (project.path / "tests" / "deep" / "test_team.py").write_text(
+        "import pytest\n" + (project.path / "tests" / "deep" / "test_team.py").read_text())
+    project.runpytest("tests").assert_outcomes(passed=3)
+    monkeypatch.chdir(project.path / "tests" / "deep")
+    project.runpytest(".").assert_outcomes(passed=3)
+
+
+def test_a_profile_path_in_the_ini_file_is_relative_to_it_and_an_error_names_the_ini_key(project, monkeypatch):
+    _team_profile(project)
+    (project.path / "tests" / "deep" / "test_team.py").write_text(
+        "from pytest_tflite_latency import assert_latency\n\n"
+        "def test_team():\n    assert_latency('../../models/net.tflite', 100)\n")
+    project.makeini("[pytest]\nlatency_device = profiles/team.json\n")
+    monkeypatch.chdir(project.path / "tests")
+    project.runpytest(".").assert_outcomes(passed=1)
+    project.makeini("[pytest]\nlatency_device = profiles/gone.json\n")
+    r = project.runpytest(".")
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
+    r.stderr.fnmatch_lines(["*latency_device (ini): *gone.json*"])
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ("device: pixel4-cpu\n    devices: [pixel4-gpu]", "give device or devices, not both"),
+    ("devices: []", "devices must be a non-empty list of device names"),
+])
+def test_a_budget_entry_that_would_drop_a_device_is_an_error_on_its_line(project, entry, problem):
+    budgets(project, f"budgets:\n  - model: models/net.tflite\n    max_ms: 15\n    {entry}\n")
+    r = project.runpytest()
+    r.assert_outcomes(failed=1)
+    r.stdout.fnmatch_lines([f"*latency-budgets.yaml:*{problem}*"])
