@@ -17,8 +17,16 @@ class BaselineMissing(InputError):
     """The baseline file does not exist (a pipeline's first run)."""
 
 
+def baseline_key(r: CheckRecord | dict) -> Key:
+    """What a check is matched on in a baseline: its model file from the rootdir and the profile it used, so
+    two files of one name in two folders, or a GPU's name and its profile's, are told apart or matched;
+    (model, device) as written for a report from before they were recorded."""
+    get = r.get if isinstance(r, dict) else lambda name: getattr(r, name)
+    return (get("model_key") or get("model"), get("profile") or get("device"))
+
+
 def load_baseline(path: Path) -> dict[Key, CheckRecord]:
-    """(model, device) → that check's record in a previous report, each estimate a finite positive time.
+    """`baseline_key` → that check's record in a previous report, each estimate a finite positive time.
     `BaselineMissing` when there is no such file, `InputError` (one line naming the file) when it is not a
     usable report."""
     where = f"--latency-baseline: {path}"
@@ -49,5 +57,6 @@ def load_baseline(path: Path) -> dict[Key, CheckRecord]:
         except InputError as exc:
             raise InputError(where, f"{exc}; not a finite positive time") from None
         layers = r.get("layers") if isinstance(r.get("layers"), list) else []
-        baseline[(model, device)] = CheckRecord(model, device, None, estimate_ms=ms, layers=layers)
+        keyed = {k: r[k] for k in ("model_key", "profile") if isinstance(r.get(k), str)}
+        baseline[baseline_key(r)] = CheckRecord(model, device, None, estimate_ms=ms, layers=layers, **keyed)
     return baseline

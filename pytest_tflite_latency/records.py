@@ -82,6 +82,8 @@ class CheckRecord:
     test: str = ""  # the node id of the test that made the check
     budget_file: str = ""  # ``path:line`` of the budget entry, for a check from a budget file
     path: str = ""  # the model file, resolved
+    model_key: str = ""  # the model file from pytest's rootdir: with `profile`, what a baseline is matched on
+    profile: str = ""  # the profile the estimate used (a GPU's name resolved: adreno640 → pixel4-gpu)
     page: str = ""  # the model's --latency-html page, relative to the session page
     error: str = ""
 

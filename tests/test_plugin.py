@@ -692,3 +692,35 @@ def test_a_budget_entry_that_would_drop_a_device_is_an_error_on_its_line(project
     r = project.runpytest()
     r.assert_outcomes(failed=1)
     r.stdout.fnmatch_lines([f"*latency-budgets.yaml:*{problem}*"])
+
+
+def test_a_baseline_tells_two_models_of_one_name_in_two_folders_apart(project):
+    for folder in ("fast", "slow"):
+        (project.path / "tests" / folder).mkdir(parents=True)
+        (project.path / "tests" / folder / "net.tflite").symlink_to(project.path / "models" / "net.tflite")
+        (project.path / "tests" / folder / f"test_{folder}.py").write_text(
+            "from pytest_tflite_latency import assert_latency\n\n"
+            f"def test_{folder}():\n    assert_latency('net.tflite', 100)\n")
+    project.runpytest("tests", "--latency-report", "base.json").assert_outcomes(passed=2)
+    base = json.loads((project.path / "base.json").read_text())
+    assert sorted(r["model_key"] for r in base["results"]) == ["tests/fast/net.tflite", "tests/slow/net.tflite"]
+    for res in base["results"]:  # the fast one was 20% faster before; the slow one unchanged
+        res["estimate_ms"] *= 0.8 if "fast" in res["model_key"] else 1.0
+    (project.path / "base.json").write_text(json.dumps(base))
+    r = project.runpytest("tests", "--latency-baseline", "base.json", "--latency-regression", "10")
+    r.assert_outcomes(passed=1, failed=1)
+    r.stdout.fnmatch_lines(["tests/fast/test_fast.py:4: net.tflite on pixel4-gpu: *regressed +25.0% from the baseline*",
+                            "FAILED tests/fast/test_fast.py::test_fast*"])
+
+
+def test_a_baseline_matches_a_gpus_name_with_its_profile_and_says_what_it_could_not_match(project):
+    budgets(project, "budgets:\n  - {model: models/net.tflite, max_ms: 100, device: pixel4-gpu}\n")
+    project.runpytest("--latency-report", "base.json").assert_outcomes(passed=1)
+    base = json.loads((project.path / "base.json").read_text())
+    base["results"][0]["estimate_ms"] *= 0.8  # 20% faster before
+    (project.path / "base.json").write_text(json.dumps(base))
+    budgets(project, "budgets:\n  - {model: models/net.tflite, max_ms: 100, device: adreno640}\n"
+                     "  - {model: models/other.tflite, max_ms: 100}\n")
+    r = project.runpytest("--latency-baseline", "base.json", "--latency-regression", "10")
+    r.assert_outcomes(passed=1, failed=1)  # adreno640 is pixel4-gpu's GPU: its regression is caught
+    r.stdout.fnmatch_lines(["*--latency-baseline: 1 check(s) had no entry in it*not checked for a regression"])
