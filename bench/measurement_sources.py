@@ -100,6 +100,10 @@ def _from_csv(text: str, where: str) -> list[ModelMeasurement]:
     out = []
     for row in reader:
         at = f"{where}:{reader.line_num}"
+        if row.get(None):  # more fields than the header names: a value split by a decimal comma, say
+            fields = len(header) + len(row[None])
+            raise InputError(at, f"{fields} fields for the header's {len(header)} ({','.join(header)}): a decimal "
+                                 "comma? write 4.9, not 4,9")
         model = (row.get("model") or "").strip()
         if not model:
             raise InputError(at, "no model named")

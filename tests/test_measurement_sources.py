@@ -59,6 +59,13 @@ def test_a_csv_needs_model_and_ms_and_reads_the_optional_columns(tmp_path):
         read_measurements(path)
 
 
+def test_a_csv_row_split_by_a_decimal_comma_is_refused_not_read_as_a_whole_number(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("model,ms\nmobilenet_w1,4,9\n")
+    with pytest.raises(InputError, match=r"m\.csv:2: 3 fields for the header's 2 \(model,ms\): a decimal comma\?"):
+        read_measurements(path)
+
+
 def test_a_negative_or_non_finite_latency_names_its_row(tmp_path):
     path = tmp_path / "m.csv"
     for bad in ("-3", "nan", "inf"):
