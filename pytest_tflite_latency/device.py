@@ -12,6 +12,7 @@ from pytest_tflite_latency.adb import (
     AdbBenchmark,
     AdbMissingError,
     DeviceError,
+    kill_server,
     list_serials,
     server_running,
     start_server,
@@ -51,13 +52,18 @@ def find_device(wanted: str) -> FoundDevice:
     except DeviceError as exc:
         why_none = str(exc)
     note = "started an adb server (stopped at the end of the session); " if started else ""
+    problem = ""
+    if wanted not in ("auto", "required") and wanted not in serials:
+        problem = f"device {wanted!r} is not attached (adb devices: {', '.join(serials) or 'none'})"
+    elif wanted == "required" and not serials:
+        problem = why_none
+    if problem:  # the session ends here: it leaves no adb server of its own behind
+        if started:
+            kill_server()
+        raise DeviceError(problem)
     if wanted not in ("auto", "required"):
-        if wanted in serials:
-            return FoundDevice(wanted, f"{note}measuring on {wanted}", started)
-        raise DeviceError(f"device {wanted!r} is not attached (adb devices: {', '.join(serials) or 'none'})")
+        return FoundDevice(wanted, f"{note}measuring on {wanted}", started)
     if not serials:
-        if wanted == "required":
-            raise DeviceError(why_none)
         return FoundDevice(None, f"{note}{why_none}; budgets hold the estimates only", started)
     if len(serials) > 1:
         return FoundDevice(serials[0], f"{note}measuring on {serials[0]}, the first of {len(serials)} attached "

@@ -57,7 +57,9 @@ def test_on_device_required_without_a_phone_is_one_usage_error(project, no_adb_s
     assert "Error" not in r.stderr.str().replace("UsageError", "")
 
 
-def test_on_device_starts_a_missing_adb_server_says_so_and_stops_it(project, monkeypatch, tmp_path):
+@pytest.fixture
+def adb_port(monkeypatch, tmp_path) -> int:
+    """A free port for an adb server the session starts itself (Debian's adb package)."""
     import shutil
 
     if not shutil.which("adb"):
@@ -68,13 +70,29 @@ def test_on_device_starts_a_missing_adb_server_says_so_and_stops_it(project, mon
     monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
     monkeypatch.setenv("ADBUTILS_ADB_PATH", shutil.which("adb"))
     monkeypatch.setenv("HOME", str(tmp_path))  # the server's key and logs
+    return port
+
+
+def _no_server_on(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_on_device_starts_a_missing_adb_server_says_so_and_stops_it(project, adb_port):
     budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 15\n")
     r = project.runpytest("--on-device")
     r.assert_outcomes(passed=1)
     r.stdout.fnmatch_lines(["*--on-device: started an adb server (stopped at the end of the session); "
                             "no Android device attached*"])
-    with socket.socket() as s:
-        assert s.connect_ex(("127.0.0.1", port)) != 0, "the adb server the session started still runs"
+    assert _no_server_on(adb_port), "the adb server the session started still runs"
+
+
+@pytest.mark.parametrize("args", [["--on-device-required"], ["--device-serial", "emulator-5554"]])
+def test_a_phone_that_cannot_be_used_leaves_no_adb_server_the_session_started(project, adb_port, args):
+    budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 15\n")
+    r = project.runpytest(*args)
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
+    assert _no_server_on(adb_port), "the adb server the session started still runs after its usage error"
 
 
 def test_device_serial_that_is_not_attached_is_a_usage_error(project, phone_factory):
