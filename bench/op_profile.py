@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_tflite_latency.bench.fuzz import restore_stripped
+from pytest_tflite_latency.bench.litert import restore_stripped
 from pytest_tflite_latency.estimator.errors import EstimatorError, ModelError
 from pytest_tflite_latency.estimator.features import featurize
 from pytest_tflite_latency.estimator.graph import load_graph

@@ -9,7 +9,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from pytest_tflite_latency.bench.litert import ready_interpreter
+from pytest_tflite_latency.bench.litert import ready_interpreter, restore_stripped
 from pytest_tflite_latency.measurement import Measurement
 
 
@@ -71,10 +71,24 @@ class LocalRunner:
 
     def measure(self, data: bytes, name: str) -> Measurement:
         """Per-invoke latency over ``repeats`` batches, less the cost of invoking at all (measured on a
-        one-op model): a model's kernels share one invoke, so each lone kernel must not count it."""
+        one-op model): a model's kernels share one invoke, so each lone kernel must not count it. Weights a
+        file was stripped of run as zeros. A model LiteRT refuses, or a time under the 1 µs this host
+        resolves once that cost is off, is a fault (`DeviceError`), recorded as such, never a measurement."""
         import numpy as np
 
-        repeats = [max(r - self.invoke_overhead_ms, 1e-4) for r in self._per_invoke(data)]
+        from pytest_tflite_latency.adb import PLAUSIBLE_US, DeviceError
+
+        try:
+            per_invoke = self._per_invoke(restore_stripped(data))
+        except (ValueError, RuntimeError) as exc:  # LiteRT's refusal to prepare or run it
+            raise DeviceError(f"LiteRT refused the model: {(str(exc).strip().splitlines() or ['?'])[-1]}") from None
+        repeats = [r - self.invoke_overhead_ms for r in per_invoke]
+        floor_ms = PLAUSIBLE_US[0] / 1000
+        if float(np.median(repeats)) < floor_ms:
+            raise DeviceError(f"implausible: {1000 * float(np.median(repeats)):.2f} µs once the cost of invoking "
+                              f"({1000 * self.invoke_overhead_ms:.1f} µs) is taken off, under the 1 µs this host "
+                              "resolves")
+        repeats = [max(r, floor_ms) for r in repeats]  # a repeat under the floor is the timer's noise
         return Measurement(float(np.mean(repeats)), float(np.std(repeats)), len(repeats), tuple(repeats))
 
     def close(self) -> None:

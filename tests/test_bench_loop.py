@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.pipeline import estimate
 
 if TYPE_CHECKING:
@@ -289,3 +290,29 @@ def test_bench_run_refuses_a_models_fifo_without_waiting(tmp_path, cli):
     r = cli("bench", "run", "--runner", "local", "--device-name", "host-cpu", "--db", tmp_path / "b.sqlite",
             "--grid", "none", "--models", tmp_path / "m.tflite")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not a regular file" in r.stderr
+
+
+def test_bench_run_measures_a_weight_stripped_graph_and_records_a_model_litert_refuses(tmp_path, cli):
+    from pytest_tflite_latency.bench.qed import GRAPHS
+
+    refused = ModelWriter()
+    (y,) = refused.op("CUSTOM:NoSuchOp", [refused.input((1, 8))], [(1, 8)])  # LiteRT has no kernel for it
+    (tmp_path / "custom.tflite").write_bytes(refused.to_bytes([y]))
+    stripped = GRAPHS / "squeezenet_v1_1.tflite"  # the repository's graphs keep one byte of each weight
+    r = cli("bench", "run", "--runner", "local", "--device-name", "host-cpu", "--db", tmp_path / "b.sqlite",
+            "--grid", "none", "--repeats", "2", "--models", tmp_path / "custom.tflite", stripped)
+    assert "Traceback" not in r.stderr
+    assert _counts(r.stdout) == {"measured": 1, "already": 0, "failed": 1}
+    assert "custom.tflite: LiteRT refused the model: " in r.stderr
+
+
+def test_a_local_time_under_what_the_host_resolves_is_a_fault_not_a_measurement():
+    from pytest_tflite_latency.adb import DeviceError
+    from pytest_tflite_latency.bench.runners import LocalRunner
+
+    runner = LocalRunner(repeats=2)
+    runner.invoke_overhead_ms = 1000.0  # as if invoking cost more than the model: nothing left to time
+    m = ModelWriter()
+    with pytest.raises(DeviceError, match=r"implausible: -\d+.*µs once the cost of invoking .* is taken off, under "
+                                          r"the 1 µs this host resolves"):
+        runner.measure(m.to_bytes([m.relu(m.input((1, 8)))]), "tiny")
