@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from pytest_tflite_latency.estimator.errors import EstimatorError
+from pytest_tflite_latency.estimator.inputs import whole_number
 
 DEFAULT_DB = "tflite-latency-bench.sqlite"
 KERNEL_TYPES = ("conv", "dwconv", "fc", "pool", "elementwise", "concat", "resize", "reduce", "softmax")
@@ -38,16 +39,16 @@ def add_parser(sub) -> None:
     r.add_argument("--kernels", default=",".join(KERNEL_TYPES), help="kernel types to sample, comma-separated")
     r.add_argument("--from-models", nargs="*", metavar="ZOO_MODEL",
                    help="also sample the layers of these zoo networks (none named: all)")
-    r.add_argument("--limit", type=int, help="measure at most this many kernels (a seeded random subset)")
-    r.add_argument("--adaptive", type=int, metavar="N",
+    r.add_argument("--limit", type=whole_number(), help="measure at most this many kernels (a seeded random subset)")
+    r.add_argument("--adaptive", type=whole_number(), metavar="N",
                    help="pick N kernels where a forest trained on the database disagrees most")
-    r.add_argument("--coverage", type=int, metavar="N",
+    r.add_argument("--coverage", type=whole_number(), metavar="N",
                    help="pick N kernels spread evenly over the sampled configurations (the set `calibrate` "
                         "trains a phone's profile from; 300 with --grid full --from-models is about ten minutes)")
     r.add_argument("--models", nargs="*", default=[], metavar="MODEL.tflite",
                    help="whole models to measure: .tflite files, or folders holding them")
-    r.add_argument("--repeats", type=int, default=15, help="timed runs per model (default 15)")
-    r.add_argument("--seed", type=int, default=0, help="seed of the random sampling (default 0)")
+    r.add_argument("--repeats", type=whole_number(), default=15, help="timed runs per model (default 15)")
+    r.add_argument("--seed", type=whole_number(0), default=0, help="seed of the random sampling (default 0)")
     i = bs.add_parser("import-nb201", help="import the published NAS-Bench-201 measurements")
     db(i)
     i.add_argument("--csv", help="measurements.csv (default: bench/data/nnmeter-nasbench201/measurements.csv)")

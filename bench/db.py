@@ -178,9 +178,10 @@ class Database:
             return self.conn.execute("SELECT id FROM models WHERE sha256=?", (sha256,)).fetchone()[0]
 
     def done(self, device_id: int, model_id: int) -> bool:
-        """Measured successfully already (errors are retried by the next run)."""
-        return self.conn.execute("SELECT 1 FROM measurements WHERE device_id=? AND model_id=? AND status='ok'",
-                                 (device_id, model_id)).fetchone() is not None
+        """Measured successfully already (errors, and rows an older version stored without a time, are retried
+        by the next run)."""
+        return self.conn.execute("SELECT 1 FROM measurements WHERE device_id=? AND model_id=? AND status='ok'"
+                                 " AND median_ms > 0", (device_id, model_id)).fetchone() is not None
 
     def record(self, device_id: int, model_id: int, m: Measurement | None = None, error: str = "") -> None:
         """Store one measurement (every repeat and its summary) or its error, in one transaction."""
@@ -210,7 +211,8 @@ class Database:
         # the median of the repeats: robust to a busy host; published records carry only a mean
         query = (f"SELECT m.source, m.kind, m.kernel_type, x.median_ms, m.features_{backend}, m.learned_{backend}"
                  " FROM measurements x JOIN models m ON m.id = x.model_id"
-                 " WHERE x.device_id=? AND x.status='ok'" + (" AND m.kind=?" if kind else "") + " ORDER BY x.id")
+                 " WHERE x.device_id=? AND x.status='ok' AND x.median_ms > 0"  # a run of 0 repeats stored none
+                 + (" AND m.kind=?" if kind else "") + " ORDER BY x.id")
         rows = self.conn.execute(query, (info["id"], kind) if kind else (info["id"],)).fetchall()
         return [StoredRecord(src, k, kt, ms, current_rows(json.loads(f)),
                              np.array(json.loads(lr), dtype=bool)) for src, k, kt, ms, f, lr in rows]

@@ -25,6 +25,24 @@ class InputError(EstimatorError):
         self.where, self.problem = where, problem
 
 
+def whole_number(low: int = 1):
+    """An argparse ``type`` for a whole number of at least ``low`` (a CLI option's count or seed): anything
+    else is argparse's one-line usage error, exit code 2."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            what = "a positive whole number" if low == 1 else f"a whole number of at least {low}"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {_short(text)}")
+        return value
+
+    return parse
+
+
 def read_regular_file(path: str | os.PathLike, max_bytes: int, what: str = "file",
                       limit: str | None = None) -> bytes:
     """The bytes of a regular file of at most ``max_bytes``; `InputError` naming ``path`` otherwise

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES, PRECISIONS
 from pytest_tflite_latency.estimator.errors import EstimatorError
+from pytest_tflite_latency.estimator.inputs import whole_number
 
 BENCH_COMMANDS = ("bench", "calibrate")  # the commands whose options bench/cli.py declares
 BENCH_HELP = "measure kernels on a phone or this host, train and export profiles"
@@ -62,7 +63,7 @@ def _parser(with_bench: bool = True) -> argparse.ArgumentParser:
                         "Explorer, each kernel's time on its main op (it adds up to the total less the per-inference "
                         "overhead); model-explorer-kernels: each op with its whole kernel's time")
     e.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of standard output")
-    e.add_argument("--top", type=_positive_int, metavar="N", help="table: only the N costliest kernels")
+    e.add_argument("--top", type=whole_number(), metavar="N", help="table: only the N costliest kernels")
     f = sub.add_parser("diff", help="compare the estimates of two models, kernel by kernel",
                        description="Total before and after, and the kernels that appeared, disappeared or "
                                    "changed cost, largest change first.")
@@ -133,12 +134,6 @@ def _write(path: str, data: bytes) -> None:
             f.write(data)
     except OSError as exc:
         raise EstimatorError(f"{path}: cannot write: {exc.strerror}") from None
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return int(text)
 
 
 def _terminal_width() -> int:

@@ -64,15 +64,19 @@ def local_loop(tmp_path_factory, cli) -> LocalLoop:
 
 
 def test_local_run_stores_every_planned_job(local_loop):
+    # a kernel no longer than an empty invoke on this host is stored as a fault: which ones depends on the CPU
     assert local_loop.first_run.returncode == 0, local_loop.first_run.stderr
     counts = _counts(local_loop.first_run.stdout)
-    assert counts["measured"] + counts["already"] == LOOP_JOBS and counts["failed"] == 0, local_loop.first_run.stdout
+    assert counts["measured"] + counts["already"] + counts["failed"] == LOOP_JOBS, local_loop.first_run.stdout
+    assert counts["failed"] <= LOOP_JOBS // 10, local_loop.first_run.stdout
 
 
-def test_local_run_again_measures_nothing(local_loop):
+def test_local_run_again_measures_nothing_it_measured_before(local_loop):
     r = local_loop.second_run
     assert r.returncode == 0, r.stderr
-    assert _counts(r.stdout) == {"measured": 0, "already": LOOP_JOBS, "failed": 0}, r.stdout + r.stderr[-2000:]
+    first, again = _counts(local_loop.first_run.stdout), _counts(r.stdout)
+    assert again["already"] >= first["measured"] and sum(again.values()) == LOOP_JOBS, r.stdout + r.stderr[-2000:]
+    assert again["measured"] + again["failed"] == first["failed"]  # only the faults are tried again
 
 
 def test_status_lists_both_kinds_of_measurement_of_the_device(local_loop):
@@ -306,13 +310,26 @@ def test_bench_run_measures_a_weight_stripped_graph_and_records_a_model_litert_r
     assert "custom.tflite: LiteRT refused the model: " in r.stderr
 
 
-def test_a_local_time_under_what_the_host_resolves_is_a_fault_not_a_measurement():
+def test_a_local_time_no_longer_than_an_empty_invoke_is_a_fault_not_a_measurement():
     from pytest_tflite_latency.adb import DeviceError
     from pytest_tflite_latency.bench.runners import LocalRunner
 
     runner = LocalRunner(repeats=2)
     runner.invoke_overhead_ms = 1000.0  # as if invoking cost more than the model: nothing left to time
     m = ModelWriter()
-    with pytest.raises(DeviceError, match=r"implausible: -\d+.*µs once the cost of invoking .* is taken off, under "
-                                          r"the 1 µs this host resolves"):
+    with pytest.raises(DeviceError, match=r"not resolved: \d+\.\d+ µs an invoke, no more than an empty invoke "
+                                          r"\(1000000\.00 µs\) on this host"):
         runner.measure(m.to_bytes([m.relu(m.input((1, 8)))]), "tiny")
+
+
+@pytest.mark.parametrize(("option", "value", "expected"), [
+    ("--repeats", "0", "a positive whole number"), ("--limit", "-1", "a positive whole number"),
+    ("--adaptive", "-2", "a positive whole number"), ("--coverage", "x", "a positive whole number"),
+    ("--seed", "-1", "a whole number of at least 0")])
+def test_bench_run_refuses_a_count_it_cannot_use_before_touching_the_database(tmp_path, cli, option, value,
+                                                                              expected):
+    db = tmp_path / "b.sqlite"
+    r = cli("bench", "run", "--runner", "local", "--device-name", "host-cpu", "--db", db, "--grid", "small",
+            option, value)
+    assert r.returncode == 2 and f"{option}: expected {expected}, got '{value}'" in r.stderr
+    assert not db.exists()
