@@ -109,8 +109,9 @@ def _runner(args):
 
 def _read_models(paths: list[str]) -> list[tuple[str, bytes]]:
     """The bytes of each ``--models`` file, a folder standing for the ``.tflite`` files under it (as in
-    ``calibrate --models``); one that cannot be read (or a FIFO, never waited on) is an `EstimatorError`."""
-    from pytest_tflite_latency.estimator.graph import MAX_FILE_BYTES
+    ``calibrate --models``); one that cannot be read (or a FIFO, never waited on) or is no model the estimator
+    reads is an `EstimatorError` naming the file, before anything is measured."""
+    from pytest_tflite_latency.estimator.graph import MAX_FILE_BYTES, load_graph
     from pytest_tflite_latency.estimator.inputs import read_regular_file
 
     out = []
@@ -121,7 +122,9 @@ def _read_models(paths: list[str]) -> list[tuple[str, bytes]]:
             raise EstimatorError(f"--models: {path}: a folder with no .tflite file under it")
         for f in files:
             try:
-                out.append((f, read_regular_file(f, MAX_FILE_BYTES, ".tflite file")))
+                data = read_regular_file(f, MAX_FILE_BYTES, ".tflite file")
+                load_graph(data, f)
+                out.append((f, data))
             except EstimatorError as exc:
                 raise EstimatorError(f"--models: {exc}") from None
     return out

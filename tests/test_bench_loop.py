@@ -333,3 +333,14 @@ def test_bench_run_refuses_a_count_it_cannot_use_before_touching_the_database(tm
             option, value)
     assert r.returncode == 2 and f"{option}: expected {expected}, got '{value}'" in r.stderr
     assert not db.exists()
+
+
+@pytest.mark.parametrize(("content", "problem"), [(b"", "not a TFLite model: file is only 0 bytes"),
+                                                   (b"PK\x03\x04" + b"\0" * 64, "not a TFLite model")])
+def test_bench_run_names_a_models_file_that_is_no_model_before_measuring(tmp_path, cli, content, problem):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(content)
+    db = tmp_path / "b.sqlite"
+    r = cli("bench", "run", "--runner", "local", "--device-name", "host-cpu", "--db", db, "--grid", "none",
+            "--models", bad)
+    assert r.returncode == 2 and f"--models: {bad}: {problem}" in r.stderr and "<bytes>" not in r.stderr
