@@ -344,3 +344,23 @@ def test_bench_run_names_a_models_file_that_is_no_model_before_measuring(tmp_pat
     r = cli("bench", "run", "--runner", "local", "--device-name", "host-cpu", "--db", db, "--grid", "none",
             "--models", bad)
     assert r.returncode == 2 and f"--models: {bad}: {problem}" in r.stderr and "<bytes>" not in r.stderr
+
+
+def test_a_database_that_cannot_be_written_is_said_so_not_called_damaged(tmp_path, cli, nb201_path):
+    import os
+    import subprocess
+
+    db = tmp_path / "b.sqlite"
+    run = ("bench", "run", "--runner", "local", "--device-name", "host-cpu", "--db", db, "--grid", "none",
+           "--repeats", "2", "--models", nb201_path)
+    assert cli(*run).returncode == 0
+    os.chmod(db, 0o444)
+    immutable = os.geteuid() == 0 and subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode == 0
+    if os.geteuid() == 0 and not immutable:
+        pytest.skip("root writes a read-only file, and chattr +i is not allowed here")
+    try:
+        r = cli(*run[:-2], "--from-models", "nasbench201", "--limit", "1")
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(db)], check=True)
+    assert r.returncode == 2 and "cannot write the measurement database" in r.stderr and "damaged" not in r.stderr
