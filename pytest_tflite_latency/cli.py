@@ -120,6 +120,16 @@ def _version() -> str:
         return "(not installed)"
 
 
+def _output_is_no_input(args) -> None:
+    """``-o`` naming a model the command reads would replace it with the report: refused before anything runs."""
+    output = getattr(args, "output", None)
+    inputs = [getattr(args, name, None) for name in ("model", "old", "new")]
+    for model in (m for m in inputs if m is not None):
+        if output is not None and Path(output).exists() and Path(model).exists() and \
+                Path(output).resolve() == Path(model).resolve():
+            raise EstimatorError(f"-o {output}: that is the model {model} itself; write the report elsewhere")
+
+
 def _emit(text: str, output: str | None) -> None:
     """Write ``text`` to ``output``, or to standard output when no path is given."""
     if output is None:
@@ -254,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"estimate": _estimate, "diff": _diff, "devices": _devices, "example": _example,
                "bench": _bench}[args.command]
     try:
+        _output_is_no_input(args)
         return handler(args)
     except EstimatorError as exc:
         print(f"tflite-latency: error: {exc}", file=sys.stderr)

@@ -432,3 +432,12 @@ def test_precision_fp32_warns_in_the_table(nb201_path, capsys):
     assert main(["estimate", str(nb201_path), "--precision", "fp32"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "warning: precision fp32: pixel4-gpu measured its GPU delegate computing in fp16" in out
+
+
+@pytest.mark.parametrize("command", ["estimate", "diff"])
+def test_output_naming_the_model_itself_is_refused_and_the_model_kept(tmp_path, cli, nb201_bytes, command):
+    model = tmp_path / "net.tflite"
+    model.write_bytes(nb201_bytes)
+    args = [model] if command == "estimate" else [model, model]
+    r = cli(command, *args, "--format", "json", "-o", tmp_path / "." / "net.tflite")
+    assert r.returncode == 2 and "that is the model" in r.stderr and model.read_bytes() == nb201_bytes
