@@ -83,6 +83,12 @@ def main(args) -> int:
 
     if args.bench_command in READS_ONLY and not Path(args.db).is_file():
         raise EstimatorError(f"{args.db}: no such measurement database (bench run or import-nb201 creates one)")
+    if args.bench_command in READS_ONLY and Path(args.db).stat().st_size == 0:  # left as it is: not made one
+        raise EstimatorError(f"{args.db}: an empty file, no measurement database (bench run or import-nb201 "
+                             "makes one)")
+    out = getattr(args, "out", None)
+    if args.bench_command == "export" and out is not None and Path(out).is_dir():  # before the cross-validation
+        raise EstimatorError(f"--out: {out}: a folder; name the profile's .json file")
     if args.bench_command == "run" and args.runner == "local":
         import ai_edge_litert  # noqa: F401  (the bench extra: missing, it is named before a database is made)
     with Database(args.db) as database:

@@ -197,3 +197,21 @@ def test_two_runs_on_one_database_both_finish(tmp_path):
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
     with Database(tmp_path / "m.sqlite") as db:
         assert len(db.records("host")) == len(grid(("fc",), "small"))
+
+
+@pytest.mark.parametrize("command", ["status", "train", "export"])
+def test_a_step_that_reads_the_database_leaves_an_empty_file_empty(tmp_path, command):
+    db = tmp_path / "empty.sqlite"
+    db.write_bytes(b"")
+    out = _cli(command, "--db", str(db), *(() if command == "status" else ("--device-name", "host")))
+    assert out.returncode == 2 and "an empty file, no measurement database" in out.stderr
+    assert db.stat().st_size == 0
+
+
+def test_export_to_a_folder_is_refused_before_any_work(tmp_path):
+    (tmp_path / "odir").mkdir()
+    db = tmp_path / "m.sqlite"
+    with Database(db):  # a database, made as bench run makes one
+        pass
+    out = _cli("export", "--db", str(db), "--device-name", "host", "--out", str(tmp_path / "odir"))
+    assert out.returncode == 2 and "--out: " in out.stderr and "a folder; name the profile's .json file" in out.stderr
