@@ -27,7 +27,7 @@ from pathlib import Path
 from pytest_tflite_latency.bench.export import save_profile
 from pytest_tflite_latency.bench.kernel_calibration import MIN_KERNELS
 from pytest_tflite_latency.estimator.errors import EstimatorError
-from pytest_tflite_latency.estimator.wording import counted, first_few
+from pytest_tflite_latency.estimator.wording import counted, expected_accuracy, first_few
 
 GPU_HELP = ("the phone's GPU: a vendor (adreno, mali, apple, powervr), a GPU (adreno750, mali-g715, apple-a17, "
             "powervr-ge8320, 'Adreno (TM) 740') or auto (default: the GPU the on-device records name, else all): "
@@ -100,29 +100,11 @@ def run(args) -> int:
               f"MAPE {h['mape_pct']:.1f}%, {h['interval_coverage_pct']:.0f}% inside the interval")
     for warning in warnings + _unit_warnings(cal) + result.warnings:
         print(f"  warning: {warning}")
-    print(f"  expected on unseen models: {_expectation(cal['expected'], len(records))}")
+    print(f"  expected on unseen models: {expected_accuracy(cal['expected'], len(records))}")
     print(f"  use it with --device {out}")
     return 0
 
 
-CURVE = "bench.calibration_curve"
-
-
-def _expectation(e: dict, measured: int) -> str:
-    """What `calibrate.expected` found, in words: the shared phones whose calibration stands for the user's
-    (``analogue_phones``) where the GPU names a vendor, beside the median of all six."""
-    n = e["n"]
-    at = f"calibrated on {counted(n, 'model')}"
-    at += "" if n == measured else f", the nearest N at or below your {measured}"
-    near = e.get("analogue_phones")
-    if not near:
-        return f"about {e['within_10pct']:.0f}% within ±10% (median of the six shared phones {at}; {CURVE})"
-    lo, hi = min(near.values()), max(near.values())
-    share = f"{lo:.0f}%" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}%"
-    whose = "its" if len(near) == 1 else "each one's"
-    return (f"about {share} within ±10% (what {', '.join(near)} reached, {at} from the bundled phone nearest "
-            f"{whose} GPU, as yours is; the six phones' median "
-            f"{e['within_10pct']:.0f}%; {CURVE})")
 
 
 def _sources(family, source: str) -> list:

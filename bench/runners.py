@@ -47,7 +47,7 @@ class LocalRunner:
                        f"{'cold' if cold_cache else 'warm'} cache)"
         self.runtime_version = metadata.version("ai-edge-litert")
         self.detail = f"{_cpu_name()}, {platform.system()} {platform.machine()}"
-        self.invoke_overhead_ms = float(np.median(self._per_invoke(self._trivial_model())))
+        self._empty = ready_interpreter(self._trivial_model(), threads)
 
     @staticmethod
     def _trivial_model() -> bytes:
@@ -57,46 +57,54 @@ class LocalRunner:
         m = ModelWriter()
         return m.to_bytes([m.input((1, 1))])
 
-    def _per_invoke(self, data: bytes) -> list[float]:
+    def _per_invoke(self, data: bytes) -> tuple[list[float], list[float]]:
+        """Per repeat, the ms of one invoke of ``data`` and of an empty invoke timed right before it, each a
+        batch's mean: the empty invokes see the load the model's do."""
         it = ready_interpreter(data, self.threads)
         start = time.perf_counter()
         it.invoke()
         batch = 1 if self._flush is not None else \
             max(1, int(self.min_batch_ms / 1000 / max(time.perf_counter() - start, 1e-6)))
-        out = []
+        model, empty = [], []
         for _ in range(self.repeats):
+            empty.append(_batch_ms(self._empty, batch))
             if self._flush is not None:
                 self._flush += 1.0  # streams 48 MB through the caches
-            t = time.perf_counter()
-            for _ in range(batch):
-                it.invoke()
-            out.append((time.perf_counter() - t) * 1000 / batch)
-        return out
+            model.append(_batch_ms(it, batch))
+        return model, empty
 
     def measure(self, data: bytes, name: str) -> Measurement:
-        """Per-invoke latency over ``repeats`` batches, less the cost of invoking at all (measured on a
-        model of no op): a model's kernels share one invoke, so each lone kernel must not count it. Weights
-        a file was stripped of run as zeros. A model LiteRT refuses, or one that takes no longer than an
-        empty invoke (its time lost in the timer's noise), is a fault (`DeviceError`), recorded as such,
-        never a measurement."""
+        """Per-invoke latency over ``repeats`` batches, each less the cost of invoking at all (the least of a
+        model of no op's, timed beside them: the host's load only ever adds time): a model's kernels share
+        one invoke, so each lone kernel must not count it.
+        Weights a file was stripped of run as zeros. A model LiteRT refuses, or one that takes no longer
+        than an empty invoke (its time lost in the timer's noise), is a fault (`DeviceError`), recorded as
+        such, never a measurement."""
         import numpy as np
 
         from pytest_tflite_latency.adb import DeviceError
 
         try:
-            per_invoke = self._per_invoke(restore_stripped(data))
+            model, empty = self._per_invoke(restore_stripped(data))
         except (ValueError, RuntimeError) as exc:  # LiteRT's refusal to prepare or run it
             raise DeviceError(f"LiteRT refused the model: {(str(exc).strip().splitlines() or ['?'])[-1]}") from None
-        repeats = [r - self.invoke_overhead_ms for r in per_invoke]
+        repeats = [m - min(empty) for m in model]
         if float(np.median(repeats)) <= 0:
-            raise DeviceError(f"not resolved: {1000 * float(np.median(per_invoke)):.2f} µs an invoke, no more than "
-                              f"an empty invoke ({1000 * self.invoke_overhead_ms:.2f} µs) on this host")
-        floor_ms = RESOLUTION_MS
-        repeats = [max(r, floor_ms) for r in repeats]  # a repeat under the floor is the timer's noise
+            raise DeviceError(f"not resolved: {1000 * float(np.median(model)):.2f} µs an invoke, no more than "
+                              f"an empty invoke ({1000 * min(empty):.2f} µs) on this host")
+        repeats = [max(r, RESOLUTION_MS) for r in repeats]  # a repeat under it is the timer's noise
         return Measurement(float(np.mean(repeats)), float(np.std(repeats)), len(repeats), tuple(repeats))
 
     def close(self) -> None:
         pass
+
+
+def _batch_ms(interpreter, batch: int) -> float:
+    """The mean ms of ``batch`` invokes in a row."""
+    t = time.perf_counter()
+    for _ in range(batch):
+        interpreter.invoke()
+    return (time.perf_counter() - t) * 1000 / batch
 
 
 class AdbRunner:

@@ -11,6 +11,7 @@ from pytest_tflite_latency.estimator.attribution import by_op_type
 from pytest_tflite_latency.estimator.pipeline import Estimate, LayerEstimate
 from pytest_tflite_latency.estimator.profile import DeviceProfile
 from pytest_tflite_latency.estimator.table import counted, interval_label, text_table
+from pytest_tflite_latency.estimator.wording import expected_accuracy
 
 CSV_COLUMNS = ("index", "ops", "kind", "runs_on", "input_shapes", "output_shape", "kernel", "stride",
                "filters", "groups", "ms")
@@ -198,6 +199,8 @@ def _devices_long(items: list[dict], width: int) -> str:
             own = i["in_family"]
             if "leave-one-out" in own.get("method", ""):  # a calibrated profile: its own measurements
                 lines.append(f"    calibration: {_figures(own, label)} (leave-one-out)")
+                if isinstance(i["expected"], dict) and "n" in i["expected"]:
+                    lines.append(f"    expected on unseen models: {expected_accuracy(i['expected'])}")
             else:
                 lines.append(f"    in family:   {_figures(own, label)}")
         if i["real_networks"]:
@@ -260,4 +263,5 @@ def _device_item(p: DeviceProfile) -> dict:
             "unseen_families": heldout if stock else {},
             "in_family": {} if stock or heldout.get("mape_pct") is None else heldout,  # None: too few to state
             "real_networks": prov.get("real_networks", {}),
+            "expected": (prov.get("calibration") or {}).get("expected") or {},
             "overhead_ms": p.overhead_ms, "dispatch_ms": p.context.ms_per_kernel if p.context else 0.0}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_tflite_latency.bench import zoo
+from pytest_tflite_latency.bench.db import Database
 from pytest_tflite_latency.bench.writer import ModelWriter
 from pytest_tflite_latency.estimator.pipeline import estimate
 
@@ -68,7 +69,7 @@ def test_local_run_stores_every_planned_job(local_loop):
     assert local_loop.first_run.returncode == 0, local_loop.first_run.stderr
     counts = _counts(local_loop.first_run.stdout)
     assert counts["measured"] + counts["already"] + counts["failed"] == LOOP_JOBS, local_loop.first_run.stdout
-    assert counts["failed"] <= LOOP_JOBS // 10, local_loop.first_run.stdout
+    assert counts["measured"] >= LOOP_JOBS // 2, local_loop.first_run.stdout
 
 
 def test_local_run_again_measures_nothing_it_measured_before(local_loop):
@@ -117,7 +118,8 @@ def test_exported_profile_counts_the_measurements_it_learned_from(local_loop):
     provenance = json.loads(local_loop.profile_path.read_text())["provenance"]
     kernels = provenance["measurements"] - 1  # the one --models file is the whole model
     assert provenance["heldout"]["method"].endswith(f"over {kernels} single-kernel and 1 whole-model measurements")
-    assert provenance["measurements"] == _counts(local_loop.first_run.stdout)["measured"]
+    with Database(local_loop.db) as db:  # what both runs stored (the second measures the first's faults again)
+        assert provenance["measurements"] == len(db.records("host-cpu"))
 
 
 def test_exported_profile_estimates_an_unseen_model_with_finite_non_negative_times(local_loop):
@@ -312,13 +314,15 @@ def test_bench_run_measures_a_weight_stripped_graph_and_records_a_model_litert_r
 
 def test_a_local_time_no_longer_than_an_empty_invoke_is_a_fault_not_a_measurement():
     from pytest_tflite_latency.adb import DeviceError
+    from pytest_tflite_latency.bench.litert import ready_interpreter
     from pytest_tflite_latency.bench.runners import LocalRunner
 
     runner = LocalRunner(repeats=2)
-    runner.invoke_overhead_ms = 1000.0  # as if invoking cost more than the model: nothing left to time
+    heavy = ModelWriter()  # as if invoking at all cost more than the model measured: nothing left to time
+    runner._empty = ready_interpreter(heavy.to_bytes([heavy.conv2d(heavy.input((1, 64, 64, 32)), 32, 3)]))
     m = ModelWriter()
     with pytest.raises(DeviceError, match=r"not resolved: \d+\.\d+ µs an invoke, no more than an empty invoke "
-                                          r"\(1000000\.00 µs\) on this host"):
+                                          r"\(\d+\.\d+ µs\) on this host"):
         runner.measure(m.to_bytes([m.relu(m.input((1, 8)))]), "tiny")
 
 

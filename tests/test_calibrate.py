@@ -667,3 +667,15 @@ def test_the_expectation_follows_the_gpu_named_and_falls_back_to_the_six_phone_m
     assert "Samsung Galaxy S10" not in mali and {"Google Pixel 4", "Apple iPhone 7"} <= set(mali)
     assert "analogue_phones" not in calibrate.expected(2, gpu_family("auto"))  # no GPU named: the median alone
     assert calibrate.expected(2)["n"] == 1
+
+
+def test_devices_v_repeats_a_calibrated_profiles_expectation_on_unseen_models_as_calibrate_said_it(
+        models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    out = tmp_path / "pixel8-gpu.json"
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "mali-g715", "--out", str(out)]) == 0
+    said = next(line for line in capsys.readouterr().out.splitlines() if "expected on unseen models:" in line)
+    assert cli.main(["devices", "-v", "--profiles", str(out)]) == 0
+    listed = " ".join(capsys.readouterr().out.split())  # the long lines are wrapped
+    expectation = said.split("expected on unseen models: ")[1].split(" (")[0]  # "about 53–69% within ±10%"
+    assert f"expected on unseen models: {expectation}" in listed
