@@ -59,7 +59,8 @@ _DROP_FIRST = (INPUT, FILTERS, WINDOW)  # left out, in this order, when a line w
 def _layer_row(layer: LayerEstimate, total: float) -> list[str]:
     c = _cells(layer)
     window = f"{c['kernel']}/{c['stride']}" if c["kernel"] else ""
-    return [c["index"], c["ops"], layer.runs_on, c["input_shapes"].split(" ")[0], c["output_shape"], window,
+    ops = c["ops"] + (f" ×{layer.runs}" if layer.runs != 1 else "")  # a loop body's kernel: its ms is all runs
+    return [c["index"], ops, layer.runs_on, c["input_shapes"].split(" ")[0], c["output_shape"], window,
             c["filters"], f"{layer.ms:.3f}", f"{100 * layer.ms / total:.1f}"]
 
 
@@ -103,6 +104,8 @@ def _table(est: Estimate, top: int | None, width: int) -> str:
     out = [*textwrap.wrap(f"{est.model} on {est.device} ({est.device_title})", width, subsequent_indent="  ",
                                  break_long_words=False, break_on_hyphens=False), ""]
     out += _fit(list(_HEADS), [_layer_row(layer, total) for layer in layers], width)
+    if any(layer.runs != 1 for layer in layers):
+        out.append("(×N: a loop's kernel, run N times per inference; its ms is all N runs)")
     if top is not None and len(layers) < len(est.layers):
         rest = est.total_ms - est.overhead_ms - sum(layer.ms for layer in layers)
         out.append(f"({counted(len(est.layers) - len(layers), 'cheaper kernel')} not shown: {rest:.3f} ms)")

@@ -3,6 +3,7 @@ another precision than a profile times, and the reports of a CPU estimate."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -287,6 +288,14 @@ def test_a_counted_while_loops_body_runs_once_per_iteration_read_from_its_condit
         (("WHILE",), 1), ((compare,), iterations + 1), (("ADD",), iterations), (("FULLY_CONNECTED",), iterations)]
     assert any(f"{iterations}× per inference (the loop's count of {iterations}, read from its condition)" in w
                for w in kg.warnings)
+
+
+def test_the_table_marks_a_loop_kernel_with_its_runs_and_says_its_ms_is_all_of_them():
+    from pytest_tflite_latency.estimator.report import render
+
+    table = render(estimate(_counted_loop(7), "pixel4-cpu"), "table", width=100)
+    assert re.search(r"FULLY_CONNECTED ×7 +CPU", table) and re.search(r"LESS ×8 +CPU", table)
+    assert "(×N: a loop's kernel, run N times per inference; its ms is all N runs)" in table
 
 
 def test_a_loop_whose_count_is_a_runtime_value_is_counted_once_and_says_so():
