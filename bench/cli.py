@@ -96,12 +96,10 @@ def main(args) -> int:
                    "status": _status}[args.bench_command]
         try:
             return handler(args, database)
-        except sqlite3.OperationalError as exc:
-            if "readonly" in str(exc):  # a file (or its folder) this user may read but not write
+        except sqlite3.DatabaseError as exc:  # corrupt pages show only when they are read
+            if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):  # readable, not writable
                 raise DatabaseError(f"{args.db}: cannot write the measurement database ({exc}); the commands "
                                     "that only read it (status, train, export) still can") from None
-            raise DatabaseError(f"{args.db}: damaged measurement database ({exc})") from None
-        except sqlite3.DatabaseError as exc:  # corrupt pages show only when they are read
             raise DatabaseError(f"{args.db}: damaged measurement database ({exc})") from None
 
 

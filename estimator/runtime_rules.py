@@ -14,6 +14,7 @@ declared shapes, so a file whose shapes disagree with its own ops is refused as 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -95,11 +96,8 @@ def check_runtime_accepts(graph: Graph) -> None:
 def flex_ops_warning(graph: Graph) -> str:
     """A warning for TensorFlow ops the converter kept (``SELECT_TF_OPS``: custom ops named ``Flex…``), "" if
     none: only the Flex delegate runs them, which the app must link, and no profile measured any."""
-    names: dict[str, int] = {}
-    for sg in graph.subgraphs:
-        for op in sg.ops:
-            if op.opcode.startswith("CUSTOM:Flex"):
-                names[op.opcode[len("CUSTOM:"):]] = names.get(op.opcode[len("CUSTOM:"):], 0) + 1
+    names = Counter(op.opcode.removeprefix("CUSTOM:") for sg in graph.subgraphs for op in sg.ops
+                    if op.opcode.startswith("CUSTOM:Flex"))
     if not names:
         return ""
     which = ", ".join(f"{n} ×{c}" if c > 1 else n for n, c in sorted(names.items()))
@@ -129,18 +127,18 @@ def refusal(sg: Subgraph, op: Op) -> str:
 # kernel_util.cc CalculateActivationRangeQuantized: a fused RELU_N1_TO_1 / RELU6 clamps a quantized output at
 # round(limit / scale) steps from its zero point, and the kernel refuses a limit beyond int32
 # ("no_integer_overflow_from_quantization"): an output scale below 6 / 2**31 under RELU6.
-_CLAMP_LIMIT = {2: 1.0, 3: 6.0}  # ActivationFunctionType: RELU_N1_TO_1, RELU6
+_CLAMPS = {2: ("RELU_N1_TO_1", 1.0), 3: ("RELU6", 6.0)}  # ActivationFunctionType → (name, limit)
 
 
 def _activation_range(sg: Subgraph, op: Op) -> str:
-    limit = _CLAMP_LIMIT.get(op.options.get("FusedActivationFunction", 0))
+    clamp = _CLAMPS.get(op.options.get("FusedActivationFunction", 0))
     out = _tensor(sg, op, 0, outputs=True)
-    if limit is None or out is None or out.scale_zero is None or out.scale_zero[0] <= 0:
+    if clamp is None or out is None or out.scale_zero is None or out.scale_zero[0] <= 0:
         return ""
+    name, limit = clamp
     steps = limit / out.scale_zero[0]
     if steps <= 2**31 - 1:
         return ""
-    name = {1.0: "RELU_N1_TO_1", 6.0: "RELU6"}[limit]
     return (f"fused {name} on an output of scale {out.scale_zero[0]:.3g}: its clamp at {limit:g} is "
             f"{steps:.3g} quantization steps, beyond int32 (a calibration that saw no signal there)")
 

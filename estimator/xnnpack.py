@@ -260,9 +260,10 @@ def cpu_fallback_profile(profile: DeviceProfile, graph: Graph,
     from pytest_tflite_latency.estimator.features import featurize
     from pytest_tflite_latency.estimator.profile import device_names, load_profile
 
+    if profile.backend != "gpu" or not profile.name.endswith("-gpu") or not any(k.runs_on == "CPU" for k in kernels):
+        return None
     integer = model_precision(graph) in ("int8", "int16")  # int16 kernels: none measured, int8's the nearest
     name = profile.name.removesuffix("-gpu") + "-cpu" + ("-int8" if integer else "")
-    if profile.backend != "gpu" or not profile.name.endswith("-gpu") or name not in device_names() \
-            or not any(k.runs_on == "CPU" for k in kernels):
+    if name not in device_names():
         return None
     return load_profile(name), featurize(kernels, BACKEND)

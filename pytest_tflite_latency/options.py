@@ -117,7 +117,7 @@ class LatencyOptions:
                 raise InputError("--latency-profiles" if config.getoption("--latency-profiles") else
                                  "latency_profiles (ini)", f"{profiles}: not a folder")
             device, device_where = value("--latency-device", "latency_device")
-            if device and device_where.endswith("(ini)"):  # a profile path in the ini file: relative to it
+            if device and config.getoption("--latency-device") is None:  # the ini file's: relative to it
                 from pytest_tflite_latency.budgets import profile_relative_to
 
                 device = profile_relative_to(config.inipath.parent if config.inipath else config.rootpath, device)
