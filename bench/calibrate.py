@@ -30,6 +30,7 @@ from pytest_tflite_latency.estimator.profile import (
     DeviceInfo,
     DeviceProfile,
     NetworkContext,
+    Roofline,
     kind_coefficients,
 )
 from pytest_tflite_latency.estimator.wording import counted
@@ -42,8 +43,12 @@ from pytest_tflite_latency.estimator.wording import counted
 # Winograd work on the conv coefficients): at N = 10 it moved the six phones by −5 … +7 points (median
 # 63.4% against 62.0% within ±10%), at N = 30 it lost on five phones of six (median 67.8% against 73.9%).
 GROUPS: tuple[tuple[str, ...], ...] = (("conv", "fc", "convtrans"), ("dwconv",))
-GROUP_NAMES = ("conv+fc+convtrans", "dwconv", "other", "overhead")
-N_SCALES = len(GROUPS) + 2
+# Then a column for the kernels the GPU delegate leaves on the CPU, priced as the calibrated profile
+# serves them (its ``cpu_fallback`` roofline, scaled by this column's factor): a new phone has no CPU
+# profile of its own, so what the calibration fits is what `estimate` then computes.
+GROUP_NAMES = ("conv+fc+convtrans", "dwconv", "other", "cpu fallback", "overhead")
+N_SCALES = len(GROUPS) + 3
+CPU_COLUMN = N_SCALES - 2
 # Measurement noise of one whole-model relative error after calibration (σ of a source's kernel model
 # on unseen families: the stock profiles' held-out MAPE is 5–10%, estimator/profiles/*.json).
 NOISE = 0.08
@@ -66,10 +71,15 @@ def group_of(kind: str) -> int:
     return next((i for i, g in enumerate(GROUPS) if kind in g), len(GROUPS))
 
 
-def group_sums(kernel_times: np.ndarray, kinds: Sequence[str], overhead_ms: float) -> np.ndarray:
-    """One model's source estimate split into (group sums ..., overhead)."""
+def group_sums(kernel_times: np.ndarray, kinds: Sequence[str], overhead_ms: float,
+               on_cpu: np.ndarray | None = None) -> np.ndarray:
+    """One model's source estimate split into (group sums ..., CPU fallback, overhead); ``on_cpu``: the
+    kernels the delegate leaves on the CPU (none where not given)."""
     row = np.zeros(N_SCALES)
-    np.add.at(row, [group_of(k) for k in kinds], kernel_times)
+    column = [group_of(k) for k in kinds]
+    if on_cpu is not None:
+        column = np.where(on_cpu, CPU_COLUMN, column)
+    np.add.at(row, column, kernel_times)
     row[-1] = overhead_ms
     return row
 
@@ -87,8 +97,9 @@ def parts(profile: DeviceProfile, records: list[Record]) -> np.ndarray:
     """Per record, the source's estimate of each kernel group and its overhead (columns)."""
     out = np.zeros((len(records), N_SCALES))
     for i, r in enumerate(records):
-        ms, context = source_split(profile, r.X, runs_on(r, profile.backend))
-        out[i] = group_sums(ms, kinds_of(r.X), profile.overhead_ms + context)
+        where = runs_on(r, profile.backend)
+        ms, context = source_split(profile, r.X, where)
+        out[i] = group_sums(ms, kinds_of(r.X), profile.overhead_ms + context, where == "CPU")
     return out
 
 
@@ -256,7 +267,9 @@ def calibrate_from(sources: list[DeviceProfile], records: list[Record], name: st
     profile = dataclasses.replace(
         source, name=name, title=f"calibrated from {source.name} on {counted(len(records), 'model')}",
         features=FEATURES,  # a source from before a feature was added lists a prefix: its trees read the same
-        base=_scaled_base(source, c[:-1]), overhead_ms=float(c[-1] * source.overhead_ms),
+        base=_scaled_base(source, c[:CPU_COLUMN]), overhead_ms=float(c[-1] * source.overhead_ms),
+        cpu_fallback=_scaled_roofline(source.cpu_fallback, float(c[CPU_COLUMN])),
+        transfer=_scaled_roofline(source.transfer, float(c[group_of("transfer")])),  # copies: kind transfer
         context=_scaled_context(source, float(c[-1])), provenance=provenance,
         interval={"low": float(lo), "high": float(hi), "coverage": 0.9},
         device=calibrated_device(source, name, family, phone))
@@ -335,6 +348,17 @@ def _scaled_context(profile: DeviceProfile, scale: float) -> NetworkContext | No
     """The source's per-kernel dispatch cost scaled with its overhead (`source_split`)."""
     c = profile.context
     return None if c is None else NetworkContext(c.ms_per_weight_byte * scale, c.ms_per_kernel * scale)
+
+
+def _scaled_roofline(roofline: Roofline, scale: float) -> Roofline:
+    """A roofline whose every cost is ``scale`` times the given one's (so is its estimate of any kernel)."""
+    def scaled(c):
+        return dataclasses.replace(c, **{k: getattr(c, k) * scale for k in COEFFICIENTS})
+
+    return dataclasses.replace(
+        scaled(roofline),
+        per_kind=None if roofline.per_kind is None else {k: scaled(c) for k, c in roofline.per_kind.items()},
+        winograd_kernels=None if roofline.winograd_kernels is None else scaled(roofline.winograd_kernels))
 
 
 def _scaled_base(profile: DeviceProfile, scales: np.ndarray) -> dict:

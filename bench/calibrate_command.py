@@ -62,6 +62,7 @@ def run(args) -> int:
     from pytest_tflite_latency.estimator.inputs import checked_number
     from pytest_tflite_latency.estimator.profile import PredictionInterval
 
+    args.gpu = "auto" if args.gpu.strip().lower() == "auto" else args.gpu
     try:
         family = gpu_family(args.gpu)
     except ValueError as exc:
@@ -74,18 +75,22 @@ def run(args) -> int:
                                  f"({given}) would go unused: run it "
                                  "without them, or calibrate without --suggest")
         return _suggest(args.models, n, family)
-    name = _checked_name(args.name, args.db)
+    named_by_out = Path(args.out).stem if args.out and Path(args.out).suffix.lower() == ".json" else None
+    name = _checked_name(args.name or named_by_out, args.db)
     out = _checked_out(args.out, name)
+    _not_an_input(out, args.measurements)
+    phone = _checked_phone(args.phone)
     sources = _sources(family, args.source) if args.source != "auto" else []
     records, kernels, measured, described, warnings = _records(args)
-    _warn_of_cpu_logs(measured)
     family, gpu_said = _measured_gpu(family, args, measured)
     sources = sources or _sources(family, "auto")
-    phone = args.phone.strip() or next((m.phone for m in measured if m.phone), "")
+    phone = phone or next((m.phone for m in measured if m.phone), "")
     if len(kernels) >= MIN_KERNELS:
         return _kernel_route(args, kernels, records, sources, name, family, described, out)
     result = calibrate.calibrate_from(sources, records, name, family, phone)
-    save_profile(_with_measured_runtime(result.profile, measured), out)
+    profile, misses = _measured_in_provenance(_with_measured_runtime(result.profile, measured), records)
+    _servable(profile, out)
+    save_profile(profile, out)
     cal = result.profile.provenance["calibration"]
     h = result.profile.provenance["heldout"]
     print(_starting_point(cal["source"], cal["sources_considered"], args.source != "auto", gpu_said, len(records)))
@@ -98,7 +103,7 @@ def run(args) -> int:
     else:
         print(f"  leave-one-out over the {counted(h['models'], 'model')}: {h['within_10pct']:.0f}% within ±10%, "
               f"MAPE {h['mape_pct']:.1f}%, {h['interval_coverage_pct']:.0f}% inside the interval")
-    for warning in warnings + _unit_warnings(cal) + result.warnings:
+    for warning in warnings + _unit_warnings(cal) + result.warnings + misses:
         print(f"  warning: {warning}")
     print(f"  expected on unseen models: {expected_accuracy(cal['expected'], len(records))}")
     print(f"  use it with --device {out}")
@@ -143,11 +148,42 @@ def _checked_name(name: str | None, db: str | None = None) -> str:
     if a_path or (not db and not _NAME.fullmatch(name)):
         raise EstimatorError(f"--name: {name!r} is not a profile name: up to 64 letters, digits, '.', '_', '+' "
                              "and '-', e.g. pixel8-gpu")
-    if resolve_device(name) in device_names():
-        print(f"warning: --name {name} is also a bundled profile's or GPU's name: where its folder is given "
-              f"(latency_profiles), `device: {name}` means this profile, elsewhere the bundled one",
-              file=sys.stderr)
+    if name.lower().endswith(".json"):
+        raise EstimatorError(f"--name: {name!r} is a file name: give the profile's name ({name[:-5]}); --out "
+                             "says where its .json goes")
+    if not db and (resolve_device(name) in device_names() or name.lower() in device_names()):
+        raise EstimatorError(f"--name: {name} is a bundled profile's or GPU's name: a team profile of that name "
+                             "would stand for the bundled one wherever its folder is given; choose another, e.g. "
+                             "pixel8-gpu")
     return name
+
+
+def _checked_out_name(out: Path, name: str) -> None:
+    """A profile file's name is its device name (``device: NAME`` finds ``NAME.json`` in latency_profiles)."""
+    if out.stem != name:
+        print(f"warning: --out {out.name} and --name {name} differ: in a folder of profiles (--profiles, "
+              f"latency_profiles) a profile is found by its file name, `--device {out.stem}`; name the file "
+              f"{name}.json to find it as {name}", file=sys.stderr)
+
+
+def _not_an_input(out: Path, measurements: list[str]) -> None:
+    """``--out`` never replaces one of the measurement files it is made from."""
+    for given in measurements:
+        try:
+            same = Path(given).exists() and out.exists() and out.resolve() == Path(given).resolve()
+        except OSError:
+            same = False
+        if same:
+            raise EstimatorError(f"--out {out}: is one of the measurement files read; write the profile elsewhere")
+
+
+def _checked_phone(phone: str) -> str:
+    """``--phone``: a name to print in `devices` and reports, so no control characters."""
+    phone = phone.strip()
+    if len(phone) > 64 or any(not c.isprintable() for c in phone):
+        raise EstimatorError(f"--phone: {phone[:64]!r} is not a phone's name: up to 64 printable characters, "
+                             "e.g. 'Pixel 8'")
+    return phone
 
 
 def _checked_out(given: str | None, name: str) -> Path:
@@ -159,21 +195,61 @@ def _checked_out(given: str | None, name: str) -> Path:
     out = Path(given)
     if out.is_dir() or given.endswith(("/", "\\")):
         return out / f"{name}.json"
-    if out.suffix.lower() != ".json":
+    if out.suffix != ".json":
         raise EstimatorError(f"--out: {out}: name a .json file (--device takes a profile by its .json path) "
                              "or a folder")
+    _checked_out_name(out, name)
     return out
 
 
 def _with_measured_runtime(profile, measured):
     """The profile stating the runtime its measurements name (a CSV's runtime column, benchmark_model's
     delegate, the on-device records'), not the source phone's: an Android phone calibrated from the
-    iPhone 7 runs no Metal delegate. The kernels' costs and precisions remain the source's."""
+    iPhone 7 runs no Metal delegate. The kernels' costs remain the source's; the GPU's precision is the
+    measurements' where they state it (benchmark_model's ``Allow lower precision in gpu``), else the
+    source's."""
     runtimes = sorted({m.runtime for m in measured if m.runtime})
     said = (first_few(runtimes, sep="; ") + " as measured" if runtimes
             else "not stated by the measurements")
     source = profile.provenance["calibrated_from"]
-    return dataclasses.replace(profile, runtime=f"{said}; kernels from {source} ({profile.runtime})")
+    precision = next((m.precision for m in measured if m.precision), profile.device.compute_precision)
+    return dataclasses.replace(profile, runtime=f"{said}; kernels from {source} ({profile.runtime})",
+                               device=dataclasses.replace(profile.device, compute_precision=precision))
+
+
+MISFIT = 0.25  # a measured model the calibration puts further off than this (or than its interval) is named
+
+
+def _servable(profile, out: Path) -> None:
+    """Refuse to write a profile that every other command would refuse to load."""
+    import json
+
+    from pytest_tflite_latency.estimator.profile import DeviceProfile
+
+    try:
+        DeviceProfile.from_dict(json.loads(json.dumps(profile.to_dict())), str(out))  # as the file will be read
+    except EstimatorError as exc:
+        raise EstimatorError(f"calibrate: the profile these measurements give would not load ({exc}); are "
+                             "the times in milliseconds?") from None
+
+
+def _measured_in_provenance(profile, records: list) -> tuple:
+    """The profile listing the models it was calibrated on and their measured times (what a reader of the
+    committed file can check it against), and a warning per model its fit misses by more than its interval
+    or `MISFIT`."""
+    from pytest_tflite_latency.bench.train import predict
+
+    fitted = predict(records, profile)
+    low, high = profile.interval.low, profile.interval.high
+    calibration = {**profile.provenance["calibration"],
+                   "measured": [{"model": r.name, "ms": round(r.y_ms, 4), "fitted_ms": round(float(f), 4)}
+                                for r, f in zip(records, fitted, strict=True)]}
+    misses = [f"the calibration puts {r.name} at {f:.3g} ms, {f / r.y_ms - 1:+.0%} off its measured {r.y_ms:.3g} "
+              "ms: the group scales cannot fit it with the rest (a budget on it holds the estimate, not the "
+              "measurement)" for r, f in zip(records, fitted, strict=True)
+              if not max(low, -MISFIT) <= f / r.y_ms - 1 <= min(high, MISFIT)]
+    provenance = {**profile.provenance, "calibration": calibration}
+    return dataclasses.replace(profile, provenance=provenance), misses
 
 
 IMPLAUSIBLE_SPEED = 50.0  # the bundled phones' GPUs differ by 15× at most: 50× off the source is a unit slip
@@ -245,12 +321,18 @@ def _records(args):
                 raise EstimatorError(f"{path}: is a folder, not a measurement file: name the files in it "
                                      f"({Path(path) / '*.txt'}, …)")
             found += read_measurements(path)
-        found = _without_cpu_records(found)
+        found = _gpu_runs(found)
+        _one_setting(found)
         by_file = resolve_models(found, args.models)
-        for path, ms in by_file.items():
-            X, learned = model_features(path, "gpu")
-            records.append(Record(path.stem, X, float(np.median([m.mean_ms for m in ms])), learned))
-            warnings += _disagreeing(path.stem, ms)
+        for paths, ms in _twins_once(by_file):
+            disagree = _disagreeing(paths[0].stem, ms)
+            warnings += disagree
+            if not disagree:
+                X, learned = model_features(paths[0], "gpu")
+                records.append(Record(paths[0].stem, X, float(np.median([m.mean_ms for m in ms])), learned))
+        if not records:
+            raise EstimatorError("calibrate: every model's measurements disagree with each other (see the warnings "
+                                 "above); measure each model on one phone, runtime and delegate setting")
         described.append(f"{counted(len(found), 'measurement')} in {counted(len(args.measurements), 'file')}")
     if args.db:
         stored = _db_records(args)
@@ -268,28 +350,63 @@ def _records(args):
     return records, kernels, found, "; ".join(described), warnings
 
 
-def _without_cpu_records(measured: list) -> list:
-    """The measurements less the on-device records that state the CPU ran the model (`pytest --on-device`
-    of a CPU device): they are said to be skipped, since calibrate makes GPU profiles; none left is an
-    error. A log that only shows no GPU delegate is kept, with a warning (`_warn_of_cpu_logs`)."""
-    stated_cpu = [m.delegate == "cpu" and not m.delegate_inferred for m in measured]
-    if not any(stated_cpu):
+def _gpu_runs(measured: list) -> list:
+    """The measurements of the GPU delegate: those that ran on something else (an on-device record of a CPU
+    device, a benchmark_model log without ``Use gpu: [1]``, an AI Hub job on the NPU) are named and left
+    out, since calibrate makes GPU profiles; none left is an error."""
+    other: dict[str, list[str]] = {}
+    for m in measured:
+        if m.delegate and m.delegate != "gpu":
+            label = f"{m.delegate}{' (no Use gpu: [1] line)' if m.delegate_inferred else ''}"
+            other.setdefault(label, []).append(m.source)
+    if not other:
         return measured
-    cpu = [m.source for m, c in zip(measured, stated_cpu, strict=True) if c]
-    listed = first_few(cpu)
-    kept = [m for m, c in zip(measured, stated_cpu, strict=True) if not c]
+    listed = "; ".join(f"{label}: {first_few(where)}" for label, where in other.items())
+    kept = [m for m in measured if not m.delegate or m.delegate == "gpu"]
     if not kept:
-        raise EstimatorError(f"calibrate: every measurement given is an on-device record of the CPU (delegate cpu: "
-                             f"{listed}); calibrate rescales a GPU profile to your phone's GPU delegate, and a CPU "
-                             "profile is trained with bench export")
-    print(f"skipped: {counted(len(cpu), 'on-device record')} of the CPU (delegate cpu: {listed}): calibrate makes "
-          "GPU profiles", file=sys.stderr)
+        raise EstimatorError(f"calibrate: no measurement given ran the GPU delegate ({listed}); calibrate rescales "
+                             "a GPU profile to your phone's GPU delegate (benchmark_model --use_gpu=true), and a "
+                             "CPU's own profile is trained with bench export")
+    print(f"skipped: {counted(sum(map(len, other.values())), 'measurement')} not of the GPU delegate ({listed}): "
+          "calibrate makes GPU profiles", file=sys.stderr)
     return kept
+
+
+def _one_setting(measured: list) -> None:
+    """One phone's GPU delegate in one setting: measurements that name two phones, GPUs, runtimes or GPU
+    precisions are refused, each named, rather than fitted together into one confident profile."""
+    for what, key in (("phones", "phone"), ("GPUs", "gpu"), ("runtimes", "runtime"), ("GPU precisions", "precision")):
+        groups: dict[str, list[str]] = {}
+        for m in measured:
+            if getattr(m, key):
+                groups.setdefault(getattr(m, key), []).append(m.source)
+        if len(groups) > 1:
+            listed = "; ".join(f"{value!r}: {first_few(where)}" for value, where in groups.items())
+            raise EstimatorError(f"calibrate: the measurements name {len(groups)} {what} ({listed}): a profile is "
+                                 "one phone's GPU delegate in one setting, so calibrate from one's measurements")
+
+
+def _twins_once(by_file: dict) -> list[tuple[list[Path], list]]:
+    """The measured files grouped by their kernels: two files of the same kernels (a float16 twin, a copy)
+    are one model to the estimator, counted once with both files' measurements."""
+    from pytest_tflite_latency.bench.dataset import model_features
+
+    groups: dict[bytes, tuple[list[Path], list]] = {}
+    for path, ms in by_file.items():
+        X, learned = model_features(path, "gpu")
+        paths, measured = groups.setdefault(X.tobytes() + learned.tobytes(), ([], []))
+        paths.append(path)
+        measured += ms
+    for paths, _ in groups.values():
+        if len(paths) > 1:
+            print(f"counted once: {first_few([p.stem for p in paths])} have the same kernels (a float16 twin, a copy)",
+                  file=sys.stderr)
+    return list(groups.values())
 
 
 def _disagreeing(model: str, measured) -> list[str]:
     """A warning where one model's measurements disagree by more than a phone's run-to-run noise (another
-    phone, runtime or delegate setting mixed in): the calibration takes their median."""
+    phone, runtime or delegate setting mixed in): that model is left out of the calibration."""
     from pytest_tflite_latency.bench.calibrate import INCONSISTENT_SPREAD
 
     low = min(measured, key=lambda m: m.mean_ms)
@@ -298,18 +415,7 @@ def _disagreeing(model: str, measured) -> list[str]:
         return []
     return [f"{model} measured {counted(len(measured), 'time')} from {low.mean_ms:.3g} ms ({low.source}) to "
             f"{high.mean_ms:.3g} ms ({high.source}), {high.mean_ms / low.mean_ms - 1:.0%} apart: another phone, "
-            "runtime or delegate setting mixed in? The calibration took their median"]
-
-
-def _warn_of_cpu_logs(measured) -> None:
-    """A benchmark_model run that shows no GPU delegate (no ``Use gpu: [1]``, no "GPU delegate created"),
-    or an on-device record of the CPU delegate, most likely timed the CPU: say so before a GPU profile is
-    made from it."""
-    cpu = [m.source for m in measured if m.delegate == "cpu"]
-    if cpu:
-        verb = "shows" if len(cpu) == 1 else "show"
-        print(f"warning: {counted(len(cpu), 'measurement')} ({first_few(cpu)}) {verb} no GPU delegate "
-              "(--use_gpu=true); a CPU's timings make a wrong GPU profile", file=sys.stderr)
+            "runtime or delegate setting mixed in? Left out of the calibration"]
 
 
 def _db_records(args):
@@ -318,6 +424,8 @@ def _db_records(args):
 
     if not Path(args.db).is_file():
         raise EstimatorError(f"{args.db}: no such measurement database (bench run or import-nb201 creates one)")
+    if Path(args.db).stat().st_size == 0:  # opening it would write a schema into a file only read here
+        raise EstimatorError(f"{args.db}: an empty file, not a measurement database (bench run creates one)")
     if not args.name:
         raise EstimatorError("--db: name the device whose measurements to use with --device-name")
     with Database(args.db) as database:
@@ -364,7 +472,8 @@ def _suggest(paths: list[Path], n: int, family) -> int:
 
     files = sorted({f for p in paths for f in (sorted(p.rglob("*.tflite")) if p.is_dir() else [p])})
     if not files:
-        raise EstimatorError("--suggest: name your models (files or folders) with --models")
+        raise EstimatorError(f"--suggest: no .tflite file in --models {first_few([str(p) for p in paths])}" if paths
+                             else "--suggest: name your models (files or folders) with --models")
     records, readable = [], []
     for f in files:
         try:

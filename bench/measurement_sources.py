@@ -27,6 +27,11 @@ MAX_BYTES = 64 * 1024 * 1024  # a measurement file larger than this is not one
 MEASUREMENTS_FORMAT = "tflite-latency-measurements/1"
 PLAUSIBLE_MS = (1e-3, 3.6e6)  # 1 µs … 1 hour, as the plugin's adb runner accepts
 _GRAPH = re.compile(r"Graph: \[([^\]\n]*)\]")
+_TIMINGS_LINE = re.compile(r"[Ii]nference timings in us")
+# benchmark_model's "Use <delegate>: [1]" lines (its --use_* flags), the first one on naming what ran
+_DELEGATES = (("gpu", r"use[ _]gpu: \[(?:1|true)\]|GPU delegate created"), ("nnapi", r"use[ _]nnapi: \[(?:1|true)\]"),
+              ("hexagon", r"use[ _]hexagon: \[(?:1|true)\]"), ("coreml", r"use[ _]coreml: \[(?:1|true)\]"))
+_LOWER_PRECISION = re.compile(r"(?i)(?:allow lower precision in gpu|gpu_precision_loss_allowed): \[(0|1|true|false)\]")
 
 
 @dataclass(frozen=True)
@@ -41,8 +46,9 @@ class ModelMeasurement:
     layers_ms: tuple[float, ...] = field(default=(), repr=False)  # per-layer times where the source has them
     phone: str = ""
     gpu: str = ""
-    delegate: str = ""  # "gpu" or "cpu" where the source says which ran the model
+    delegate: str = ""  # "gpu", "cpu", "nnapi", "npu" … where the source says which ran the model
     delegate_inferred: bool = False  # told from a log's lines (no "Use gpu" line: likely the CPU), not stated
+    precision: str = ""  # "fp16" or "fp32" where a GPU run says whether it allowed lower precision
 
 
 def read_measurements(path: str | Path) -> list[ModelMeasurement]:
@@ -57,7 +63,7 @@ def read_measurements(path: str | Path) -> list[ModelMeasurement]:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         return _from_json(text, where, Path(path))
-    if "Inference timings in us" in text:
+    if _TIMINGS_LINE.search(text) or "STARTING!" in text:
         return _from_benchmark_log(text, where, Path(path))
     first = stripped.splitlines()[0] if stripped else ""
     if "," in first:
@@ -73,21 +79,28 @@ def _ms(value: object, where: str) -> float:
 def _from_benchmark_log(text: str, where: str, path: Path) -> list[ModelMeasurement]:
     from pytest_tflite_latency.adb import BenchmarkOutputError, parse_benchmark_output
 
-    runs = [chunk for chunk in re.split(r"(?=STARTING!)", text) if "Inference timings in us" in chunk]
+    chunks = [c for c in re.split(r"(?=STARTING!)", text) if _TIMINGS_LINE.search(c) or "STARTING!" in c]
     out = []
-    for i, chunk in enumerate(runs, 1):
-        at = f"{where}: run {i}" if len(runs) > 1 else where
+    for i, chunk in enumerate(chunks, 1):
+        at = f"{where}: run {i}" if len(chunks) > 1 else where
+        graph = _GRAPH.search(chunk)
+        if not _TIMINGS_LINE.search(chunk):  # a run that never got to its timings: the model did not run
+            error = next((ln.strip() for ln in chunk.splitlines() if "ERROR" in ln), "no timings printed")
+            raise InputError(at, f"benchmark_model failed on {graph.group(1).strip() if graph else 'its model'} "
+                                 f"({error[:160]}): leave that run out, or measure a model it can run")
         try:
             m = parse_benchmark_output(chunk)
         except BenchmarkOutputError as exc:
             raise InputError(at, str(exc)) from None
-        graph = _GRAPH.search(chunk)
-        if graph is None and len(runs) > 1:
+        if graph is None and len(chunks) > 1:
             raise InputError(at, "no 'Graph: [model.tflite]' line says which model this run measured")
         model = graph.group(1).strip() if graph else path.stem
-        gpu = "gpu" if re.search(r"(?i)use[ _]gpu: \[(1|true)\]|GPU delegate created", chunk) else "cpu"
-        out.append(ModelMeasurement(model, m.mean_ms, m.std_ms if m.runs else None, f"benchmark_model ({gpu})", at,
-                                    delegate=gpu, delegate_inferred=True))
+        delegate = next((name for name, pattern in _DELEGATES if re.search(f"(?i){pattern}", chunk)), "cpu")
+        lower = _LOWER_PRECISION.search(chunk) if delegate == "gpu" else None
+        precision = "" if lower is None else ("fp16" if lower.group(1).lower() in ("1", "true") else "fp32")
+        runtime = f"benchmark_model ({delegate}{', ' + precision if precision else ''})"
+        out.append(ModelMeasurement(model, m.mean_ms, m.std_ms if m.runs else None, runtime, at,
+                                    delegate=delegate, delegate_inferred=delegate == "cpu", precision=precision))
     return out
 
 
@@ -157,20 +170,27 @@ def _from_ai_hub(doc: dict, where: str, path: Path) -> ModelMeasurement:
             layers.append(checked_number(layer["execution_time"], f"{where}: execution_detail[{i}].execution_time",
                                          low=0.0) / 1000)
     model = next((str(doc[k]) for k in ("model", "model_name", "name") if isinstance(doc.get(k), str)), path.stem)
-    return ModelMeasurement(model, ms, None, "Qualcomm AI Hub profile", where, tuple(layers))
+    units = {str(layer.get("compute_unit", "")).lower() for layer in doc.get("execution_detail") or []
+             if isinstance(layer, dict) and layer.get("compute_unit")}
+    # a GPU job with CPU fallback layers ran the GPU delegate; a job without GPU layers did not (AI Hub
+    # runs many on the NPU)
+    delegate = "gpu" if "gpu" in units else "+".join(sorted(units))
+    return ModelMeasurement(model, ms, None, "Qualcomm AI Hub profile" + (f" ({delegate})" if delegate else ""),
+                            where, tuple(layers), delegate=delegate)
 
 
 def resolve_models(measurements: list[ModelMeasurement], search: list[Path]) -> dict[Path, list[ModelMeasurement]]:
     """Each measurement's ``.tflite`` file: the path as given (absolute, or relative to the working
     folder or to the measurement file), else a file of ``search`` (files or folders) with the same
     name or stem. Measurements of one file are grouped; an unfound model is an `InputError`."""
-    files: dict[str, Path] = {}
+    files: dict[str, list[Path]] = {}
     for s in search:
         if not s.exists():
             raise InputError(f"--models {s}", "no such file or folder")
         for f in sorted(s.rglob("*.tflite")) if s.is_dir() else [s]:
-            files.setdefault(f.name, f)
-            files.setdefault(f.stem, f)
+            for key in {f.name, f.stem}:
+                if not any(_same_file(f, g) for g in files.get(key, [])):
+                    files.setdefault(key, []).append(f)
     out: dict[Path, list[ModelMeasurement]] = {}
     for m in measurements:
         p = _find(m, files)
@@ -183,11 +203,23 @@ def resolve_models(measurements: list[ModelMeasurement], search: list[Path]) -> 
     return out
 
 
-def _find(m: ModelMeasurement, files: dict[str, Path]) -> Path | None:
+def _find(m: ModelMeasurement, files: dict[str, list[Path]]) -> Path | None:
     given = Path(m.model)
     beside = Path(m.source.split(":")[0]).parent / given
     for p in (given, beside):
         if p.suffix == ".tflite" and p.is_file():
             return p
     name = given.name
-    return files.get(name) or files.get(Path(name).stem) or files.get(name.removesuffix(".tflite"))
+    found = files.get(name) or files.get(Path(name).stem) or files.get(name.removesuffix(".tflite")) or []
+    if len(found) > 1:  # a log, a CSV row or an AI Hub job names the file, not which of these it measured
+        raise InputError(m.source, f"model {m.model!r} matches {len(found)} different files under --models "
+                                   f"({first_few([str(f) for f in found])}): give --models the one measured")
+    return found[0] if found else None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same model: one file twice, or two files of the same bytes."""
+    try:
+        return a.resolve() == b.resolve() or (a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes())
+    except OSError:
+        return False

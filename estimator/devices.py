@@ -172,6 +172,10 @@ def gpu_family(text: str) -> GpuFamily:
     t = text.strip().lower()
     angle = re.match(r"angle \((?:samsung )?(.*?)\)", t)  # "ANGLE (Samsung Xclipse 920) on Vulkan 1.3": GL over Vulkan
     t = " ".join(re.sub(r"\((?:tm|r)\)|\brogue\b", " ", angle.group(1) if angle else t).split())
+    # the vendor's prefix and a "GPU" suffix, as Metal and some renderers name it ("Apple A17 Pro GPU",
+    # "Qualcomm Adreno 750")
+    t = re.sub(r"^(?:qualcomm|arm|samsung) (?=adreno|mali|immortalis|xclipse)", "", t)
+    t = re.sub(r"(?: (?:pro|bionic))? gpu$", "", t) if t != "gpu" else t
     if t == "auto":
         return GpuFamily(None)
     words = {"adreno": "qualcomm", "qualcomm": "qualcomm", "mali": "arm", "arm": "arm", "immortalis": "arm",

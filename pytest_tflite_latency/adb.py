@@ -25,7 +25,9 @@ REMOTE_DIR = "/data/local/tmp/tflite_latency"  # each session works in a folder 
 PREINSTALLED = "/data/local/tmp/benchmark_model"
 STALE_S = 24 * 3600  # another host's session folder left this long is taken as abandoned
 PLAUSIBLE_US = (1.0, 3600e6)  # a model runs for at least 1 µs and at most an hour
-_TIMINGS = re.compile(r"Inference timings in us:.*?Inference \(avg\): (\S+)")
+# "Inference timings in us: Init: .., First inference: .., Warmup (avg): .., Inference (avg): V", and before
+# TensorFlow 2.4 "Average inference timings in us: Warmup: .., Init: .., Inference: V"
+_TIMINGS = re.compile(r"[Ii]nference timings in us:.*?Inference(?: \(avg\))?: ([^\s,]+)")
 # tsl::Stat::OutputToStream: "count=N first=.. curr=.. min=.. max=.. avg=.. std=S", or "count=N curr=V(all same)"
 _COUNT = re.compile(r"count=(\S+)(?: [^\n]*?std=(\S+)| curr=\S+)?")
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]

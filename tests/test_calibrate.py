@@ -93,6 +93,35 @@ def test_the_served_profile_predicts_what_the_calibration_fitted(models, with_di
     assert served == pytest.approx(fitted, rel=1e-4)  # the provenance rounds the scales to 4 decimals
 
 
+def _with_cpu_fallback(width: int) -> Record:
+    """A model the GPU delegate splits: a custom op leaves its last convolutions on the CPU, with copies."""
+    from pytest_tflite_latency.bench.writer import ModelWriter
+
+    m = ModelWriter(fill="zeros")
+    x = m.conv2d(m.input((1, 32, 32, width)), width, 3)
+    (x,) = m.op("CUSTOM:Postprocess", [x], [(1, 32, 32, width)])
+    X, learned = model_features(m.to_bytes([m.conv2d(m.conv2d(x, width, 3), width, 1)]), "gpu")
+    return Record(f"fallback{width}", X, 0.0, learned)
+
+
+def test_a_model_partly_on_the_cpu_is_served_as_the_calibration_fitted_it(models):
+    from pytest_tflite_latency.bench.dataset import runs_on
+
+    fallback = [_with_cpu_fallback(w) for w in (8, 16, 32)]
+    assert all((runs_on(r, "gpu") == "CPU").any() and (runs_on(r, "gpu") == "copy").any() for r in fallback)
+    source = load_profile(SOURCE)
+    # the phone runs its CPU part 3× faster than the source's CPU prior says, its GPU part 2× slower
+    fallback = [Record(r.name, r.X, float(calibrate.parts(source, [r])[0] @ [2, 2, 2, 1 / 3, 2]), r.learned)
+                for r in fallback]
+    records = _records(models)[:4] + fallback
+    result = calibrate.calibrate_from([source], records, "new-phone")
+    c = np.array(list(result.profile.provenance["calibration"]["scales"].values()))
+    fitted, served = calibrate.parts(source, records) @ c, predict(records, result.profile)
+    assert served == pytest.approx(fitted, rel=1e-4), f"largest difference {np.max(np.abs(served / fitted - 1)):.2e}"
+    one = calibrate.calibrate_from([source], fallback[-1:], "new-phone").profile  # one model: served as measured
+    assert predict(fallback[-1:], one) == pytest.approx([fallback[-1].y_ms], rel=1e-4)
+
+
 def test_a_uniformly_slower_phone_is_recovered_on_models_not_measured(models):
     records = _records(models)
     profile = calibrate.calibrate(load_profile(SOURCE), records[:5], "new-phone")
@@ -301,20 +330,22 @@ def test_a_database_device_name_bench_run_took_is_not_refused_as_a_profile_name(
     assert "--name" in capsys.readouterr().err
 
 
-def test_a_name_a_bundled_profile_has_is_warned_of(models, tmp_path, capsys):
+@pytest.mark.parametrize("name", ["pixel4-gpu", "adreno640", "Pixel4-GPU"])
+def test_a_name_a_bundled_profile_or_gpu_has_is_refused(models, tmp_path, capsys, name):
     csv, folder = _csv(models, tmp_path)
-    assert cli.main(["calibrate", str(csv), "--models", folder, "--name", "pixel4-gpu",
-                     "--out", str(tmp_path / "p.json")]) == 0
-    assert "--name pixel4-gpu is also a bundled profile" in capsys.readouterr().err
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--name", name, "--out", str(tmp_path)]) == 2
+    assert f"--name: {name} is a bundled profile's or GPU's name" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.json"))
 
 
 def test_one_models_measurements_from_two_phones_are_named_not_silently_averaged(models, tmp_path, capsys):
-    here, folder = _csv(models, tmp_path, "phone.csv")
+    here, folder = _csv(models, tmp_path, "phone.csv", count=6)
     other, _ = _csv(models, tmp_path, "other-phone.csv", factor=2 * SPEED, count=1)
     assert cli.main(["calibrate", str(here), str(other), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
     warnings = [ln for ln in capsys.readouterr().out.splitlines() if "warning:" in ln]
     assert len(warnings) == 1 and "phone.csv:2" in warnings[0] and "other-phone.csv:2" in warnings[0]
-    assert "100% apart" in warnings[0]
+    assert "100% apart" in warnings[0] and "Left out of the calibration" in warnings[0]
+    assert load_profile(tmp_path / "p.json").provenance["calibration"]["models"] == 5  # the 6 less the one
 
 
 def test_the_profile_states_the_runtime_measured_and_the_interval_it_prints(models, tmp_path, capsys):
@@ -369,7 +400,7 @@ def test_an_on_device_record_of_the_cpu_is_skipped_and_said_so_not_mixed_into_th
     out = tmp_path / "p.json"
     assert cli.main(["calibrate", str(path), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "skipped: 1 on-device record of the CPU (delegate cpu: " in err
+    assert "skipped: 1 measurement not of the GPU delegate (cpu: " in err
     assert "measurements[0]" in err and "measurements[1]" not in err
     assert load_profile(out).provenance["calibration"]["models"] == 4  # the GPU's four, not the CPU's one
 
@@ -378,7 +409,7 @@ def test_on_device_records_of_the_cpu_only_are_a_one_line_error(models, tmp_path
     path = _on_device(models, tmp_path, "Adreno (TM) 640", ("cpu",) * 5)
     assert cli.main(["calibrate", str(path), "--out", str(tmp_path / "p.json")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "every measurement given is an on-device record of the CPU" in err
+    assert err.count("\n") == 1 and "no measurement given ran the GPU delegate (cpu: " in err
     assert not (tmp_path / "p.json").exists()
 
 
@@ -389,12 +420,21 @@ def test_a_csv_saved_by_excel_with_a_byte_order_mark_is_read(models, tmp_path, c
     assert "on 5 measured models" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("factor", "unit"), [(1000 * SPEED, "microseconds"), (SPEED / 1000, "seconds")])
-def test_times_given_in_another_unit_than_milliseconds_are_warned_of(models, tmp_path, capsys, factor, unit):
-    csv, folder = _csv(models, tmp_path, factor=factor)
+def test_times_given_in_seconds_are_warned_of(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path, factor=SPEED / 1000)
     assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "adreno640",
                      "--out", str(tmp_path / "p.json")]) == 0
-    assert f"were the times given in {unit}?" in capsys.readouterr().out
+    assert "were the times given in seconds?" in capsys.readouterr().out
+
+
+def test_times_in_microseconds_that_make_a_profile_no_command_would_load_are_refused_not_written(
+        models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path, factor=1000 * SPEED)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--gpu", "adreno640",
+                     "--out", str(tmp_path / "p.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "would not load" in err and "are the times in milliseconds?" in err
+    assert not (tmp_path / "p.json").exists()
 
 
 def test_a_phone_at_the_source_phones_speed_gets_no_unit_warning(models, tmp_path, capsys):
@@ -628,7 +668,7 @@ def test_a_cpu_measured_device_is_refused_with_the_command_that_trains_its_profi
     assert not out.exists()
 
 
-def test_a_benchmark_model_log_without_the_gpu_delegate_is_warned_of(models, tmp_path, capsys):
+def test_a_benchmark_model_log_without_the_gpu_delegate_is_left_out_and_named(models, tmp_path, capsys):
     folder = str(next(iter(models))).rsplit("/", 1)[0]
     logs = []
     for i, r in enumerate(_records(models)[:5]):
@@ -640,7 +680,12 @@ def test_a_benchmark_model_log_without_the_gpu_delegate_is_warned_of(models, tmp
                             f"Inference (avg): {us:.1f}\n")
     assert cli.main(["calibrate", *map(str, logs), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
     err = capsys.readouterr().err
-    assert "1 measurement (" in err and "run0.txt" in err and "run1.txt" not in err
+    assert "skipped: 1 measurement not of the GPU delegate (cpu (no Use gpu: [1] line): " in err
+    assert "run0.txt" in err and "run1.txt" not in err
+    assert load_profile(tmp_path / "p.json").provenance["calibration"]["models"] == 4
+    assert cli.main(["calibrate", str(logs[0]), "--models", folder, "--out", str(tmp_path / "q.json")]) == 2
+    assert "no measurement given ran the GPU delegate" in capsys.readouterr().err
+    assert not (tmp_path / "q.json").exists()
 
 
 def test_the_ceiling_fit_recovers_exact_scales_and_judges_rows_it_did_not_fit():
@@ -679,3 +724,115 @@ def test_devices_v_repeats_a_calibrated_profiles_expectation_on_unseen_models_as
     listed = " ".join(capsys.readouterr().out.split())  # the long lines are wrapped
     expectation = said.split("expected on unseen models: ")[1].split(" (")[0]  # "about 53–69% within ±10%"
     assert f"expected on unseen models: {expectation}" in listed
+
+
+def test_an_out_that_is_one_of_the_measurement_files_is_refused_and_the_file_kept(models, tmp_path, capsys):
+    path = _on_device(models, tmp_path, "Mali-G76 MP12")
+    before = path.read_bytes()
+    assert cli.main(["calibrate", str(path), "--name", "measurements", "--out", str(path)]) == 2
+    assert "is one of the measurement files read" in capsys.readouterr().err
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(("key", "second"), [("phone", "Phone Y"), ("gpu", "Adreno (TM) 740"),
+                                             ("runtime", "nnapi")])
+def test_measurements_of_two_phones_gpus_or_runtimes_are_refused_naming_each(models, tmp_path, capsys, key, second):
+    path = _on_device(models, tmp_path, "Mali-G76 MP12")
+    doc = json.loads(path.read_text())
+    doc["measurements"][0][key] = second
+    path.write_text(json.dumps(doc))
+    assert cli.main(["calibrate", str(path), "--out", str(tmp_path / "p.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"'{second}': " in err and "measurements[0]" in err and "measurements[1]" in err
+    assert not (tmp_path / "p.json").exists()
+
+
+def _logs(models, tmp_path, lines: list[str]) -> list[Path]:
+    """benchmark_model logs of the first models, each with its extra lines."""
+    out = []
+    for i, (r, extra) in enumerate(zip(_records(models), lines, strict=False)):
+        us = r.y_ms * 1000
+        out.append(tmp_path / f"run{i}.txt")
+        out[-1].write_text(f"STARTING!\nGraph: [{Path(r.name).name}]\nUse gpu: [1]\n{extra}\ncount=50 curr={us:.0f}"
+                           f"(all same)\nInference timings in us: Init: 1, First inference: 1, Warmup (avg): 1, "
+                           f"Inference (avg): {us:.1f}\n")
+    return out
+
+
+def test_a_profile_calibrated_from_fp32_runs_states_fp32_and_a_mix_of_precisions_is_refused(models, tmp_path, capsys):
+    folder = str(Path(next(iter(models))).parent)
+    fp32 = _logs(models, tmp_path, ["Allow lower precision in gpu: [0]"] * 5)
+    out = tmp_path / "p.json"
+    assert cli.main(["calibrate", *map(str, fp32), "--models", folder, "--out", str(out)]) == 0
+    assert load_profile(out).device.compute_precision == "fp32"
+    mixed = _logs(models, tmp_path, ["Allow lower precision in gpu: [1]"] + ["Allow lower precision in gpu: [0]"] * 4)
+    assert cli.main(["calibrate", *map(str, mixed), "--models", folder, "--out", str(tmp_path / "q.json")]) == 2
+    assert "name 2 runtimes ('benchmark_model (gpu, fp16)'" in capsys.readouterr().err
+
+
+def test_a_float16_twin_of_a_measured_model_counts_once(models, tmp_path, capsys):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    first = Path(next(iter(models)))
+    for p in models:
+        (folder / Path(p).name).write_bytes(Path(p).read_bytes())
+    (folder / "net0_copy.tflite").write_bytes(first.read_bytes() + b"")  # same kernels, another name
+    csv = tmp_path / "m.csv"
+    rows = [f"{Path(r.name).stem},{r.y_ms}\n" for r in _records(models)[:5]]
+    csv.write_text("model,ms\n" + "".join(rows) + rows[0].replace("net0", "net0_copy"))
+    assert cli.main(["calibrate", str(csv), "--models", str(folder), "--out", str(tmp_path / "p.json")]) == 0
+    assert "counted once: net0, net0_copy have the same kernels" in capsys.readouterr().err
+    assert load_profile(tmp_path / "p.json").provenance["calibration"]["models"] == 5
+
+
+def test_the_profile_lists_the_models_it_was_calibrated_on_with_their_measured_and_fitted_times(models, tmp_path):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
+    measured = load_profile(tmp_path / "p.json").provenance["calibration"]["measured"]
+    expected = {Path(r.name).stem: r.y_ms for r in _records(models)[:5]}
+    assert {m["model"]: m["ms"] for m in measured} == pytest.approx(expected, rel=1e-3)
+    assert all(m["fitted_ms"] > 0 for m in measured)
+
+
+def test_a_model_the_calibration_cannot_fit_is_named_with_its_miss(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path, count=6)
+    rows = csv.read_text().splitlines()
+    name, ms = rows[1].split(",")
+    csv.write_text("\n".join([rows[0], f"{name},{float(ms) * 3}", *rows[2:]]) + "\n")  # one model 3× off
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--out", str(tmp_path / "p.json")]) == 0
+    assert f"the calibration puts {name} at" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("option", "value", "problem"), [
+    ("--phone", "Pix\n8\x1b[31m", "--phone: "), ("--name", "pixel8-gpu.json", "is a file name")])
+def test_a_phone_or_name_that_would_break_a_listing_is_refused(models, tmp_path, capsys, option, value, problem):
+    csv, folder = _csv(models, tmp_path)
+    assert cli.main(["calibrate", str(csv), "--models", folder, option, value, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and problem in err and not list(tmp_path.glob("*.json"))
+
+
+def test_calibrate_from_an_empty_database_file_leaves_it_empty(tmp_path, capsys):
+    db = tmp_path / "empty.sqlite"
+    db.write_bytes(b"")
+    assert cli.main(["calibrate", "--db", str(db), "--device-name", "x", "--out", str(tmp_path / "x.json")]) == 2
+    assert "an empty file, not a measurement database" in capsys.readouterr().err
+    assert db.read_bytes() == b""
+
+
+def test_suggest_on_a_folder_without_models_says_so(tmp_path, capsys):
+    assert cli.main(["calibrate", "--suggest", "3", "--models", str(tmp_path)]) == 2
+    assert f"--suggest: no .tflite file in --models {tmp_path}" in capsys.readouterr().err
+
+
+def test_devices_shows_control_characters_of_a_hand_edited_profile_as_question_marks(models, tmp_path, capsys):
+    csv, folder = _csv(models, tmp_path)
+    out = tmp_path / "p8.json"
+    assert cli.main(["calibrate", str(csv), "--models", folder, "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    doc["device"]["phone"] = "Pix\n8\x1b[31m"
+    out.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert cli.main(["devices", "--profiles", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "Pix?8?[31m" in printed

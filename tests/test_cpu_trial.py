@@ -208,10 +208,40 @@ def attention_model(dtype: str) -> bytes:
 def test_attention_on_a_cpu_profile_that_never_trained_on_a_transformer_says_its_error_is_unmeasured(
         dtype, device, says):
     est = estimate(attention_model(dtype), device)
-    said = [w for w in est.warnings if "BATCH_MATMUL op(s) (attention)" in w]
+    said = [w for w in est.warnings if "1 BATCH_MATMUL (attention), 2 FULLY_CONNECTED on more than one row" in w]
     assert bool(said) == says
     if says:
-        assert f"{device} trained on CNNs only, no transformer" in said[0]
+        assert f"{device} trained on CNNs only, whose fully connected layers are one-row classifiers" in said[0]
+
+
+def dense_or_conv(dtype: str, dense: bool) -> bytes:
+    """The same multiply-accumulates as a Dense layer on a 64-row sequence or as a 1×1 convolution."""
+    m = ModelWriter(dtype, fill="zeros")
+    if dense:
+        return m.to_bytes([m.fully_connected(m.input((1, 64, 128)), 512)])
+    return m.to_bytes([m.conv2d(m.input((1, 8, 8, 128)), 512, 1)])
+
+
+@needs_cpu_profiles
+def test_a_dense_layer_on_a_sequence_costs_on_int8_about_what_its_1x1_convolution_costs_not_ten_times():
+    dense = estimate(dense_or_conv("int8", True), "pixel4-cpu-int8").total_ms
+    conv = estimate(dense_or_conv("int8", False), "pixel4-cpu-int8").total_ms
+    ratio = dense / conv
+    assert 0.5 < ratio < 3, f"dense {dense:.3f} ms against the 1×1 convolution's {conv:.3f} ms (×{ratio:.2f})"
+
+
+@needs_cpu_profiles
+def test_gemm_rows_leave_one_row_layers_and_float32_profiles_as_the_roofline_prices_them():
+    from pytest_tflite_latency.estimator.features import FEATURES, featurize
+    from pytest_tflite_latency.estimator.profile import gemm_rows, load_profile, roofline
+
+    for device, dense in (("pixel4-cpu-int8", False), ("pixel4-cpu", True)):
+        m = ModelWriter("int8" if device.endswith("int8") else "float32", fill="zeros")
+        x = m.input((1, 1, 128) if not dense else (1, 64, 128))
+        X = featurize(group_xnnpack(load_graph(m.to_bytes([m.fully_connected(x, 512)]))).kernels, "xnnpack")
+        base = load_profile(device).base
+        ms = roofline(X, FEATURES, base)
+        assert gemm_rows(ms, X, FEATURES, base) == pytest.approx(ms, rel=1e-12)
 
 
 @needs_cpu_profiles
@@ -387,11 +417,8 @@ def test_a_16x8_model_on_a_cpu_device_is_refused_as_what_it_is_not_priced_as_int
         estimate(int16x8_conv(), device)
 
 
-@needs_cpu_profiles
-def test_a_16x8_model_on_a_gpu_device_says_its_int16_kernels_are_timed_as_int8_ones():
-    est = estimate(int16x8_conv(), "pixel4-gpu")
-    assert {layer.runs_on for layer in est.layers} == {"CPU"}
-    assert any(w.startswith("16x8-quantized model (int16 activations): the GPU delegate takes no int16 op")
-               for w in est.warnings)
-    assert "kernels on the CPU timed by pixel4-cpu-int8, the phone's CPU profile" in est.warnings
-    assert not any("dequantizes" in w for w in est.warnings)
+@pytest.mark.parametrize("device", ["pixel4-gpu", "adreno640"])
+def test_a_16x8_model_on_a_gpu_device_is_refused_as_its_int16_cpu_kernels_are_unmeasured(device):
+    with pytest.raises(ModelError, match=r"16x8-quantized model \(int16 activations, int8 weights\) on pixel4-gpu: "
+                                         "the GPU delegate takes no int16 op"):
+        estimate(int16x8_conv(), device)

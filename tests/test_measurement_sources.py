@@ -140,3 +140,69 @@ def test_an_unknown_gpu_is_refused_with_the_names_understood():
 def test_every_gpu_alias_comes_from_the_device_table():
     assert {a: p.profile for p in PHONES for a in p.aliases} == GPU_ALIASES
     assert all(gpu_family(a).vendor == p.vendor for p in PHONES for a in p.aliases)
+
+
+def test_a_log_from_before_tensorflow_2_4_is_read_by_its_average_inference_line(tmp_path):
+    path = tmp_path / "old.txt"
+    path.write_text("STARTING!\nGraph: [m.tflite]\nUse gpu: [1]\n"
+                    "Average inference timings in us: Warmup: 13456.7, Init: 1153420, Inference: 11703.2\n")
+    (m,) = read_measurements(path)
+    assert m.mean_ms == pytest.approx(11.7032) and m.delegate == "gpu"
+
+
+def test_a_run_that_failed_is_named_with_its_model_and_first_error_not_called_no_log(tmp_path):
+    path = tmp_path / "farm.log"
+    failed = ("STARTING!\nGraph: [/data/local/tmp/resnet18.tflite]\nUse gpu: [1]\n"
+              "ERROR: TfLiteGpuDelegate Init: No shader implementation for transpose\n"
+              "ERROR: Failed to apply GPU delegate.\nERROR: Benchmarking failed.\n")
+    path.write_text(LOG + failed)
+    with pytest.raises(InputError) as err:
+        read_measurements(path)
+    assert "run 3: benchmark_model failed on /data/local/tmp/resnet18.tflite (ERROR: TfLiteGpuDelegate Init: No " \
+           "shader implementation for transpose)" in str(err.value)
+
+
+@pytest.mark.parametrize(("line", "precision"), [("Allow lower precision in gpu: [0]", "fp32"),
+                                                 ("Allow lower precision in gpu: [1]", "fp16"), ("", "")])
+def test_a_gpu_runs_precision_setting_is_read_where_the_log_states_it(tmp_path, line, precision):
+    path = tmp_path / "run.txt"
+    path.write_text(LOG.split("STARTING!\nGraph: [resnet18")[0].replace("Use gpu: [1]\n", f"Use gpu: [1]\n{line}\n"))
+    (m,) = read_measurements(path)
+    assert m.precision == precision
+    assert m.runtime == (f"benchmark_model (gpu, {precision})" if precision else "benchmark_model (gpu)")
+
+
+def test_a_run_of_another_delegate_is_named_as_that_delegate_not_as_the_gpu(tmp_path):
+    path = tmp_path / "run.txt"
+    path.write_text(LOG.split("STARTING!\nGraph: [resnet18")[0].replace("Use gpu: [1]", "Use nnapi: [1]"))
+    (m,) = read_measurements(path)
+    assert (m.delegate, m.delegate_inferred) == ("nnapi", False)
+
+
+@pytest.mark.parametrize(("units", "delegate"), [(["GPU", "GPU", "CPU"], "gpu"), (["NPU", "NPU"], "npu"),
+                                                 (["CPU"], "cpu"), ([], "")])
+def test_an_ai_hub_jobs_compute_units_say_which_delegate_ran_it(tmp_path, units, delegate):
+    path = tmp_path / "mobilenet_v2.json"
+    path.write_text(json.dumps({"execution_summary": {"estimated_inference_time": 4200},
+                                "execution_detail": [{"execution_time": 10, "compute_unit": u} for u in units]}))
+    (m,) = read_measurements(path)
+    assert m.delegate == delegate
+
+
+def test_a_model_name_that_matches_two_different_files_is_refused_naming_both(tmp_path):
+    for folder, content in (("a", b"one"), ("b", b"two"), ("c", b"one")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "net.tflite").write_bytes(content)
+    path = tmp_path / "m.csv"
+    path.write_text("model,ms\nnet,3.0\n")
+    found = read_measurements(path)
+    assert resolve_models(found, [tmp_path / "a", tmp_path / "c"])  # the same bytes twice: one model
+    with pytest.raises(InputError) as err:
+        resolve_models(found, [tmp_path / "a", tmp_path / "b"])
+    assert "matches 2 different files" in str(err.value) and "a/net.tflite" in str(err.value)
+
+
+@pytest.mark.parametrize("said", ["Apple A17 Pro GPU", "Qualcomm Adreno 750", "Apple A12 Bionic GPU"])
+def test_a_gpu_as_metal_or_the_vendor_names_it_is_understood(said):
+    family = gpu_family(said)
+    assert family.vendor in ("apple", "qualcomm") and family.generation in (17, 7, 12)
