@@ -41,7 +41,8 @@ class KernelChange:
 
 @dataclass(frozen=True)
 class ModelDiff:
-    """Old and new model estimated on the same device, and the kernels that differ."""
+    """Old and new model estimated on one device (or the old one on ``old_device``: a float model on a
+    float32 CPU profile against its int8 twin on the int8 one), and the kernels that differ."""
 
     old_model: str
     new_model: str
@@ -54,6 +55,14 @@ class ModelDiff:
     unchanged: int
     old_warnings: tuple[str, ...] = ()  # each estimate's caveats: a figure's change may come from one of them
     new_warnings: tuple[str, ...] = ()
+    old_device: str = ""  # where the old model was estimated, when not on ``device``
+
+    @property
+    def title(self) -> str:
+        """"old → new on device", or each model with its own device."""
+        if self.old_device and self.old_device != self.device:
+            return f"{self.old_model} on {self.old_device} → {self.new_model} on {self.device}"
+        return f"{self.old_model} → {self.new_model} on {self.device}"
 
     def warning_lines(self) -> list[str]:
         """Each estimate's warnings once, saying whose: "both", "old" or "new"."""
@@ -115,7 +124,8 @@ def diff_estimates(old: Estimate, new: Estimate) -> ModelDiff:
                                 c.new_index if c.new_index is not None else -1,
                                 c.old_index if c.old_index is not None else -1))
     return ModelDiff(old.model, new.model, new.device, old.total_ms, new.total_ms, len(old.layers),
-                     len(new.layers), tuple(changes), unchanged, tuple(old.warnings), tuple(new.warnings))
+                     len(new.layers), tuple(changes), unchanged, tuple(old.warnings), tuple(new.warnings),
+                     old.device if old.device != new.device else "")
 
 
 def _tuple(value: list | tuple | None) -> tuple | None:
@@ -154,7 +164,7 @@ def render_text(d: ModelDiff, width: int | None = None) -> str:
     or a review comment."""
     from pytest_tflite_latency.estimator.table import text_table
 
-    lines = [f"{d.old_model} → {d.new_model} on {d.device}",
+    lines = [d.title,
              f"total: {d.old_ms:.2f} ms → {d.new_ms:.2f} ms ({d.delta_ms:+.2f} ms{_pct(d)}), "
              f"kernels: {d.old_kernels} → {d.new_kernels}, {d.unchanged} unchanged", ""]
     if width is not None:
@@ -176,7 +186,7 @@ def html_body(d: ModelDiff) -> str:
     from pytest_tflite_latency.estimator.html_report import esc, table
 
     cls = "up" if d.delta_ms > 0 else "down"
-    head = (f'<h2 class="diff">{esc(d.old_model)} → {esc(d.new_model)} on {esc(d.device)}</h2>\n'
+    head = (f'<h2 class="diff">{esc(d.title)}</h2>\n'
             f'<p>total <span class="old">{d.old_ms:.3f} ms</span> → <span class="new">{d.new_ms:.3f} ms</span> '
             f'<span class="{cls}">({d.delta_ms:+.3f} ms{esc(_pct(d))})</span>; kernels {d.old_kernels} → '
             f"{d.new_kernels}, {d.unchanged} unchanged</p>")
@@ -196,5 +206,5 @@ def render(d: ModelDiff, fmt: str = "text", width: int | None = None) -> str:
     if fmt == "html":
         from pytest_tflite_latency.estimator.html_report import page
 
-        return page(f"{d.old_model} → {d.new_model} on {d.device}", html_body(d))
+        return page(d.title, html_body(d))
     return render_text(d, width)

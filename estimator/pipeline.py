@@ -149,9 +149,6 @@ def precision_warnings(graph: Graph, profile: DeviceProfile, delegated: bool = T
     (``delegated``: some kernel runs on the GPU delegate, which is what dequantizes a quantized model)."""
     measured = profile.device.model_precision or "float32"  # nn-Meter's profiles say none: float32 models
     precision = model_precision(graph)
-    if profile.backend == "gpu" and precision == "int16":
-        return ["16x8-quantized model (int16 activations): the GPU delegate takes no int16 op, and TensorFlow "
-                "Lite's builtin int16 kernels, which no profile measured, run it on the CPU: timed as int8 ones"]
     if profile.backend == "cpu" and precision == "int8":  # nn-Meter's CPU: float32 models only
         return [f"int8-quantized model on {profile.name}, which measured float32 models: the estimate prices "
                 "its kernels as float32 ones; the -cpu-int8 profiles (pixel4-cpu-int8 …) time int8 graphs"]

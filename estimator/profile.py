@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import binascii
 import difflib
+import functools
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -367,9 +369,17 @@ class DeviceProfile:
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=None, separators=(",", ":")) + "\n")
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A short hash of the profile's JSON form: a profile recalibrated or retrained under the same name
+        has another (a baseline made with the old one is not this profile's)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
     def base_ms(self, X: np.ndarray) -> np.ndarray:
-        """Analytic cost per kernel: launch + weighted FLOPs + bytes moved."""
-        return roofline(X, self.features, self.base)
+        """Analytic cost per kernel: launch + weighted FLOPs + bytes moved (on XNNPACK, a fully connected
+        layer's rows after the first at the convolutions' cost per FLOP: `gemm_rows`)."""
+        ms = roofline(X, self.features, self.base)
+        return gemm_rows(ms, X, self.features, self.base) if self.backend == "xnnpack" else ms
 
     def in_range(self, X: np.ndarray, kinds: list[str]) -> np.ndarray:
         """Kernels whose kind was trained on and whose FLOPs and bytes stay within
@@ -463,6 +473,24 @@ def roofline(X: np.ndarray, features: tuple[str, ...], p: Roofline | Mapping) ->
     return launch * launches + per_flop * flops + per_byte * moved
 
 
+def gemm_rows(ms: np.ndarray, X: np.ndarray, features: tuple[str, ...], p: Roofline | Mapping) -> np.ndarray:
+    """``ms`` with each fully connected kernel of several rows (a Dense layer on a sequence, a batched
+    matrix product) priced as XNNPACK runs it, one GEMM: its first row at the fc kind's cost per FLOP,
+    which the CPU profiles fit on one-row classifiers and so carries the cost of streaming the weights
+    once, the other rows at the convolutions' (the same GEMM microkernels). For one-row layers, and where
+    fc and conv cost the same per FLOP (the float32 profiles), ``ms`` is unchanged."""
+    p = Roofline.of(p)
+    col = {f: i for i, f in enumerate(features)}
+    rows = X[:, col["out_h"]] * X[:, col["out_w"]]
+    gemm = (X[:, col["kind_fc"]] > 0) & (rows > 1)
+    extra = p.coefficients("fc").ms_per_flop - p.coefficients("conv").ms_per_flop
+    if not gemm.any() or extra == 0:
+        return ms
+    out = np.array(ms, float)
+    out[gemm] -= extra * work(X[gemm], features)[0] * (1 - 1 / rows[gemm])
+    return out
+
+
 def roofline_terms(X: np.ndarray, features: tuple[str, ...], winograd: bool,
                    reference: bool = False) -> tuple[np.ndarray, ...]:
     """(launches, FLOPs, bytes moved) per row; with ``winograd``, the rows the delegate's Winograd rule
@@ -509,7 +537,7 @@ def _load_file(path: Path) -> DeviceProfile:
     except OSError as exc:
         raise ProfileError(str(path), f"cannot read: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
-        raise ProfileError(str(path), f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raise ProfileError(str(path), f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except UnicodeDecodeError:
         raise ProfileError(str(path), "not valid JSON: not UTF-8 text") from None
     except (ValueError, RecursionError):
@@ -564,8 +592,9 @@ def unknown_device_suggestion(text: str, known: list[str]) -> str:
             return f"did you mean {base!r}?"  # one big core (1large) is the bundled core set
         wanted = f"{base}-{cores}"
         return (f"core set {cores!r} is not bundled: {base} times one big core (TensorFlow Lite's default "
-                f"of one thread); build {wanted} from the study's measurements with `{BUILD_CPU_PROFILES} "
-                f"--only {wanted} --out DIR` and give DIR as --profiles (pytest: --latency-profiles)")
+                f"of one thread); where the study measured that core set, build {wanted} with "
+                f"`{BUILD_CPU_PROFILES} --only {wanted} --out DIR` (it names the core sets measured on this "
+                "phone otherwise) and give DIR as --profiles (pytest: --latency-profiles)")
     lowered = {k.lower(): k for k in known}
     wanted = text.strip().lower()
     close = [k for k in difflib.get_close_matches(wanted, list(lowered), n=3, cutoff=0.75)

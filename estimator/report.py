@@ -137,7 +137,19 @@ def render_devices(profiles: list[DeviceProfile], fmt: str = "table", width: int
         writer.writeheader()
         writer.writerows(flat)
         return out.getvalue()
+    items = [_printable(i) for i in items]  # a committed profile's text never reaches a terminal as controls
     return _devices_long(items, width) if verbose else _devices_short(items, width)
+
+
+def _printable(value):
+    """``value`` with every control character in its text (nested) shown as '?'."""
+    if isinstance(value, str):
+        return "".join(c if c.isprintable() else "?" for c in value)
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value
 
 
 _DEVICE_HEADS = ("profile", "phone", "GPU or CPU", "runtime", "MAPE unseen")
@@ -206,6 +218,10 @@ def _devices_long(items: list[dict], width: int) -> str:
                     lines.append(f"    expected on unseen models: {expected_accuracy(i['expected'])}")
             else:
                 lines.append(f"    in family:   {_figures(own, label)}")
+        vit = i["unseen_families"].get("vit") if i["unseen_families"] else None
+        if vit:  # a CPU profile trained on the shared ViTs too: their own figure, within ±15%
+            lines.append(f"    unseen ViT families: {vit['within_15pct']}% of {vit['models']} within ±15%, MAPE "
+                         f"{vit['mape_pct']}%, {label} holds {vit['interval_coverage_pct']}%")
         if i["real_networks"]:
             lines.append(f"    real CNNs:   {_figures(i['real_networks'], label)} ({i['real_networks']['method']})")
         if i["overhead_ms"] > 0 or i["dispatch_ms"] > 0:  # what a model costs beyond its kernels' own time

@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import ModelError
 from .graph import Graph, Op, Subgraph, Tensor
+from .wording import short_repr
 
 Rule = Callable[[Subgraph, Op], str]
 
@@ -81,6 +82,11 @@ def check_runtime_accepts(graph: Graph) -> None:
                 raise ModelError(graph.source, f"subgraph {sg.index}: constant tensor {t.index} of shape "
                                                f"{list(t.shape)} ({t.dtype}) needs {t.nbytes:,} bytes, its buffer "
                                                f"holds only {t.data_bytes:,}: LiteRT refuses the model")
+        for t in sg.tensors:
+            why = _quantization_refused(t)
+            if why:
+                raise ModelError(graph.source, f"subgraph {sg.index}: tensor {t.index} ({short_repr(t.name, 60)}) "
+                                               f"{why}: LiteRT refuses the model")
         for op in sg.ops:  # subgraph.cc AddNodeWithParameters: CheckInputAndOutputForOverlap
             both = sorted(set(op.inputs) & set(op.outputs) - {-1})
             if both:
@@ -91,6 +97,25 @@ def check_runtime_accepts(graph: Graph) -> None:
         why = refusal(sg, op)
         if why:
             raise ModelError(graph.source, f"operator {op.index} ({op.opcode}): {why}: LiteRT refuses the model")
+
+
+# The zero points a quantized tensor of each type can hold (an int16 one is symmetric: 0)
+_ZERO_POINTS = {"int8": (-128, 127), "uint8": (0, 255), "int16": (0, 0)}
+
+
+def _quantization_refused(t: Tensor) -> str:
+    """Why a quantized activation's parameters cannot be computed with ("" when they can): its scale must
+    be a finite positive number and its zero point one its type holds (every quantized kernel divides by
+    the scale and offsets by the zero point; LiteRT's delegates and kernels refuse the rest at prepare)."""
+    if t.is_const or t.scale_zero is None:
+        return ""
+    scale, zero = t.scale_zero
+    if not (math.isfinite(scale) and scale > 0):
+        return f"has the quantization scale {scale:g}, not a finite positive number"
+    low, high = _ZERO_POINTS.get(t.dtype, (-(2**31), 2**31 - 1))
+    if not low <= zero <= high:
+        return f"has the zero point {zero}, outside what a {t.dtype} tensor holds ({low} … {high})"
+    return ""
 
 
 def flex_ops_warning(graph: Graph) -> str:

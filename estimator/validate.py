@@ -63,6 +63,7 @@ def validate_profile(d: object, source: str = "<profile>") -> None:
         _check_roofline(d[key], source, key)
     _check_whole_model(d, source)
     _check_interval(d["interval"], source)
+    _check_stated_error(d["provenance"], source)
     if d.get("backend") not in get_args(Backend):
         raise ProfileError(source, f"backend must be one of {', '.join(map(repr, get_args(Backend)))}, "
                                    f"got {d.get('backend')!r}")
@@ -172,6 +173,23 @@ def _check_interval(interval: dict, source: str) -> None:
     low, high = interval.get("low"), interval.get("high")
     if not (_is_number(low) and _is_number(high) and -1 < low <= high):
         raise ProfileError(source, f"interval needs numbers -1 < low ≤ high, got low={low!r}, high={high!r}")
+    coverage = interval.get("coverage")
+    if coverage is not None and not (_is_number(coverage) and 0 <= coverage <= 1):
+        raise ProfileError(source, f"interval.coverage is {_short(coverage)}, not a share from 0 to 1")
+
+
+def _check_stated_error(provenance: dict, source: str) -> None:
+    """The error a profile states of itself (``provenance.heldout``), which `devices` prints as fact: shares
+    of models from 0 to 100%, a mean error not below 0."""
+    heldout = provenance.get("heldout")
+    for key, value in (heldout.items() if isinstance(heldout, dict) else ()):
+        shares = key.startswith(("within_", "interval_coverage")) and key.endswith("pct")
+        if not (shares or key == "mape_pct") or value is None:
+            continue
+        top = 100.0 if shares else MAX_PROFILE_NUMBER
+        if not (_is_number(value) and 0 <= value <= top):
+            raise ProfileError(source, f"provenance.heldout.{key} is {_short(value)}, not a percentage "
+                                       f"from 0 to {top:g}")
 
 
 def _check_trees(t: dict, source: str, n_features: int) -> None:

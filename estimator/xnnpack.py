@@ -24,13 +24,15 @@ features the CPU profiles learn from (`estimator.features` with the tensors' own
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from .folding import fold_constants
 from .fusion import read_counts
 from .graph import Graph, Op, Subgraph, Tensor
 from .kernel_types import Kernel, KernelGraph
-from .kernels import control_flow_bodies
+from .kernels import CONTROL_FLOW, control_flow_bodies
 from .ops import conv_groups, kind_of
 
 if TYPE_CHECKING:
@@ -127,7 +129,8 @@ def group_xnnpack(graph: Graph) -> KernelGraph:
                           for name, n in sorted(fallback.items(), key=lambda item: (-item[1], item[0])))
         result.warnings.append(f"{sum(fallback.values())} op(s) outside XNNPACK run on TensorFlow Lite's builtin "
                                f"CPU kernels ({which}; each one's reason: its layer's note in --format json or html)")
-    hybrid = sum(is_hybrid(sg, op) for op in live)
+    hybrid = sum(is_hybrid(sg, op) for op in live) + sum(is_hybrid(body, op) for body in run_subgraphs(graph)[1:]
+                                                         for op in body.ops)
     if hybrid:
         result.warnings.append(
             f"{hybrid} op(s) with int8 weights on float32 inputs (dynamic-range quantization) run TensorFlow "
@@ -177,9 +180,24 @@ def _fuse_clamp(sg: Subgraph, op: Op, producer: dict[int, Kernel], reads: dict[i
     return True
 
 
-def _heavy_inputs(sg: Subgraph) -> list[Tensor]:
-    """The input tensor of each convolution and fully-connected layer: what its precision is read from."""
-    return [sg.tensors[op.inputs[0]] for op in sg.ops
+def run_subgraphs(graph: Graph) -> list[Subgraph]:
+    """The main subgraph and those its control flow runs (WHILE / IF / CALL_ONCE bodies, nested), in the
+    order reached: what an inference executes, not another signature's subgraphs."""
+    order, seen = [graph.main], {0}
+    for sg in order:  # grows while it is walked
+        for op in sg.ops:
+            for key in CONTROL_FLOW.get(op.opcode, ()):
+                s = op.options.get(key)
+                if isinstance(s, int) and 0 <= s < len(graph.subgraphs) and s not in seen:
+                    seen.add(s)
+                    order.append(graph.subgraphs[s])
+    return order
+
+
+def _heavy_inputs(graph: Graph) -> list[Tensor]:
+    """The input tensor of each convolution and fully-connected layer an inference runs (loop bodies
+    included): what its precision is read from."""
+    return [sg.tensors[op.inputs[0]] for sg in run_subgraphs(graph) for op in sg.ops
             if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and op.inputs and op.inputs[0] >= 0]
 
 
@@ -188,7 +206,7 @@ def model_precision(graph: Graph) -> str:
     tensors (full-integer quantization), or, in a model without any, most of its activations are
     quantized; ``int16`` when those are int16 ones (16x8 quantization); else ``float32``."""
     sg = graph.main
-    inputs = _heavy_inputs(sg)
+    inputs = _heavy_inputs(graph)
     if not inputs:  # no convolution or fully-connected layer: what most of its activations are
         inputs = [t for t in sg.tensors if not t.is_const and t.dtype in ("float32", "int8", "uint8", "int16")]
     if not inputs or sum(t.quantized for t in inputs) * 2 <= len(inputs):
@@ -200,7 +218,14 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
     """Why an XNNPACK profile cannot time this graph ("" when it can): it measured models of one
     precision, and XNNPACK runs float32 and int8 graphs with different kernels."""
     measured = profile.device.model_precision
-    if profile.backend != BACKEND or not measured:
+    if profile.backend != BACKEND:
+        if profile.backend == "gpu" and model_precision(graph) == "int16":
+            return (f"16x8-quantized model (int16 activations, int8 weights) on {profile.name}: the GPU delegate "
+                    "takes no int16 op, so TensorFlow Lite's builtin int16 kernels run all of it on the CPU, and no "
+                    "profile measured them; convert it full-integer int8 (TFLITE_BUILTINS_INT8) or float to "
+                    "estimate it")
+        return ""
+    if not measured:
         return ""
     mine = model_precision(graph)
     if mine == measured:
@@ -212,7 +237,7 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
         return (f"16x8-quantized model (int16 activations, int8 weights) on {profile_name}: XNNPACK 2.10 has no "
                 "int16 kernel, TensorFlow Lite's builtin ones run it, and no CPU profile measured them; the "
                 "-cpu-int8 profiles time full-integer int8 models (TFLITE_BUILTINS_INT8)")
-    if measured == "int8" and any(is_hybrid(graph.main, op) for op in graph.main.ops):
+    if measured == "int8" and any(is_hybrid(sg, op) for sg in run_subgraphs(graph) for op in sg.ops):
         return (f"dynamic-range quantized model (int8 weights, float32 activations) on {profile_name}, which "
                 "times full-integer int8 models: its layers compute in float32; estimate it on "
                 f"{other}, or convert it with a representative dataset (full-integer int8) for {profile_name}")
@@ -224,32 +249,51 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
 
 
 def mixed_precision_warning(graph: Graph, profile: DeviceProfile) -> str:
-    """Where an XNNPACK profile times a model most of whose layers are of its precision but some are not
-    (a partly quantized model: float fallback layers in an int8 model, or the reverse): how many."""
+    """Where an XNNPACK profile times a model most of whose ops are of its precision but some are not
+    (a partly quantized model: float fallback ops in an int8 model, or the reverse): how many, and which."""
     measured = profile.device.model_precision
     if profile.backend != BACKEND or not measured:
         return ""
-    heavy = _heavy_inputs(graph.main)
-    other = [t for t in heavy if t.quantized != (measured == "int8")]
+    other = Counter(op.opcode for sg in run_subgraphs(graph) for op in sg.ops
+                    if op.opcode not in ("QUANTIZE", "DEQUANTIZE") and op.outputs and op.outputs[0] >= 0
+                    and _of_other_precision(sg.tensors[op.outputs[0]], measured))
     if not other:
         return ""
     theirs = "float32" if measured == "int8" else "int8"
-    return (f"{len(other)} of {len(heavy)} convolution and fully-connected layers compute in {theirs} "
-            f"(a partly quantized model): {profile.name} times {measured} layers, so theirs are priced "
-            "from another precision's kernels")
+    which = ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in other.most_common())
+    return (f"{sum(other.values())} op(s) compute in {theirs} ({which}; a partly quantized model): {profile.name} "
+            f"times {measured} ops, so theirs are priced from another precision's kernels")
+
+
+def _of_other_precision(t: Tensor, measured: str) -> bool:
+    if measured == "int8":
+        return t.dtype == "float32"
+    return t.quantized and t.dtype in ("int8", "uint8")
 
 
 def untrained_attention_warning(graph: Graph, profile: DeviceProfile) -> str:
     """Where an XNNPACK profile trained on CNNs only (every int8 profile, and the float32 ones of phones
-    that timed no ViT) times a model with attention (BATCH_MATMUL): its error there is unmeasured."""
+    that timed no ViT) times a model with attention (BATCH_MATMUL) or a fully connected layer of several
+    rows (a transformer's, a sequence model's): its error there is unmeasured."""
     if profile.backend != BACKEND or "vit" in (profile.provenance or {}).get("heldout", {}):
         return ""
     matmuls = sum(op.opcode == "BATCH_MATMUL" for op in graph.main.ops)
-    if not matmuls:
+    rows = sum(op.opcode == "FULLY_CONNECTED" and _rows(graph.main, op) > 1 for op in graph.main.ops)
+    if not matmuls and not rows:
         return ""
-    return (f"{matmuls} BATCH_MATMUL op(s) (attention): {profile.name} trained on CNNs only, no transformer, "
-            "so its error on this model is unmeasured (the float32 profiles of phones that timed Vision "
-            "Transformers trained on them; `tflite-latency devices -v` says which)")
+    what = ", ".join(part for part in (f"{matmuls} BATCH_MATMUL (attention)" if matmuls else "",
+                                        f"{rows} FULLY_CONNECTED on more than one row" if rows else "") if part)
+    return (f"{what}: {profile.name} trained on CNNs only, whose fully connected layers are one-row "
+            "classifiers, so its error on this model is unmeasured (the float32 profiles of phones that timed "
+            "Vision Transformers trained on them; `tflite-latency devices -v` says which)")
+
+
+def _rows(sg: Subgraph, op: Op) -> int:
+    """How many rows a fully connected layer multiplies by its weights (its output's size over its width)."""
+    if not op.outputs or op.outputs[0] < 0:
+        return 1
+    shape = sg.tensors[op.outputs[0]].shape
+    return math.prod(shape[:-1]) if shape else 1
 
 
 def cpu_fallback_profile(profile: DeviceProfile, graph: Graph,

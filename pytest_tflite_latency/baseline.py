@@ -25,6 +25,19 @@ def baseline_key(r: CheckRecord | dict) -> Key:
     return (get("model_key") or get("model"), get("profile") or get("device"))
 
 
+def baseline_entry(baseline: dict[Key, CheckRecord], record: CheckRecord) -> CheckRecord | None:
+    """The check's entry in the baseline: by its model file and profile; in a report from before they were
+    recorded, by the names as written. None where there is none, or where the entry was made with another
+    version of the profile (``profile_sha``: recalibrated or retrained since)."""
+    old = baseline.get(baseline_key(record))
+    if old is None:
+        legacy = baseline.get((record.model, record.device))
+        old = legacy if legacy is not None and not legacy.model_key else None
+    if old is not None and old.profile_sha and record.profile_sha and old.profile_sha != record.profile_sha:
+        return None
+    return old
+
+
 def load_baseline(path: Path) -> dict[Key, CheckRecord]:
     """`baseline_key` → that check's record in a previous report, each estimate a finite positive time.
     `BaselineMissing` when there is no such file, `InputError` (one line naming the file) when it is not a
@@ -57,6 +70,6 @@ def load_baseline(path: Path) -> dict[Key, CheckRecord]:
         except InputError as exc:
             raise InputError(where, f"{exc}; not a finite positive time") from None
         layers = r.get("layers") if isinstance(r.get("layers"), list) else []
-        keyed = {k: r[k] for k in ("model_key", "profile") if isinstance(r.get(k), str)}
+        keyed = {k: r[k] for k in ("model_key", "profile", "profile_sha") if isinstance(r.get(k), str)}
         baseline[baseline_key(r)] = CheckRecord(model, device, None, estimate_ms=ms, layers=layers, **keyed)
     return baseline

@@ -90,4 +90,5 @@ def check_budget(model: str | os.PathLike, max_ms: float, device: str = DEFAULT_
     return CheckRecord(label or str(model), device, max_ms, policy, margin, est.total_ms, tuple(est.interval_ms),
                        coverage=est.interval_coverage, top_layers=describe_layers(est),
                        layers=est.to_dict()["layers"], warnings=list(est.warnings),
-                       path=str(Path(model).resolve()), profile=est.device)
+                       path=str(Path(model).resolve()), profile=est.device,
+                       profile_sha=profile_for(device, search_dirs).fingerprint)

@@ -13,8 +13,8 @@ from pytest_tflite_latency.estimator.inputs import whole_number
 
 BENCH_COMMANDS = ("bench", "calibrate")  # the commands whose options bench/cli.py declares
 BENCH_HELP = "measure kernels on a phone or this host, train and export profiles"
-PROFILES_HELP = ("folders of the team's own (calibrated) profiles: --device NAME finds DIR/NAME.json there first (as "
-                 "latency_profiles in pytest)")
+PROFILES_HELP = ("a folder of the team's own (calibrated) profiles, repeatable: --device NAME finds DIR/NAME.json "
+                 "there first (as latency_profiles in pytest)")
 CALIBRATE_HELP = "a profile for your phone from a few measured models"
 PRECISION_HELP = ("what the app's GPU delegate computes in: fp16 where it allows precision loss (as "
                   "benchmark_model does, and as the stock profiles measured), fp32 otherwise (GpuDelegate's "
@@ -54,7 +54,7 @@ def _parser(with_bench: bool = True) -> argparse.ArgumentParser:
                        description="Print the estimated latency of MODEL, in total and per kernel.")
     e.add_argument("model", metavar="MODEL.tflite", help="the TensorFlow Lite model to estimate")
     e.add_argument("--device", default=DEFAULT_DEVICE, help=_device_help())
-    e.add_argument("--profiles", nargs="+", default=[], action="extend", metavar="DIR", help=PROFILES_HELP)
+    e.add_argument("--profiles", default=[], action="append", metavar="DIR", help=PROFILES_HELP)
     e.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     e.add_argument("--format", choices=("table", "csv", "json", "html", "model-explorer", "model-explorer-kernels"),
                    default="table",
@@ -70,7 +70,10 @@ def _parser(with_bench: bool = True) -> argparse.ArgumentParser:
     f.add_argument("old", metavar="OLD.tflite", help="the model before the change")
     f.add_argument("new", metavar="NEW.tflite", help="the model after the change")
     f.add_argument("--device", default=DEFAULT_DEVICE, help=_device_help())
-    f.add_argument("--profiles", nargs="+", default=[], action="extend", metavar="DIR", help=PROFILES_HELP)
+    f.add_argument("--old-device", metavar="DEVICE",
+                   help="estimate OLD.tflite on this device instead (as --device): a float32 model on pixel4-cpu "
+                        "against its int8 twin on pixel4-cpu-int8")
+    f.add_argument("--profiles", default=[], action="append", metavar="DIR", help=PROFILES_HELP)
     f.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     f.add_argument("--format", choices=("text", "json", "html"), default="text",
                    help="text (default) for a terminal, json, or a self-contained html page")
@@ -193,7 +196,9 @@ def _diff(args) -> int:
     from pytest_tflite_latency.estimator.pipeline import estimate
 
     device = _device(args)
-    d = diff_estimates(estimate(args.old, device, precision=args.precision),
+    old_device = _device(argparse.Namespace(device=args.old_device, profiles=args.profiles)) if args.old_device \
+        else device
+    d = diff_estimates(estimate(args.old, old_device, precision=args.precision),
                        estimate(args.new, device, precision=args.precision))
     _emit(render(d, args.format, _terminal_width()), args.output)
     return 0

@@ -12,13 +12,12 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
+from pytest_tflite_latency.baseline import Key, baseline_entry
 from pytest_tflite_latency.estimator.diff import diff_estimates, html_body, layers_from_dicts
 from pytest_tflite_latency.estimator.html_report import esc, page
 from pytest_tflite_latency.json_report import write_text_atomic
 from pytest_tflite_latency.records import CheckRecord
 from pytest_tflite_latency.summary import MARKDOWN_HEADS, markdown_row
-
-Key = tuple[str, str]
 
 
 def models_folder(out: Path) -> Path:
@@ -50,7 +49,7 @@ def write_model_page(out: Path, record: CheckRecord, model: Path, written: set[s
 
 
 def _diff_section(r: CheckRecord, baseline: dict[Key, CheckRecord]) -> str:
-    old = baseline.get((r.model, r.device))
+    old = baseline_entry(baseline, r)
     if old is None or not old.layers or not r.layers:
         return (f"<h2>{esc(r.model)} on {esc(r.device)}</h2><p>regressed {r.regression_pct:+.1f}% "
                 "from the baseline; the baseline report has no kernel figures to compare.</p>")

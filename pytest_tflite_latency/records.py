@@ -84,6 +84,8 @@ class CheckRecord:
     path: str = ""  # the model file, resolved
     model_key: str = ""  # the model file from pytest's rootdir: with `profile`, what a baseline is matched on
     profile: str = ""  # the profile the estimate used (a GPU's name resolved: adreno640 → pixel4-gpu)
+    profile_sha: str = ""  # its `DeviceProfile.fingerprint`: a baseline made with another version is not compared
+    baseline_profile_changed: bool = False  # the baseline's entry was made with another version of the profile
     page: str = ""  # the model's --latency-html page, relative to the session page
     error: str = ""
 

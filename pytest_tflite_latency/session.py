@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tflite_latency.baseline import baseline_key
+from pytest_tflite_latency.baseline import baseline_entry, baseline_key
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
 from pytest_tflite_latency.options import LatencyOptions
 from pytest_tflite_latency.records import CheckRecord
@@ -139,8 +139,9 @@ class LatencySession:
                               self.options.profiles, precision)
         record.test = item.nodeid if item is not None else ""
         record.model_key = self._from_rootdir(path)
-        old = self._baseline_of(record)
+        old = baseline_entry(self.baseline, record)
         record.baseline_ms = old.estimate_ms if old else None
+        record.baseline_profile_changed = old is None and self.baseline.get(baseline_key(record)) is not None
         record.regression_limit_pct = self.options.regression_pct
         if self.device_serial:
             from pytest_tflite_latency.device import measure
@@ -156,15 +157,6 @@ class LatencySession:
             except OSError:  # the session page says so when it cannot be written either; the check stands
                 record.page = ""
         return record
-
-    def _baseline_of(self, record: CheckRecord) -> CheckRecord | None:
-        """The check's entry in the baseline: by its model file and profile; in a report from before they
-        were recorded, by the names as written."""
-        old = self.baseline.get(baseline_key(record))
-        if old is None:
-            legacy = self.baseline.get((record.model, record.device))
-            old = legacy if legacy is not None and not legacy.model_key else None
-        return old
 
     def _from_rootdir(self, path: Path) -> str:
         """The model file from pytest's rootdir (posix, the same on every machine; links not followed: the
@@ -210,10 +202,15 @@ class LatencySession:
         for line in summary.terminal_lines(self.records, width, verbose=terminalreporter.config.get_verbosity() > 0,
                                            report=self.options.report):
             terminalreporter.write_line(line)
-        unmatched = sum(not r.error and r.baseline_ms is None for r in self.records)
+        changed = sum(r.baseline_profile_changed for r in self.records)
+        unmatched = sum(not r.error and r.baseline_ms is None for r in self.records) - changed
         if self.baseline and unmatched:
             terminalreporter.write_line(f"--latency-baseline: {unmatched} check(s) had no entry in it (a new model, a "
                                         "moved file or another device): not checked for a regression")
+        if self.baseline and changed:
+            terminalreporter.write_line(f"--latency-baseline: {changed} check(s) used another version of their "
+                                        "profile than the baseline did (recalibrated or retrained since): not "
+                                        "checked for a regression")
         if self.options.html:
             terminalreporter.write_line(f"HTML latency report: {self.options.html}")
         github = os.environ.get("GITHUB_STEP_SUMMARY")

@@ -382,16 +382,17 @@ def test_the_fixtures_estimate_of_a_model_a_cpu_device_refuses_fails_in_one_line
 
 
 @needs_cpu_profiles
-def test_a_partly_quantized_model_says_how_many_layers_are_of_the_other_precision():
+def test_a_partly_quantized_model_says_how_many_ops_are_of_the_other_precision_and_which():
     m = ModelWriter("int8", fill="zeros")
     y = m.conv2d(m.conv2d(m.input((1, 8, 8, 4)), 4, 3), 4, 3)
     back = m.op("DEQUANTIZE", [y], [(1, 8, 8, 4)], output_dtype="float32")[0]  # a float fallback layer
     conv = dict(Padding=0, StrideW=1, StrideH=1, DilationWFactor=1, DilationHFactor=1, FusedActivationFunction=0)
     z = m.op("CONV_2D", [back, m.const(np.zeros((4, 3, 3, 4), np.float32)), m.const(np.zeros(4, np.float32))],
              [(1, 8, 8, 4)], conv)[0]
-    est = estimate(m.to_bytes([z]), "pixel4-cpu-int8")
-    assert any(w.startswith("1 of 3 convolution and fully-connected layers compute in float32 (a partly "
-                            "quantized model): pixel4-cpu-int8 times int8 layers") for w in est.warnings)
+    lrn = m.op("LOCAL_RESPONSE_NORMALIZATION", [z], [(1, 8, 8, 4)], output_dtype="float32")[0]  # no int8 kernel
+    est = estimate(m.to_bytes([lrn]), "pixel4-cpu-int8")
+    assert any(w.startswith("2 op(s) compute in float32 (CONV_2D, LOCAL_RESPONSE_NORMALIZATION; a partly "
+                            "quantized model): pixel4-cpu-int8 times int8 ops") for w in est.warnings), est.warnings
     assert not any("partly quantized" in w for w in estimate(INT8_GRAPH, "pixel4-cpu-int8").warnings)
 
 
@@ -422,3 +423,42 @@ def test_a_16x8_model_on_a_gpu_device_is_refused_as_its_int16_cpu_kernels_are_un
     with pytest.raises(ModelError, match=r"16x8-quantized model \(int16 activations, int8 weights\) on pixel4-gpu: "
                                          "the GPU delegate takes no int16 op"):
         estimate(int16x8_conv(), device)
+
+
+def hybrid_loop() -> bytes:
+    """A WHILE loop whose body holds a dynamic-range FULLY_CONNECTED (int8 weights on float32 inputs), as
+    TensorFlow writes a Keras LSTM converted with Optimize.DEFAULT: the main subgraph has no layer of its own."""
+    m = ModelWriter(fill="zeros")
+    x = m.input((1, 16))
+    body = m.subgraph("body")
+    bx = body.input((1, 16))
+    w, b = body.const(np.zeros((16, 16), np.int8)), body.const(np.zeros(16, np.float32))
+    body.outputs = body.op("FULLY_CONNECTED", [bx, w, b], [(1, 16)])
+    (y,) = m.op("WHILE", [x], [(1, 16)], options={"CondSubgraphIndex": 1, "BodySubgraphIndex": 1})
+    return m.to_bytes([y])
+
+
+@needs_cpu_profiles
+def test_dynamic_range_weights_in_a_loop_body_are_told_as_on_the_main_graph():
+    with pytest.raises(ModelError, match=r"dynamic-range quantized model .* on pixel4-cpu-int8"):
+        estimate(hybrid_loop(), "pixel4-cpu-int8")
+    warnings = estimate(hybrid_loop(), "pixel4-cpu").warnings
+    assert any(w.startswith("1 op(s) with int8 weights on float32 inputs (dynamic-range quantization)")
+               for w in warnings), warnings
+
+
+@needs_cpu_profiles
+def test_diff_compares_a_float_model_on_the_float_profile_with_its_int8_twin_on_the_int8_one(cli, tmp_path):
+    for dtype in ("float32", "int8"):
+        m = ModelWriter(dtype, fill="zeros")
+        (tmp_path / f"{dtype}.tflite").write_bytes(m.to_bytes([m.conv2d(m.input((1, 32, 32, 16)), 32, 3)]))
+    r = cli("diff", tmp_path / "float32.tflite", tmp_path / "int8.tflite", "--old-device", "pixel4-cpu",
+            "--device", "pixel4-cpu-int8", columns=200)
+    assert r.returncode == 0, r.stderr
+    title = r.stdout.splitlines()[0]
+    assert title.endswith(f"float32.tflite on pixel4-cpu → {tmp_path}/int8.tflite on pixel4-cpu-int8")
+    float_ms = estimate(tmp_path / "float32.tflite", "pixel4-cpu").total_ms
+    int8_ms = estimate(tmp_path / "int8.tflite", "pixel4-cpu-int8").total_ms
+    assert f"total: {float_ms:.2f} ms → {int8_ms:.2f} ms" in r.stdout
+    r = cli("diff", tmp_path / "float32.tflite", tmp_path / "int8.tflite", "--device", "pixel4-cpu-int8")
+    assert r.returncode == 2 and "float32 model on pixel4-cpu-int8" in r.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -50,6 +51,11 @@ def _set(d: dict, path: str, value) -> dict:
     (json.dumps(_set(bundled(), "base.ms_per_flop", -1e-8)), "base.ms_per_flop is -1e-08; a cost cannot be negative"),
     (json.dumps(_set(bundled(), "transfer.launch_ms", math.inf)), "transfer.launch_ms is inf, not a finite number"),
     (json.dumps(_set(bundled(), "interval.high", math.nan)), "interval.high is nan, not a finite number"),
+    (json.dumps(_set(bundled(), "interval.coverage", 1.5)), "interval.coverage is 1.5, not a share from 0 to 1"),
+    (json.dumps(_set(bundled(), "provenance.heldout.mape_pct", -3)),
+     "provenance.heldout.mape_pct is -3, not a percentage"),
+    (json.dumps(_set(bundled(), "provenance.heldout.within_10pct", 150.0)),
+     "provenance.heldout.within_10pct is 150.0, not a percentage"),
     (json.dumps(_set(bundled(), "kernel_scale", 0)), "kernel_scale is 0, outside the plausible factor range"),
     (json.dumps(_set(bundled(), "kernel_scale", 1e308)), "kernel_scale is 1e+308, beyond the plausible ±1e+15"),
     (json.dumps(_set(bundled(), "kernel_scale", 1000)), "kernel_scale is 1000, outside the plausible factor range"),
@@ -370,3 +376,21 @@ def test_json_report_is_strict_json(tmp_path):
     path.write_bytes(zoo.build("mobilenet_v1", size=32, fill="zeros"))
     r = cli("estimate", str(path), "--format", "json")
     json.loads(r.stdout, parse_constant=lambda token: pytest.fail(f"{token} in the JSON report"))
+
+
+@pytest.mark.parametrize(("scale", "zero", "problem"), [
+    (0.0, 0, "has the quantization scale 0, not a finite positive number"),
+    (-0.05, 0, "has the quantization scale -0.05, not a finite positive number"),
+    (math.nan, 0, "has the quantization scale nan, not a finite positive number"),
+    (math.inf, 0, "has the quantization scale inf, not a finite positive number"),
+    (0.05, 1000, "has the zero point 1000, outside what a int8 tensor holds (-128 … 127)"),
+])
+def test_an_int8_activation_with_quantization_no_kernel_can_compute_is_refused_as_litert_refuses_it(
+        scale, zero, problem):
+    from pytest_tflite_latency.bench.writer import ModelWriter
+
+    m = ModelWriter("int8", fill="zeros")
+    y = m.conv2d(m.input((1, 8, 8, 4)), 4, 3)
+    m.tensors[y].quant = ((scale,), (zero,), 0)
+    with pytest.raises(ModelError, match=re.escape(problem)):
+        estimate(m.to_bytes([y]), "pixel4-cpu-int8")

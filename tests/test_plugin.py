@@ -374,6 +374,22 @@ def test_latency_html_shows_the_kernel_diff_of_a_regression(project):
     assert f"<td>#{slower['index']}→#{slower['index']}</td>" in page
 
 
+def test_latency_html_shows_the_kernel_diff_of_a_model_named_from_its_test_file(project):
+    (project.path / "tests").mkdir()
+    (project.path / "tests" / "test_net.py").write_text(
+        "from pytest_tflite_latency import assert_latency\n\n"
+        "def test_net():\n    assert_latency('../models/net.tflite', 100)\n")
+    project.runpytest("tests", "--latency-report", "base.json").assert_outcomes(passed=1)
+    base = json.loads((project.path / "base.json").read_text())
+    base["results"][0]["estimate_ms"] *= 0.8
+    base["results"][0]["layers"][0]["ms"] *= 0.5
+    (project.path / "base.json").write_text(json.dumps(base))
+    r = project.runpytest("tests", "--latency-baseline", "base.json", "--latency-html", "r.html")
+    r.assert_outcomes(failed=1)
+    page = (project.path / "r.html").read_text()
+    assert page.count("<td>changed</td>") == 1 and "has no kernel figures" not in page
+
+
 def test_latency_html_says_when_the_baseline_has_no_kernels(project):
     budgets(project, "budgets:\n  - model: models/net.tflite\n    max_ms: 100\n")
     project.runpytest("--latency-report", "base.json").assert_outcomes(passed=1)
@@ -724,3 +740,20 @@ def test_a_baseline_matches_a_gpus_name_with_its_profile_and_says_what_it_could_
     r = project.runpytest("--latency-baseline", "base.json", "--latency-regression", "10")
     r.assert_outcomes(passed=1, failed=1)  # adreno640 is pixel4-gpu's GPU: its regression is caught
     r.stdout.fnmatch_lines(["*--latency-baseline: 1 check(s) had no entry in it*not checked for a regression"])
+
+
+def test_a_baseline_made_with_another_version_of_a_profile_is_not_read_as_a_regression(project):
+    from pytest_tflite_latency.estimator.profile import load_profile
+
+    profile = load_profile("pixel4-gpu").to_dict()
+    (project.path / "phone.json").write_text(json.dumps(profile))
+    budgets(project, "budgets:\n  - {model: models/net.tflite, max_ms: 100, device: phone.json}\n")
+    project.runpytest("--latency-report", "base.json").assert_outcomes(passed=1)
+    assert json.loads((project.path / "base.json").read_text())["results"][0]["profile_sha"]
+    profile["kernel_scale"] *= 1.5  # recalibrated under the same name: every figure 50% higher
+    (project.path / "phone.json").write_text(json.dumps(profile))
+    r = project.runpytest("--latency-baseline", "base.json", "--latency-regression", "10")
+    r.assert_outcomes(passed=1)
+    r.stdout.fnmatch_lines(["*--latency-baseline: 1 check(s) used another version of their profile than the "
+                            "baseline did (recalibrated or retrained since): not checked for a regression"])
+    assert "REGRESSED" not in r.stdout.str() and "had no entry" not in r.stdout.str()
