@@ -24,7 +24,7 @@ import sys
 import numpy as np
 
 from pytest_tflite_latency.bench import qed
-from pytest_tflite_latency.bench.calibrate import group_sums
+from pytest_tflite_latency.bench.calibrate import CPU_COLUMN, group_sums
 from pytest_tflite_latency.bench.metrics import within_pct
 
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{t:16s} " + " ".join(f"{cells[s]:8.1f}%" for s in phones) + f"  {best:8.1f}%")
     print("\nall five other phones' group sums at once (16 scales): in sample, and with each family left out")
     for t in phones:
-        A = np.column_stack([parts[s][:, :-1] for s in phones if s != t] + [np.ones(len(models))])
+        A = np.column_stack([parts[s][:, :CPU_COLUMN] for s in phones if s != t] + [np.ones(len(models))])
         inside = within_pct(relative_fit(A, measured[t]), 0.10)
         outside = np.zeros(len(models))
         for f in sorted(set(family)):
