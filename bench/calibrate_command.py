@@ -307,7 +307,7 @@ def _records(args):
     """The measured models as training records, and a short account of where they came from."""
     import numpy as np
 
-    from pytest_tflite_latency.bench.dataset import Record, model_features
+    from pytest_tflite_latency.bench.dataset import Record
     from pytest_tflite_latency.bench.measurement_sources import read_measurements, resolve_models
 
     records: list[Record] = []
@@ -324,11 +324,10 @@ def _records(args):
         found = _gpu_runs(found)
         _one_setting(found)
         by_file = resolve_models(found, args.models)
-        for paths, ms in _twins_once(by_file):
+        for paths, ms, X, learned in _twins_once(by_file):
             disagree = _disagreeing(paths[0].stem, ms)
             warnings += disagree
             if not disagree:
-                X, learned = model_features(paths[0], "gpu")
                 records.append(Record(paths[0].stem, X, float(np.median([m.mean_ms for m in ms])), learned))
         if not records:
             raise EstimatorError("calibrate: every model's measurements disagree with each other (see the warnings "
@@ -386,18 +385,19 @@ def _one_setting(measured: list) -> None:
                                  "one phone's GPU delegate in one setting, so calibrate from one's measurements")
 
 
-def _twins_once(by_file: dict) -> list[tuple[list[Path], list]]:
-    """The measured files grouped by their kernels: two files of the same kernels (a float16 twin, a copy)
-    are one model to the estimator, counted once with both files' measurements."""
+def _twins_once(by_file: dict) -> list[tuple]:
+    """The measured files grouped by their kernels, each group (files, measurements, features, learned
+    mask): two files of the same kernels (a float16 twin, a copy) are one model to the estimator, counted
+    once with both files' measurements."""
     from pytest_tflite_latency.bench.dataset import model_features
 
-    groups: dict[bytes, tuple[list[Path], list]] = {}
+    groups: dict[bytes, tuple] = {}
     for path, ms in by_file.items():
         X, learned = model_features(path, "gpu")
-        paths, measured = groups.setdefault(X.tobytes() + learned.tobytes(), ([], []))
-        paths.append(path)
-        measured += ms
-    for paths, _ in groups.values():
+        group = groups.setdefault(X.tobytes() + learned.tobytes(), ([], [], X, learned))
+        group[0].append(path)
+        group[1].extend(ms)
+    for paths, *_ in groups.values():
         if len(paths) > 1:
             print(f"counted once: {first_few([p.stem for p in paths])} have the same kernels (a float16 twin, a copy)",
                   file=sys.stderr)

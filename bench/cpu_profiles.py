@@ -423,6 +423,17 @@ def evaluate(models: list[CpuModel], phone: str, precision: str, cores: str) -> 
                       transformer)
 
 
+def family_line(ev: Evaluation, models: list[CpuModel]) -> str:
+    """Each family's median error when it was left out, and its models within ±10% (ViTs: ±15%)."""
+    parts = []
+    for fam in sorted({m.family for m in models}):
+        rows = np.array([m.family == fam for m in models])
+        e = ev.errors[rows]
+        within = 0.15 if ev.transformer[rows].all() else 0.10
+        parts.append(f"{fam} {np.median(e) * 100:+.0f}% ({int((np.abs(e) <= within).sum())}/{len(e)})")
+    return "    by family (median error left out; within ±10%, ViTs ±15%): " + ", ".join(parts)
+
+
 def heldout_figures(ev: Evaluation, models: list[CpuModel]) -> dict:
     """A profile's ``provenance["heldout"]``: the CNNs' figures, the ViTs' under "vit" where it trains on them."""
     cnn = ~ev.transformer
@@ -532,6 +543,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluate", action="store_true", help="print leave-one-family-out figures, write nothing")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these profiles")
     parser.add_argument("--all-cores", action="store_true", help="every measured core set, not only 1large")
+    parser.add_argument("--by-family", action="store_true",
+                        help="with --evaluate: each family's median error when left out, and how many of its models "
+                             "land within ±10%% (±15%% for ViTs)")
     parser.add_argument("--out", type=Path, default=PROFILE_DIR)
     parser.add_argument("--summary", action="store_true",
                         help="print the bundled CPU profiles' stated error (their provenance) as a Markdown table")
@@ -568,6 +582,8 @@ def main(argv: list[str] | None = None) -> int:
             column = f"{phone}|{cores}"
             ev = evaluate(models[precision], phone, precision, cores)
             print(table_row(ev.name, heldout_figures(ev, measured_on(models[precision], column))), flush=True)
+            if args.by_family:
+                print(family_line(ev, measured_on(models[precision], column)), flush=True)
             continue
         profile = build(models[precision], phone, precision, cores)
         path = args.out / f"{profile.name}.json"

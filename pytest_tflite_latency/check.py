@@ -27,10 +27,21 @@ class LatencyBudgetExceeded(AssertionError):
 
 
 def _absolute(device: str, search_dirs: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
-    """The device as given (for messages) and cache keys that name files absolutely: a relative path
-    means another file in another directory."""
-    where = str(Path(device).absolute()) if device.endswith(".json") else ""
+    """The device as given (for messages) and cache keys that name files absolutely (a relative path
+    means another file in another directory) and by their version (a profile rewritten since, by a
+    recalibration, is another profile)."""
+    files = [Path(device)] if device.endswith(".json") else [Path(d) / f"{device}.json" for d in search_dirs]
+    where = ";".join(f"{f.absolute()}@{_version(f)}" for f in files)
     return device, where, tuple(str(Path(d).absolute()) for d in search_dirs)
+
+
+def _version(path: Path) -> str:
+    """The file's modification time and size, "" where it is not there."""
+    try:
+        st = path.stat()
+    except (OSError, ValueError):
+        return ""
+    return f"{st.st_mtime_ns}:{st.st_size}"
 
 
 def profile_for(device: str, search_dirs: tuple[str, ...] = ()) -> DeviceProfile:

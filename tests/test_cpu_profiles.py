@@ -123,6 +123,16 @@ def test_heldout_figures_state_the_cnns_apart_from_the_vits_they_trained_with():
     assert "over 4 families" in heldout["method"] and "the 3 CNNs'" in heldout["method"]
 
 
+def test_the_family_line_gives_each_familys_median_error_and_its_models_within_their_tolerance():
+    models = [_model("c1", "resnet", False), _model("c2", "resnet", False), _model("c3", "squeezenet", False),
+              _model("v1", "swin", True)]
+    errors = np.array([0.05, -0.20, 0.09, 0.12])
+    ev = cpu_profiles.Evaluation("pixel4-cpu", errors, np.zeros(4), (0.0, 1.0), np.ones(4, bool),
+                                 np.array([m.transformer for m in models]))
+    line = cpu_profiles.family_line(ev, models)
+    assert line.endswith("resnet -8% (1/2), squeezenet +9% (1/1), swin +12% (1/1)"), line
+
+
 def test_heldout_figures_of_a_profile_without_vits_have_no_vit_part():
     models = [_model("c1", "resnet", False), _model("c2", "squeezenet", False)]
     errors = np.array([0.05, -0.02])

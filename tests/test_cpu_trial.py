@@ -455,8 +455,8 @@ def test_diff_compares_a_float_model_on_the_float_profile_with_its_int8_twin_on_
     r = cli("diff", tmp_path / "float32.tflite", tmp_path / "int8.tflite", "--old-device", "pixel4-cpu",
             "--device", "pixel4-cpu-int8", columns=200)
     assert r.returncode == 0, r.stderr
-    title = r.stdout.splitlines()[0]
-    assert title.endswith(f"float32.tflite on pixel4-cpu → {tmp_path}/int8.tflite on pixel4-cpu-int8")
+    title = " ".join(r.stdout.split("total:")[0].split())  # the title, however the terminal wrapped it
+    assert title.endswith(f"float32.tflite on pixel4-cpu → {tmp_path}/int8.tflite on pixel4-cpu-int8"), title
     float_ms = estimate(tmp_path / "float32.tflite", "pixel4-cpu").total_ms
     int8_ms = estimate(tmp_path / "int8.tflite", "pixel4-cpu-int8").total_ms
     assert f"total: {float_ms:.2f} ms → {int8_ms:.2f} ms" in r.stdout
