@@ -75,10 +75,13 @@ def run(args) -> int:
                                  f"({given}) would go unused: run it "
                                  "without them, or calibrate without --suggest")
         return _suggest(args.models, n, family)
+    if args.name is not None and not args.name.strip():
+        raise EstimatorError("--name: empty: give the profile's name, e.g. pixel8-gpu")
     named_by_out = Path(args.out).stem if args.out and Path(args.out).suffix.lower() == ".json" else None
     name = _checked_name(args.name or named_by_out, args.db)
     out = _checked_out(args.out, name)
     _not_an_input(out, args.measurements)
+    naming = _out_name_warning(out, name)
     phone = _checked_phone(args.phone)
     sources = _sources(family, args.source) if args.source != "auto" else []
     records, kernels, measured, described, warnings = _records(args)
@@ -86,7 +89,10 @@ def run(args) -> int:
     sources = sources or _sources(family, "auto")
     phone = phone or next((m.phone for m in measured if m.phone), "")
     if len(kernels) >= MIN_KERNELS:
-        return _kernel_route(args, kernels, records, sources, name, family, described, out)
+        code = _kernel_route(args, kernels, records, sources, name, family, described, out)
+        for warning in naming:
+            print(f"  warning: {warning}")
+        return code
     result = calibrate.calibrate_from(sources, records, name, family, phone)
     profile, misses = _measured_in_provenance(_with_measured_runtime(result.profile, measured), records)
     _servable(profile, out)
@@ -103,7 +109,7 @@ def run(args) -> int:
     else:
         print(f"  leave-one-out over the {counted(h['models'], 'model')}: {h['within_10pct']:.0f}% within ±10%, "
               f"MAPE {h['mape_pct']:.1f}%, {h['interval_coverage_pct']:.0f}% inside the interval")
-    for warning in warnings + _unit_warnings(cal) + result.warnings + misses:
+    for warning in warnings + _unit_warnings(cal) + result.warnings + misses + naming:
         print(f"  warning: {warning}")
     print(f"  expected on unseen models: {expected_accuracy(cal['expected'], len(records))}")
     print(f"  use it with --device {out}")
@@ -158,12 +164,13 @@ def _checked_name(name: str | None, db: str | None = None) -> str:
     return name
 
 
-def _checked_out_name(out: Path, name: str) -> None:
+def _out_name_warning(out: Path, name: str) -> list[str]:
     """A profile file's name is its device name (``device: NAME`` finds ``NAME.json`` in latency_profiles)."""
-    if out.stem != name:
-        print(f"warning: --out {out.name} and --name {name} differ: in a folder of profiles (--profiles, "
-              f"latency_profiles) a profile is found by its file name, `--device {out.stem}`; name the file "
-              f"{name}.json to find it as {name}", file=sys.stderr)
+    if out.stem == name:
+        return []
+    return [f"--out {out.name} and --name {name} differ: in a folder of profiles (--profiles, latency_profiles) "
+            f"a profile is found by its file name, `--device {out.stem}`; name the file {name}.json to find it "
+            f"as {name}"]
 
 
 def _not_an_input(out: Path, measurements: list[str]) -> None:
@@ -198,7 +205,6 @@ def _checked_out(given: str | None, name: str) -> Path:
     if out.suffix != ".json":
         raise EstimatorError(f"--out: {out}: name a .json file (--device takes a profile by its .json path) "
                              "or a folder")
-    _checked_out_name(out, name)
     return out
 
 
@@ -330,8 +336,8 @@ def _records(args):
             if not disagree:
                 records.append(Record(paths[0].stem, X, float(np.median([m.mean_ms for m in ms])), learned))
         if not records:
-            raise EstimatorError("calibrate: every model's measurements disagree with each other (see the warnings "
-                                 "above); measure each model on one phone, runtime and delegate setting")
+            raise EstimatorError("calibrate: no measured model is left to calibrate on (each was left out, as said "
+                                 "above)")
         described.append(f"{counted(len(found), 'measurement')} in {counted(len(args.measurements), 'file')}")
     if args.db:
         stored = _db_records(args)
@@ -374,7 +380,7 @@ def _gpu_runs(measured: list) -> list:
 def _one_setting(measured: list) -> None:
     """One phone's GPU delegate in one setting: measurements that name two phones, GPUs, runtimes or GPU
     precisions are refused, each named, rather than fitted together into one confident profile."""
-    for what, key in (("phones", "phone"), ("GPUs", "gpu"), ("runtimes", "runtime"), ("GPU precisions", "precision")):
+    for what, key in (("phones", "phone"), ("GPUs", "gpu"), ("GPU precisions", "precision"), ("runtimes", "runtime")):
         groups: dict[str, list[str]] = {}
         for m in measured:
             if getattr(m, key):
@@ -393,6 +399,10 @@ def _twins_once(by_file: dict) -> list[tuple]:
 
     groups: dict[bytes, tuple] = {}
     for path, ms in by_file.items():
+        why = _not_estimated(path)
+        if why:
+            print(f"skipped: {path.name}: {why}", file=sys.stderr)
+            continue
         X, learned = model_features(path, "gpu")
         group = groups.setdefault(X.tobytes() + learned.tobytes(), ([], [], X, learned))
         group[0].append(path)
@@ -402,6 +412,19 @@ def _twins_once(by_file: dict) -> list[tuple]:
             print(f"counted once: {first_few([p.stem for p in paths])} have the same kernels (a float16 twin, a copy)",
                   file=sys.stderr)
     return list(groups.values())
+
+
+def _not_estimated(path: Path) -> str:
+    """Why no GPU profile estimates the model ("" when one does): a 16x8-quantized one (int16 activations)
+    runs on TensorFlow Lite's builtin int16 kernels, which no profile measured, so its time says nothing of
+    the GPU delegate's kernels."""
+    from pytest_tflite_latency.estimator.graph import load_graph
+    from pytest_tflite_latency.estimator.xnnpack import model_precision
+
+    if model_precision(load_graph(path)) == "int16":
+        return ("a 16x8-quantized model (int16 activations): the GPU delegate runs none of it and no profile "
+                "estimates it")
+    return ""
 
 
 def _disagreeing(model: str, measured) -> list[str]:
@@ -477,9 +500,13 @@ def _suggest(paths: list[Path], n: int, family) -> int:
     records, readable = [], []
     for f in files:
         try:
+            why = _not_estimated(f)
             X, learned = model_features(f, "gpu")
         except EstimatorError as exc:  # one broken file in a folder of models: say so, suggest among the rest
             print(f"skipped: {exc}", file=sys.stderr)
+            continue
+        if why:
+            print(f"skipped: {f}: {why}", file=sys.stderr)
             continue
         records.append(Record(f.stem, X, 0.0, learned))
         readable.append(f)

@@ -86,8 +86,9 @@ def _from_benchmark_log(text: str, where: str, path: Path) -> list[ModelMeasurem
         graph = _GRAPH.search(chunk)
         if not _TIMINGS_LINE.search(chunk):  # a run that never got to its timings: the model did not run
             error = next((ln.strip() for ln in chunk.splitlines() if "ERROR" in ln), "no timings printed")
+            said = error if len(error) <= 240 else error[:240] + "…"
             raise InputError(at, f"benchmark_model failed on {graph.group(1).strip() if graph else 'its model'} "
-                                 f"({error[:160]}): leave that run out, or measure a model it can run")
+                                 f"({said}): leave that run out, or measure a model it can run")
         try:
             m = parse_benchmark_output(chunk)
         except BenchmarkOutputError as exc:

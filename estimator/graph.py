@@ -56,6 +56,7 @@ class Tensor:
     data_bytes: int = -1  # bytes of a constant's buffer (-1 for a runtime tensor)
     scale_zero: tuple[float, int] | None = None  # a quantized runtime tensor's first scale and zero point
     scales: int = 0  # how many scales its quantization holds (0: none, 1: per tensor, n: per channel)
+    scale_max: float = 0.0  # a quantized constant's largest scale (its weights' coarsest channel)
     values: tuple[int, ...] | None = None  # a small integer constant's values (shapes, axes, paddings ...)
     dynamic: tuple[int, ...] = ()  # dimensions its shape signature leaves open (-1): set when the app resizes it
 
@@ -297,8 +298,9 @@ def _tensor(t, i: int, const_buffers, budget: _Budget, dynamic_dims: dict) -> Te
         if any(d < 0 for d in shape):
             raise ModelError(budget.source, f"corrupted model: constant tensor {i} has shape {tuple(shape)}")
         size = int(np.prod(shape, dtype=object))
+        scale_max = float(np.max(t.Quantization().ScaleAsNumpy())) if scales else 0.0
         return Tensor(i, "", tuple(shape), dtype, True, False, const_buffers.size(t.Buffer()), scales=scales,
-                      values=const_buffers.ints(t.Buffer(), dtype, size))
+                      scale_max=scale_max, values=const_buffers.ints(t.Buffer(), dtype, size))
     name = _text(t.Name()) or f"tensor{i}"
     signature = _ints(t, "ShapeSignature", budget, "shape signature")
     if any(d < 0 for d in shape):  # subgraph.cc: BytesRequired fails ("invalidly specified in schema")

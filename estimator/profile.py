@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import binascii
 import difflib
-import functools
 import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE, GPU_ALIASES
 from pytest_tflite_latency.estimator.errors import ProfileError, UnknownDeviceError
 from pytest_tflite_latency.estimator.features import (
     FEATURES,
+    FLOPS_PER_MAC,
     REFERENCE_CONV,
     WINOGRAD_KERNELS,
     reference_conv_work,
@@ -369,7 +369,7 @@ class DeviceProfile:
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=None, separators=(",", ":")) + "\n")
 
-    @functools.cached_property
+    @cached_property
     def fingerprint(self) -> str:
         """A short hash of the profile's JSON form: a profile recalibrated or retrained under the same name
         has another (a baseline made with the old one is not this profile's)."""
@@ -481,13 +481,17 @@ def gemm_rows(ms: np.ndarray, X: np.ndarray, features: tuple[str, ...], p: Roofl
     fc and conv cost the same per FLOP (the float32 profiles), ``ms`` is unchanged."""
     p = Roofline.of(p)
     col = {f: i for i, f in enumerate(features)}
-    rows = X[:, col["out_h"]] * X[:, col["out_w"]]
+    flops = work(X, features)[0]
+    # rows: FLOPs over one row's (2 × dot-product length × outputs), whatever axes hold them (a batch of 64,
+    # or 64 tokens); a fused activation's FLOP per output never adds a row
+    one_row = FLOPS_PER_MAC * np.maximum(X[:, col["in_c"]], 1) * np.maximum(X[:, col["out_c"]], 1)
+    rows = np.floor(flops / one_row)
     gemm = (X[:, col["kind_fc"]] > 0) & (rows > 1)
     extra = p.coefficients("fc").ms_per_flop - p.coefficients("conv").ms_per_flop
     if not gemm.any() or extra == 0:
         return ms
     out = np.array(ms, float)
-    out[gemm] -= extra * work(X[gemm], features)[0] * (1 - 1 / rows[gemm])
+    out[gemm] -= extra * flops[gemm] * (1 - 1 / rows[gemm])
     return out
 
 

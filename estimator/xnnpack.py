@@ -219,15 +219,18 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
     precision, and XNNPACK runs float32 and int8 graphs with different kernels."""
     measured = profile.device.model_precision
     if profile.backend != BACKEND:
-        if profile.backend == "gpu" and model_precision(graph) == "int16":
-            return (f"16x8-quantized model (int16 activations, int8 weights) on {profile.name}: the GPU delegate "
-                    "takes no int16 op, so TensorFlow Lite's builtin int16 kernels run all of it on the CPU, and no "
+        if model_precision(graph) == "int16":
+            runs = ("the GPU delegate takes no int16 op, so TensorFlow Lite's builtin int16 kernels run all of it "
+                    "on the CPU" if profile.backend == "gpu" else "TensorFlow Lite's builtin int16 kernels run it")
+            return (f"16x8-quantized model (int16 activations, int8 weights) on {profile.name}: {runs}, and no "
                     "profile measured them; convert it full-integer int8 (TFLITE_BUILTINS_INT8) or float to "
                     "estimate it")
         return ""
     if not measured:
         return ""
     mine = model_precision(graph)
+    if mine == measured == "int8":
+        return requantization_refusal(graph)
     if mine == measured:
         return ""
     profile_name = profile.name
@@ -246,6 +249,32 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
         what = "float16-quantized model (its float16 weights computed in float32)"
     return (f"{what} on {profile_name}, which times {measured} models: XNNPACK runs {mine} graphs "
             f"with other kernels; estimate it on {other}")
+
+
+MAX_REQUANTIZATION_SCALE = 256.0  # XNNPACK's limit on input scale × filter scale / output scale (checked on LiteRT)
+_REQUANTIZED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
+
+
+def requantization_refusal(graph: Graph) -> str:
+    """Why XNNPACK cannot create an int8 model's runtime ("" when it can): a convolution or fully connected
+    layer whose requantization scale (input scale × its coarsest filter scale / output scale) is 256 or
+    more, which XNNPACK refuses, and LiteRT with it, at prepare."""
+    for sg in run_subgraphs(graph):
+        for op in sg.ops:
+            if op.opcode not in _REQUANTIZED or len(op.inputs) < 2 or not op.outputs or min(op.inputs[:2]) < 0:
+                continue
+            x, w = (sg.tensors[i] for i in op.inputs[:2]) if op.opcode != "TRANSPOSE_CONV" else \
+                (sg.tensors[op.inputs[2]], sg.tensors[op.inputs[1]])
+            y = sg.tensors[op.outputs[0]]
+            if x.scale_zero is None or y.scale_zero is None or not w.scale_max:
+                continue
+            scale = x.scale_zero[0] * w.scale_max / y.scale_zero[0]
+            if scale >= MAX_REQUANTIZATION_SCALE:
+                return (f"operator {op.index} ({op.opcode}) requantizes by {scale:.3g} (input scale "
+                        f"{x.scale_zero[0]:.3g} × filter scale {w.scale_max:.3g} / output scale "
+                        f"{y.scale_zero[0]:.3g}), at least XNNPACK's {MAX_REQUANTIZATION_SCALE:g}: it cannot "
+                        "create the model's runtime, and LiteRT refuses the model")
+    return ""
 
 
 def mixed_precision_warning(graph: Graph, profile: DeviceProfile) -> str:

@@ -767,7 +767,7 @@ def test_a_profile_calibrated_from_fp32_runs_states_fp32_and_a_mix_of_precisions
     assert load_profile(out).device.compute_precision == "fp32"
     mixed = _logs(models, tmp_path, ["Allow lower precision in gpu: [1]"] + ["Allow lower precision in gpu: [0]"] * 4)
     assert cli.main(["calibrate", *map(str, mixed), "--models", folder, "--out", str(tmp_path / "q.json")]) == 2
-    assert "name 2 runtimes ('benchmark_model (gpu, fp16)'" in capsys.readouterr().err
+    assert "name 2 GPU precisions ('fp16': " in capsys.readouterr().err
 
 
 def test_a_float16_twin_of_a_measured_model_counts_once(models, tmp_path, capsys):
@@ -804,7 +804,8 @@ def test_a_model_the_calibration_cannot_fit_is_named_with_its_miss(models, tmp_p
 
 
 @pytest.mark.parametrize(("option", "value", "problem"), [
-    ("--phone", "Pix\n8\x1b[31m", "--phone: "), ("--name", "pixel8-gpu.json", "is a file name")])
+    ("--phone", "Pix\n8\x1b[31m", "--phone: "), ("--name", "pixel8-gpu.json", "is a file name"),
+    ("--name", "", "--name: empty")])
 def test_a_phone_or_name_that_would_break_a_listing_is_refused(models, tmp_path, capsys, option, value, problem):
     csv, folder = _csv(models, tmp_path)
     assert cli.main(["calibrate", str(csv), "--models", folder, option, value, "--out", str(tmp_path)]) == 2
@@ -836,3 +837,24 @@ def test_devices_shows_control_characters_of_a_hand_edited_profile_as_question_m
     assert cli.main(["devices", "--profiles", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "\x1b" not in printed and "Pix?8?[31m" in printed
+
+
+def test_a_measured_16x8_model_is_left_out_and_named_not_fitted(models, tmp_path, capsys):
+    from pytest_tflite_latency.bench.writer import ModelWriter
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for p in models:
+        (folder / Path(p).name).write_bytes(Path(p).read_bytes())
+    m = ModelWriter("float32", fill="zeros")
+    x = m.input((1, 8, 8, 4), dtype="int16")
+    w = m.const(np.zeros((4, 3, 3, 4), np.int8), quant=((0.01,), (0,), 0))
+    conv = dict(Padding=0, StrideW=1, StrideH=1, DilationWFactor=1, DilationHFactor=1, FusedActivationFunction=0)
+    (y,) = m.op("CONV_2D", [x, w, m.const(np.zeros(4, np.int64))], [(1, 8, 8, 4)], conv, output_dtype="int16")
+    m.tensors[x].quant = m.tensors[y].quant = ((0.05,), (0,), 0)
+    (folder / "int16.tflite").write_bytes(m.to_bytes([y]))
+    csv, _ = _csv(models, tmp_path)
+    csv.write_text(csv.read_text() + "int16,50.0\n")
+    assert cli.main(["calibrate", str(csv), "--models", str(folder), "--out", str(tmp_path / "p.json")]) == 0
+    assert "skipped: int16.tflite: a 16x8-quantized model" in capsys.readouterr().err
+    assert load_profile(tmp_path / "p.json").provenance["calibration"]["models"] == 5

@@ -214,18 +214,19 @@ def test_attention_on_a_cpu_profile_that_never_trained_on_a_transformer_says_its
         assert f"{device} trained on CNNs only, whose fully connected layers are one-row classifiers" in said[0]
 
 
-def dense_or_conv(dtype: str, dense: bool) -> bytes:
-    """The same multiply-accumulates as a Dense layer on a 64-row sequence or as a 1×1 convolution."""
+def dense_or_conv(dtype: str, dense_input: tuple[int, ...] | None) -> bytes:
+    """The same multiply-accumulates as a Dense layer on 64 rows (``dense_input``) or as a 1×1 convolution."""
     m = ModelWriter(dtype, fill="zeros")
-    if dense:
-        return m.to_bytes([m.fully_connected(m.input((1, 64, 128)), 512)])
+    if dense_input:
+        return m.to_bytes([m.fully_connected(m.input(dense_input), 512)])
     return m.to_bytes([m.conv2d(m.input((1, 8, 8, 128)), 512, 1)])
 
 
+@pytest.mark.parametrize("rows", [(1, 64, 128), (64, 128)], ids=["64-tokens", "batch-of-64"])
 @needs_cpu_profiles
-def test_a_dense_layer_on_a_sequence_costs_on_int8_about_what_its_1x1_convolution_costs_not_ten_times():
-    dense = estimate(dense_or_conv("int8", True), "pixel4-cpu-int8").total_ms
-    conv = estimate(dense_or_conv("int8", False), "pixel4-cpu-int8").total_ms
+def test_a_dense_layer_on_many_rows_costs_on_int8_about_what_its_1x1_convolution_costs_not_ten_times(rows):
+    dense = estimate(dense_or_conv("int8", rows), "pixel4-cpu-int8").total_ms
+    conv = estimate(dense_or_conv("int8", None), "pixel4-cpu-int8").total_ms
     ratio = dense / conv
     assert 0.5 < ratio < 3, f"dense {dense:.3f} ms against the 1×1 convolution's {conv:.3f} ms (×{ratio:.2f})"
 
@@ -418,11 +419,29 @@ def test_a_16x8_model_on_a_cpu_device_is_refused_as_what_it_is_not_priced_as_int
         estimate(int16x8_conv(), device)
 
 
-@pytest.mark.parametrize("device", ["pixel4-gpu", "adreno640"])
-def test_a_16x8_model_on_a_gpu_device_is_refused_as_its_int16_cpu_kernels_are_unmeasured(device):
-    with pytest.raises(ModelError, match=r"16x8-quantized model \(int16 activations, int8 weights\) on pixel4-gpu: "
-                                         "the GPU delegate takes no int16 op"):
+@pytest.mark.parametrize(("device", "why"), [("pixel4-gpu", "the GPU delegate takes no int16 op"),
+                                           ("adreno640", "the GPU delegate takes no int16 op"),
+                                           ("nnmeter-cortexa76", "TensorFlow Lite's builtin int16 kernels run it")])
+def test_a_16x8_model_on_a_gpu_or_nn_meter_device_is_refused_as_its_int16_kernels_are_unmeasured(device, why):
+    name = load_profile(device).name
+    with pytest.raises(ModelError, match=rf"16x8-quantized model \(int16 activations, int8 weights\) on {name}: "
+                                         f"{re.escape(why)}"):
         estimate(int16x8_conv(), device)
+
+
+@pytest.mark.parametrize(("scale", "refused"), [(2.5e-6, False), (1.9e-6, True), (1e30, False)])
+@needs_cpu_profiles
+def test_an_int8_convolution_xnnpack_cannot_requantize_is_refused_as_litert_refuses_it(scale, refused):
+    """XNNPACK refuses a requantization scale (input × filter / output scale) of 256 or more, and LiteRT the
+    model with it (0.05 × 0.01 / 1.9e-6 = 263 is refused on this host's LiteRT, 200 runs)."""
+    m = ModelWriter("int8", fill="zeros")
+    y = m.conv2d(m.input((1, 8, 8, 4)), 4, 3)
+    m.tensors[y].quant = ((scale,), (0,), 0)
+    if refused:
+        with pytest.raises(ModelError, match="at least XNNPACK's 256: it cannot create the model's runtime"):
+            estimate(m.to_bytes([y]), "pixel4-cpu-int8")
+    else:
+        assert estimate(m.to_bytes([y]), "pixel4-cpu-int8").total_ms > 0
 
 
 def hybrid_loop() -> bytes:
