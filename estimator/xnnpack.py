@@ -266,8 +266,8 @@ def requantization_refusal(graph: Graph) -> str:
             x, w = (sg.tensors[i] for i in op.inputs[:2]) if op.opcode != "TRANSPOSE_CONV" else \
                 (sg.tensors[op.inputs[2]], sg.tensors[op.inputs[1]])
             y = sg.tensors[op.outputs[0]]
-            if x.scale_zero is None or y.scale_zero is None or not w.scale_max:
-                continue
+            if x.scale_zero is None or y.scale_zero is None or not w.scale_max or not y.scale_zero[0] > 0:
+                continue  # not requantized, or a scale no kernel computes with (runtime_rules refuses that)
             scale = x.scale_zero[0] * w.scale_max / y.scale_zero[0]
             if scale >= MAX_REQUANTIZATION_SCALE:
                 return (f"operator {op.index} ({op.opcode}) requantizes by {scale:.3g} (input scale "
