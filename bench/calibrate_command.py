@@ -442,13 +442,10 @@ def _disagreeing(model: str, measured) -> list[str]:
 
 
 def _db_records(args):
-    from pytest_tflite_latency.bench.db import Database
+    from pytest_tflite_latency.bench.db import Database, check_readable
     from pytest_tflite_latency.bench.export import device_records
 
-    if not Path(args.db).is_file():
-        raise EstimatorError(f"{args.db}: no such measurement database (bench run or import-nb201 creates one)")
-    if Path(args.db).stat().st_size == 0:  # opening it would write a schema into a file only read here
-        raise EstimatorError(f"{args.db}: an empty file, not a measurement database (bench run creates one)")
+    check_readable(args.db)
     if not args.name:
         raise EstimatorError("--db: name the device whose measurements to use with --device-name")
     with Database(args.db) as database:

@@ -79,13 +79,10 @@ def main(args) -> int:
         return run(args)
     import sqlite3
 
-    from pytest_tflite_latency.bench.db import Database, DatabaseError
+    from pytest_tflite_latency.bench.db import Database, DatabaseError, check_readable
 
-    if args.bench_command in READS_ONLY and not Path(args.db).is_file():
-        raise EstimatorError(f"{args.db}: no such measurement database (bench run or import-nb201 creates one)")
-    if args.bench_command in READS_ONLY and Path(args.db).stat().st_size == 0:  # left as it is: not made one
-        raise EstimatorError(f"{args.db}: an empty file, no measurement database (bench run or import-nb201 "
-                             "makes one)")
+    if args.bench_command in READS_ONLY:
+        check_readable(args.db)
     out = getattr(args, "out", None)
     if args.bench_command == "export" and out is not None and Path(out).is_dir():  # before the cross-validation
         raise EstimatorError(f"--out: {out}: a folder; name the profile's .json file")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..estimator.errors import EstimatorError
 from ..estimator.features import current_rows
 from ..measurement import Measurement
 
@@ -49,6 +50,15 @@ _TABLES = ("meta", "devices", "models", "measurements")
 
 class DatabaseError(Exception):
     """The database file is unusable (not SQLite, or a newer schema)."""
+
+
+def check_readable(path: str | Path) -> None:
+    """Refuse, in one line, a path a command that only reads measurements cannot read: no file, or an empty
+    one (opening it would write a schema into it: it is left as it is)."""
+    if not Path(path).is_file():
+        raise EstimatorError(f"{path}: no such measurement database (bench run or import-nb201 creates one)")
+    if Path(path).stat().st_size == 0:
+        raise EstimatorError(f"{path}: an empty file, no measurement database (bench run or import-nb201 makes one)")
 
 
 @dataclass(frozen=True)

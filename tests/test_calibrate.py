@@ -817,7 +817,7 @@ def test_calibrate_from_an_empty_database_file_leaves_it_empty(tmp_path, capsys)
     db = tmp_path / "empty.sqlite"
     db.write_bytes(b"")
     assert cli.main(["calibrate", "--db", str(db), "--device-name", "x", "--out", str(tmp_path / "x.json")]) == 2
-    assert "an empty file, not a measurement database" in capsys.readouterr().err
+    assert "an empty file, no measurement database" in capsys.readouterr().err
     assert db.read_bytes() == b""
 
 
