@@ -22,6 +22,7 @@ from .xnnpack import (
     mixed_precision_warning,
     model_precision,
     precision_mismatch,
+    requantization_refusal,
     untrained_attention_warning,
 )
 
@@ -88,6 +89,9 @@ def estimate(model: str | os.PathLike | bytes, device: str | Path | DeviceProfil
         raise ModelError(graph.source, mismatch)
     try:
         check_runtime_accepts(graph)
+        refused = requantization_refusal(graph, profile)
+        if refused:
+            raise ModelError(graph.source, refused)
         kg = group_kernels(graph, profile.backend, profile.max_partitions)
         X = featurize(kg.kernels, profile.backend)
     except (IndexError, KeyError, ValueError, ZeroDivisionError, OverflowError) as exc:

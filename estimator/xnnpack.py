@@ -229,8 +229,6 @@ def precision_mismatch(graph: Graph, profile: DeviceProfile) -> str:
     if not measured:
         return ""
     mine = model_precision(graph)
-    if mine == measured == "int8":
-        return requantization_refusal(graph)
     if mine == measured:
         return ""
     profile_name = profile.name
@@ -255,10 +253,13 @@ MAX_REQUANTIZATION_SCALE = 256.0  # XNNPACK's limit on input scale × filter sca
 _REQUANTIZED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
 
 
-def requantization_refusal(graph: Graph) -> str:
-    """Why XNNPACK cannot create an int8 model's runtime ("" when it can): a convolution or fully connected
-    layer whose requantization scale (input scale × its coarsest filter scale / output scale) is 256 or
-    more, which XNNPACK refuses, and LiteRT with it, at prepare."""
+def requantization_refusal(graph: Graph, profile: DeviceProfile) -> str:
+    """Why XNNPACK cannot create an int8 model's runtime for an XNNPACK profile ("" when it can): a
+    convolution or fully connected layer whose requantization scale (input scale × its coarsest filter
+    scale / output scale) is 256 or more, which XNNPACK refuses, and LiteRT with it, at prepare. Called
+    after `runtime_rules.check_runtime_accepts`, which refuses a scale that is not finite and positive."""
+    if profile.backend != BACKEND or model_precision(graph) != "int8":
+        return ""
     for sg in run_subgraphs(graph):
         for op in sg.ops:
             if op.opcode not in _REQUANTIZED or len(op.inputs) < 2 or not op.outputs or min(op.inputs[:2]) < 0:
@@ -266,8 +267,8 @@ def requantization_refusal(graph: Graph) -> str:
             x, w = (sg.tensors[i] for i in op.inputs[:2]) if op.opcode != "TRANSPOSE_CONV" else \
                 (sg.tensors[op.inputs[2]], sg.tensors[op.inputs[1]])
             y = sg.tensors[op.outputs[0]]
-            if x.scale_zero is None or y.scale_zero is None or not w.scale_max or not y.scale_zero[0] > 0:
-                continue  # not requantized, or a scale no kernel computes with (runtime_rules refuses that)
+            if x.scale_zero is None or y.scale_zero is None or not w.scale_max:
+                continue  # not requantized
             scale = x.scale_zero[0] * w.scale_max / y.scale_zero[0]
             if scale >= MAX_REQUANTIZATION_SCALE:
                 return (f"operator {op.index} ({op.opcode}) requantizes by {scale:.3g} (input scale "
@@ -335,8 +336,7 @@ def cpu_fallback_profile(profile: DeviceProfile, graph: Graph,
 
     if profile.backend != "gpu" or not profile.name.endswith("-gpu") or not any(k.runs_on == "CPU" for k in kernels):
         return None
-    integer = model_precision(graph) in ("int8", "int16")  # int16 kernels: none measured, int8's the nearest
-    name = profile.name.removesuffix("-gpu") + "-cpu" + ("-int8" if integer else "")
+    name = profile.name.removesuffix("-gpu") + "-cpu" + ("-int8" if model_precision(graph) == "int8" else "")
     if name not in device_names():
         return None
     return load_profile(name), featurize(kernels, BACKEND)
