@@ -396,14 +396,16 @@ def _twins_once(by_file: dict) -> list[tuple]:
     mask): two files of the same kernels (a float16 twin, a copy) are one model to the estimator, counted
     once with both files' measurements."""
     from pytest_tflite_latency.bench.dataset import model_features
+    from pytest_tflite_latency.estimator.graph import load_graph
 
     groups: dict[bytes, tuple] = {}
     for path, ms in by_file.items():
-        why = _not_estimated(path)
+        graph = load_graph(path)
+        why = _not_estimated(graph)
         if why:
             print(f"skipped: {path.name}: {why}", file=sys.stderr)
             continue
-        X, learned = model_features(path, "gpu")
+        X, learned = model_features(graph, "gpu")
         group = groups.setdefault(X.tobytes() + learned.tobytes(), ([], [], X, learned))
         group[0].append(path)
         group[1].extend(ms)
@@ -414,14 +416,13 @@ def _twins_once(by_file: dict) -> list[tuple]:
     return list(groups.values())
 
 
-def _not_estimated(path: Path) -> str:
+def _not_estimated(graph) -> str:
     """Why no GPU profile estimates the model ("" when one does): a 16x8-quantized one (int16 activations)
     runs on TensorFlow Lite's builtin int16 kernels, which no profile measured, so its time says nothing of
     the GPU delegate's kernels."""
-    from pytest_tflite_latency.estimator.graph import load_graph
     from pytest_tflite_latency.estimator.xnnpack import model_precision
 
-    if model_precision(load_graph(path)) == "int16":
+    if model_precision(graph) == "int16":
         return ("a 16x8-quantized model (int16 activations): the GPU delegate runs none of it and no profile "
                 "estimates it")
     return ""
@@ -489,6 +490,7 @@ def _kernel_route(args, kernels, networks, sources, name: str, family, described
 def _suggest(paths: list[Path], n: int, family) -> int:
     from pytest_tflite_latency.bench import calibrate
     from pytest_tflite_latency.bench.dataset import Record, model_features
+    from pytest_tflite_latency.estimator.graph import load_graph
 
     files = sorted({f for p in paths for f in (sorted(p.rglob("*.tflite")) if p.is_dir() else [p])})
     if not files:
@@ -497,8 +499,9 @@ def _suggest(paths: list[Path], n: int, family) -> int:
     records, readable = [], []
     for f in files:
         try:
-            why = _not_estimated(f)
-            X, learned = model_features(f, "gpu")
+            graph = load_graph(f)
+            why = _not_estimated(graph)
+            X, learned = model_features(graph, "gpu")
         except EstimatorError as exc:  # one broken file in a folder of models: say so, suggest among the rest
             print(f"skipped: {exc}", file=sys.stderr)
             continue

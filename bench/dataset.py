@@ -19,7 +19,7 @@ import numpy as np
 from pytest_tflite_latency.bench import nasbench201
 from pytest_tflite_latency.estimator.devices import PUBLISHED
 from pytest_tflite_latency.estimator.features import FEATURES, featurize
-from pytest_tflite_latency.estimator.graph import load_graph
+from pytest_tflite_latency.estimator.graph import Graph, load_graph
 from pytest_tflite_latency.estimator.kernels import group_kernels
 from pytest_tflite_latency.estimator.predict import learned_side
 
@@ -51,9 +51,10 @@ def runs_on(record: Record, backend: str) -> np.ndarray:
     return np.where(record.learned, side, np.where(copies, "copy", "CPU"))
 
 
-def model_features(data: bytes | str | Path, backend: str) -> tuple[np.ndarray, np.ndarray]:
-    """(features, learned-mask) of a model, through the estimator's own graph → kernels → features."""
-    kg = group_kernels(load_graph(data), backend)
+def model_features(data: bytes | str | Path | Graph, backend: str) -> tuple[np.ndarray, np.ndarray]:
+    """(features, learned-mask) of a model (its file, bytes or parsed graph), through the estimator's own
+    graph → kernels → features."""
+    kg = group_kernels(data if isinstance(data, Graph) else load_graph(data), backend)
     X = featurize(kg.kernels, backend)
     learned = np.array([k.runs_on == ("GPU" if backend == "gpu" else "CPU") for k in kg.kernels])
     return X, learned
