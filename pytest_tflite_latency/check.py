@@ -55,7 +55,7 @@ def _cached_profile(device: str, where: str, search_dirs: tuple[str, ...]) -> De
 
 
 @lru_cache(maxsize=256)
-def _cached_estimate(path: str, mtime_ns: int, size: int, precision: str | None, device: str, where: str,
+def _cached_estimate(path: str, version: str, precision: str | None, device: str, where: str,
                      search_dirs: tuple[str, ...]) -> Estimate:
     return estimate(path, _cached_profile(device, where, search_dirs), precision=precision)
 
@@ -65,14 +65,10 @@ def estimate_file(model: str | os.PathLike, device: str = DEFAULT_DEVICE,
     """Estimate a model file, cached while the file is unchanged; ``precision``: what the app's GPU
     delegate computes in ("fp16"/"fp32"; None: as the profile measured)."""
     path = Path(model)
-    try:
-        st = path.stat()
-    except (OSError, ValueError):
-        st = None
-    if st is None:  # let the estimator report the missing file in its own words, one line
+    version = _version(path)
+    if not version:  # let the estimator report the missing file in its own words, one line
         return estimate(path, profile_for(device, search_dirs), precision=precision)
-    return _cached_estimate(str(path.resolve()), st.st_mtime_ns, st.st_size, precision,
-                            *_absolute(device, search_dirs))
+    return _cached_estimate(str(path.resolve()), version, precision, *_absolute(device, search_dirs))
 
 
 def describe_layers(est: Estimate, n: int = 3) -> list[str]:
