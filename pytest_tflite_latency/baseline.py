@@ -27,15 +27,19 @@ def baseline_key(r: CheckRecord | dict) -> Key:
 
 def baseline_entry(baseline: dict[Key, CheckRecord], record: CheckRecord) -> CheckRecord | None:
     """The check's entry in the baseline: by its model file and profile; in a report from before they were
-    recorded, by the names as written. None where there is none, or where the entry was made with another
-    version of the profile (``profile_sha``: recalibrated or retrained since)."""
+    recorded, by the names as written; None where there is none."""
     old = baseline.get(baseline_key(record))
     if old is None:
         legacy = baseline.get((record.model, record.device))
         old = legacy if legacy is not None and not legacy.model_key else None
-    if old is not None and old.profile_sha and record.profile_sha and old.profile_sha != record.profile_sha:
-        return None
     return old
+
+
+def same_profile(old: CheckRecord, record: CheckRecord) -> bool:
+    """Whether a baseline entry was made with the profile version the check used (``profile_sha``; a
+    report from before it was recorded counts as the same): a recalibrated or retrained profile's figure
+    is not compared with the old one's."""
+    return not (old.profile_sha and record.profile_sha) or old.profile_sha == record.profile_sha
 
 
 def load_baseline(path: Path) -> dict[Key, CheckRecord]:

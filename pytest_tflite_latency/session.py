@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tflite_latency.baseline import baseline_entry, baseline_key
+from pytest_tflite_latency.baseline import baseline_entry, same_profile
 from pytest_tflite_latency.estimator.defaults import DEFAULT_DEVICE
 from pytest_tflite_latency.options import LatencyOptions
 from pytest_tflite_latency.records import CheckRecord
@@ -140,8 +140,8 @@ class LatencySession:
         record.test = item.nodeid if item is not None else ""
         record.model_key = self._from_rootdir(path)
         old = baseline_entry(self.baseline, record)
-        record.baseline_ms = old.estimate_ms if old else None
-        record.baseline_profile_changed = old is None and self.baseline.get(baseline_key(record)) is not None
+        record.baseline_profile_changed = old is not None and not same_profile(old, record)
+        record.baseline_ms = old.estimate_ms if old and not record.baseline_profile_changed else None
         record.regression_limit_pct = self.options.regression_pct
         if self.device_serial:
             from pytest_tflite_latency.device import measure
