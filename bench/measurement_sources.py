@@ -29,8 +29,9 @@ PLAUSIBLE_MS = (1e-3, 3.6e6)  # 1 µs … 1 hour, as the plugin's adb runner acc
 _GRAPH = re.compile(r"Graph: \[([^\]\n]*)\]")
 _TIMINGS_LINE = re.compile(r"[Ii]nference timings in us")
 # benchmark_model's "Use <delegate>: [1]" lines (its --use_* flags), the first one on naming what ran
-_DELEGATES = (("gpu", r"use[ _]gpu: \[(?:1|true)\]|GPU delegate created"), ("nnapi", r"use[ _]nnapi: \[(?:1|true)\]"),
-              ("hexagon", r"use[ _]hexagon: \[(?:1|true)\]"), ("coreml", r"use[ _]coreml: \[(?:1|true)\]"))
+_DELEGATES = tuple((name, re.compile(pattern, re.IGNORECASE)) for name, pattern in (
+    ("gpu", r"use[ _]gpu: \[(?:1|true)\]|GPU delegate created"), ("nnapi", r"use[ _]nnapi: \[(?:1|true)\]"),
+    ("hexagon", r"use[ _]hexagon: \[(?:1|true)\]"), ("coreml", r"use[ _]coreml: \[(?:1|true)\]")))
 _LOWER_PRECISION = re.compile(r"(?i)(?:allow lower precision in gpu|gpu_precision_loss_allowed): \[(0|1|true|false)\]")
 
 
@@ -96,7 +97,7 @@ def _from_benchmark_log(text: str, where: str, path: Path) -> list[ModelMeasurem
         if graph is None and len(chunks) > 1:
             raise InputError(at, "no 'Graph: [model.tflite]' line says which model this run measured")
         model = graph.group(1).strip() if graph else path.stem
-        delegate = next((name for name, pattern in _DELEGATES if re.search(f"(?i){pattern}", chunk)), "cpu")
+        delegate = next((name for name, pattern in _DELEGATES if pattern.search(chunk)), "cpu")
         lower = _LOWER_PRECISION.search(chunk) if delegate == "gpu" else None
         precision = "" if lower is None else ("fp16" if lower.group(1).lower() in ("1", "true") else "fp32")
         runtime = f"benchmark_model ({delegate}{', ' + precision if precision else ''})"
